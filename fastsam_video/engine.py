@@ -1,0 +1,286 @@
+"""Segmenter: loads a FastSAM / YOLOv8-seg checkpoint and turns BGR frames into
+class-agnostic segmentations, FP16 on CUDA, everything kept on the device.
+
+Call order per batch: letterbox (on the device) -> forward -> NMS -> mask decoding at the
+frame's resolution for the kept detections only -> FastSAM's border snapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .types import Frame, Segmentation, WeightsError
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_NAME = "fastsam-video-n.pt"
+ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
+# Names ultralytics' own download path knows; "FastSAM.pt" is the original repo's name for -x.
+DOWNLOADABLE = {"FastSAM-s.pt", "FastSAM-x.pt"} | {f"yolov8{s}-seg.pt" for s in "nsmlx"}
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """Inference settings recommended for a family of weights."""
+
+    imgsz: int
+    conf: float
+    iou: float
+
+
+# FastSAM's own recommendations (Inference.py): 1024 px, conf 0.4, iou 0.9 (keeps nested parts).
+FASTSAM_DEFAULTS = ModelDefaults(imgsz=1024, conf=0.4, iou=0.9)
+# The bundled model is trained at 320 px on scenes without nested parts.
+BUNDLED_DEFAULTS = ModelDefaults(imgsz=320, conf=0.4, iou=0.7)
+
+
+def bundled_weights() -> Path:
+    for candidate in (Path(__file__).resolve().parent / "weights" / BUNDLED_NAME,
+                      REPO_ROOT / "weights" / BUNDLED_NAME):
+        if candidate.exists():
+            return candidate
+    raise WeightsError(f"the bundled model {BUNDLED_NAME} is missing from weights/: "
+                       "restore it with `git checkout weights/` or retrain with `python -m fastsam_video.training`")
+
+
+def resolve_weights(model: str | Path | None) -> Path:
+    """A local checkpoint path for `model` (None = the bundled model); known FastSAM /
+    YOLOv8-seg names that are missing locally go through ultralytics' own download."""
+    if model is None or str(model) in ("", "bundled", BUNDLED_NAME):
+        return bundled_weights()
+    path = Path(model).expanduser()
+    for candidate in (path, REPO_ROOT / "weights" / path.name):
+        if candidate.is_file():
+            return candidate
+    if path.name in DOWNLOADABLE or path.name == "FastSAM.pt":
+        name = "FastSAM-x.pt" if path.name == "FastSAM.pt" else path.name
+        target = REPO_ROOT / "weights" / name
+        try:
+            from ultralytics.utils.downloads import attempt_download_asset
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return Path(attempt_download_asset(str(target)))
+        except Exception as err:  # offline: ConnectionError; anything else reads the same to a user
+            raise WeightsError(f"{path.name} is not in weights/ and could not be downloaded ({type(err).__name__}): "
+                               f"download {ASSETS_URL}{name} into {target.parent}/") from None
+    raise WeightsError(f"model file not found: {model} (give a path to a .pt checkpoint, "
+                       "FastSAM-s.pt / FastSAM-x.pt, or omit --model for the bundled model)")
+
+
+def load_model(weights: Path) -> torch.nn.Module:
+    """The checkpoint's SegmentationModel in FP32 eval mode, fused."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    try:
+        model, _ = load_checkpoint(weights, device="cpu", fuse=True)
+    except Exception as err:
+        raise WeightsError(f"{weights} is not a readable FastSAM / YOLOv8-seg checkpoint "
+                           f"({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}): "
+                           "re-download it or pass another --model") from None
+    head = model.model[-1]
+    if not hasattr(head, "proto"):
+        raise WeightsError(f"{weights} is a {type(head).__name__} model without mask prototypes: "
+                           "use a segmentation checkpoint (FastSAM-*.pt or yolov8*-seg.pt)")
+    return model
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    if requested:
+        device = torch.device("cuda:0" if requested in ("cuda", "gpu") else
+                              f"cuda:{requested}" if requested.isdigit() else requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise WeightsError(f"device {requested!r} asked for, but CUDA is not available here: use --device cpu")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda:0")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame was fitted into the network input: scale, then pad (left, top)."""
+
+    gain: float
+    pad_left: int
+    pad_top: int
+    content_h: int
+    content_w: int
+    input_h: int
+    input_w: int
+
+
+def letterbox_geometry(height: int, width: int, imgsz: int, stride: int = 32) -> Letterbox:
+    """Fit the longer side to imgsz, pad each side to the next stride multiple (minimal, centred)."""
+    gain = min(imgsz / height, imgsz / width)
+    content_h, content_w = max(round(height * gain), 1), max(round(width * gain), 1)
+    input_h, input_w = (math.ceil(s / stride) * stride for s in (content_h, content_w))
+    return Letterbox(gain, (input_w - content_w) // 2, (input_h - content_h) // 2,
+                     content_h, content_w, input_h, input_w)
+
+
+class Segmenter:
+    """One model owner: load, warm up, segment(frame | batch) -> Segmentation."""
+
+    def __init__(self, model: str | Path | None = None, *, device: str | None = None, half: bool | None = None,
+                 imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
+                 max_det: int = 300, retina: bool = True, warmup: bool = True):
+        self.weights = resolve_weights(model)
+        defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
+        self.device = pick_device(device)
+        self.half = self.device.type == "cuda" if half is None else half
+        if self.half and self.device.type == "cpu":
+            raise WeightsError("half precision needs a GPU: drop --half or use --device cuda")
+        self.imgsz = imgsz or defaults.imgsz
+        self.conf = defaults.conf if conf is None else conf
+        self.iou = defaults.iou if iou is None else iou
+        self.max_det = max_det
+        self.retina = retina
+        self.dtype = torch.float16 if self.half else torch.float32
+        model_fp32 = load_model(self.weights)
+        self.stride = int(max(model_fp32.stride.max().item(), 32))
+        self.num_classes = int(model_fp32.model[-1].nc)
+        self.model = model_fp32.to(self.device, self.dtype).eval()
+        self.timings: dict[str, float] = {}
+        if warmup:
+            self.warmup()
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.half else "fp32"
+
+    def __repr__(self) -> str:
+        return (f"Segmenter({self.weights.name}, device={self.device}, {self.precision}, imgsz={self.imgsz}, "
+                f"conf={self.conf}, iou={self.iou})")
+
+    @torch.inference_mode()
+    def warmup(self) -> None:
+        dummy = torch.zeros((1, 3, self.imgsz, self.imgsz), device=self.device, dtype=self.dtype)
+        self.model(dummy)
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # ------------------------------------------------------------------ pre-processing
+    def to_device(self, image: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 BGR on the device; pinned, non-blocking upload on CUDA."""
+        tensor = torch.from_numpy(np.ascontiguousarray(image))
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def preprocess(self, images: list[torch.Tensor]) -> tuple[torch.Tensor, list[Letterbox]]:
+        """BGR uint8 HWC device tensors -> one RGB (B, 3, h, w) network input, letterboxed on the device.
+        A batch shares the input size of its largest letterbox."""
+        boxes = [letterbox_geometry(im.shape[0], im.shape[1], self.imgsz, self.stride) for im in images]
+        input_h = max(b.input_h for b in boxes)
+        input_w = max(b.input_w for b in boxes)
+        batch = torch.full((len(images), 3, input_h, input_w), 114 / 255, device=self.device, dtype=self.dtype)
+        placed = []
+        for i, (image, box) in enumerate(zip(images, boxes)):
+            box = Letterbox(box.gain, (input_w - box.content_w) // 2, (input_h - box.content_h) // 2,
+                            box.content_h, box.content_w, input_h, input_w)
+            chw = image.permute(2, 0, 1).flip(0).unsqueeze(0).to(self.dtype) / 255  # BGR -> RGB
+            if (box.content_h, box.content_w) != tuple(image.shape[:2]):
+                chw = F.interpolate(chw, size=(box.content_h, box.content_w), mode="bilinear", align_corners=False)
+            batch[i, :, box.pad_top:box.pad_top + box.content_h, box.pad_left:box.pad_left + box.content_w] = chw[0]
+            placed.append(box)
+        return batch, placed
+
+    # ------------------------------------------------------------------ post-processing
+    def decode_masks(self, proto: torch.Tensor, coeffs: torch.Tensor, boxes: torch.Tensor,
+                     box: Letterbox, height: int, width: int) -> torch.Tensor:
+        """(N, H, W) bool masks at the frame's resolution for the kept detections, cropped to their boxes."""
+        n = coeffs.shape[0]
+        if n == 0:
+            return torch.zeros((0, height, width), dtype=torch.bool, device=proto.device)
+        c, mh, mw = proto.shape
+        logits = (coeffs.float() @ proto.float().view(c, -1)).view(n, mh, mw)
+        # the letterboxed content region, in prototype pixels (prototypes are at input/4)
+        sy, sx = mh / box.input_h, mw / box.input_w
+        top, left = box.pad_top * sy, box.pad_left * sx
+        bottom, right = top + box.content_h * sy, left + box.content_w * sx
+        logits = logits[:, int(top):math.ceil(bottom), int(left):math.ceil(right)]
+        if self.retina:  # smooth full-resolution edges: interpolate logits, then threshold
+            masks = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0] > 0
+        else:  # cheaper: threshold at prototype resolution, nearest-neighbour up
+            masks = F.interpolate((logits > 0)[None].to(torch.uint8), size=(height, width), mode="nearest")[0].bool()
+        ys = torch.arange(height, device=masks.device)[None, :, None]
+        xs = torch.arange(width, device=masks.device)[None, None, :]
+        x1, y1, x2, y2 = (boxes[:, i, None, None] for i in range(4))
+        return masks & (xs >= x1.floor()) & (xs < x2.ceil()) & (ys >= y1.floor()) & (ys < y2.ceil())
+
+    def postprocess(self, raw: torch.Tensor, proto: torch.Tensor, boxes_in: list[Letterbox],
+                    shapes: list[tuple[int, int]]) -> list[Segmentation]:
+        from ultralytics.utils.nms import non_max_suppression
+
+        detections = non_max_suppression(raw, self.conf, self.iou, agnostic=True, max_det=self.max_det,
+                                          nc=self.num_classes)
+        results = []
+        for det, protos, box, (h, w) in zip(detections, proto, boxes_in, shapes):
+            xyxy = det[:, :4].float()
+            xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - box.pad_left) / box.gain).clamp(0, w)
+            xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - box.pad_top) / box.gain).clamp(0, h)
+            masks = self.decode_masks(protos, det[:, 6:], xyxy, box, h, w)  # cropped by the raw boxes
+            xyxy = snap_to_border(xyxy, h, w)
+            n = masks.shape[0]
+            results.append(Segmentation(masks, xyxy, det[:, 4].float(),
+                                        torch.arange(1, n + 1, device=masks.device)))
+        return results
+
+    # ------------------------------------------------------------------ public
+    @torch.inference_mode()
+    def segment_batch(self, images: list[np.ndarray | torch.Tensor]) -> list[Segmentation]:
+        """Segment BGR uint8 (H, W, 3) images (numpy or device tensors) in one forward pass."""
+        if not images:
+            return []
+        t0 = time.perf_counter()
+        tensors = [im if isinstance(im, torch.Tensor) else self.to_device(im) for im in images]
+        for im in tensors:
+            if im.ndim != 3 or im.shape[2] != 3 or im.dtype != torch.uint8:
+                raise ValueError(f"image: expected (H, W, 3) uint8 BGR, got {tuple(im.shape)} {im.dtype}")
+        batch, boxes = self.preprocess(tensors)
+        self._sync()
+        t1 = time.perf_counter()
+        out = self.model(batch)
+        raw, proto = out[0] if isinstance(out[0], tuple) else out  # ((y, proto), raw_dict) in eval mode
+        self._sync()
+        t2 = time.perf_counter()
+        results = self.postprocess(raw, proto, boxes, [tuple(t.shape[:2]) for t in tensors])
+        self._sync()
+        t3 = time.perf_counter()
+        self.timings = {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        for r in results:
+            r.timings.update(self.timings)
+        return results
+
+    def segment(self, image: np.ndarray | torch.Tensor | Frame) -> Segmentation:
+        return self.segment_batch([image.image if isinstance(image, Frame) else image])[0]
+
+    __call__ = segment
+
+
+def snap_to_border(boxes: torch.Tensor, height: int, width: int, threshold: int = 20) -> torch.Tensor:
+    """FastSAM's post-processing: box edges within `threshold` px of the image border go to the
+    border, and a box covering > 90% IoU of the whole image becomes the whole image."""
+    boxes = boxes.clone()
+    boxes[boxes[:, 0] < threshold, 0] = 0
+    boxes[boxes[:, 1] < threshold, 1] = 0
+    boxes[boxes[:, 2] > width - threshold, 2] = width
+    boxes[boxes[:, 3] > height - threshold, 3] = height
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    full = torch.tensor([0.0, 0.0, width, height], device=boxes.device)
+    boxes[area / (width * height) > 0.9] = full  # the box lies inside the image, so IoU = area ratio
+    return boxes

@@ -1,0 +1,188 @@
+"""annotate(scene, segmentation) -> scene: mask overlay, contours, ids, prompt markers, HUD.
+
+The overlay is computed on the segmentation's device from one label map (no loop over
+masks) and copied back once; text and markers are drawn with OpenCV on the host.
+Colours are a fixed function of the object id, so an object keeps its colour forever.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .types import Segmentation
+
+_PALETTE_SIZE = 4096
+# golden-ratio hue steps: neighbouring ids get far-apart hues
+_PALETTE = np.array([[0, 0, 0]] + [
+    [round(255 * c) for c in colorsys.hsv_to_rgb((i * 0.618033988749895 + 0.05) % 1.0, 0.85, 0.95)][::-1]
+    for i in range(1, _PALETTE_SIZE)], np.uint8)  # BGR
+
+
+def color_of(object_id: int) -> tuple[int, int, int]:
+    """The BGR colour of an object id (stable across frames and runs)."""
+    if object_id <= 0:
+        return (0, 0, 0)
+    return tuple(int(v) for v in _PALETTE[(object_id - 1) % (_PALETTE_SIZE - 1) + 1])
+
+
+def refine_masks(masks: torch.Tensor, kernel: int = 7) -> torch.Tensor:
+    """FastSAM's "better quality": morphological close then open, per mask, on the device."""
+    if masks.shape[0] == 0:
+        return masks
+    x = masks[:, None].float()
+    pad = kernel // 2
+
+    def dilate(t):
+        return F.max_pool2d(t, kernel, 1, pad)
+
+    def erode(t):
+        return -F.max_pool2d(-t, kernel, 1, pad)
+
+    closed = erode(dilate(x))
+    return dilate(erode(closed))[:, 0] > 0.5
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Prompt markers in frame pixels: points (x, y, label) and boxes xyxy."""
+
+    points: Sequence[tuple[float, float, int]] = ()
+    boxes: Sequence[tuple[float, float, float, float]] = ()
+
+
+@dataclass(frozen=True)
+class LostObject:
+    """An object the tracker is searching for: drawn as a dashed box, not as a mask."""
+
+    object_id: int
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class Annotator:
+    alpha: float = 0.5
+    contours: bool = True
+    contour_thickness: int = 2
+    labels: bool = True
+    better_quality: bool = False
+    font_scale: float = 0.5
+    
+    def overlay(self, scene: np.ndarray | torch.Tensor, seg: Segmentation) -> np.ndarray:
+        """The scene with the masks blended in and outlined, as a new host (H, W, 3) uint8 array."""
+        if len(seg) == 0:
+            return (scene.cpu().numpy() if isinstance(scene, torch.Tensor) else scene).copy()
+        if self.better_quality:
+            seg = Segmentation(refine_masks(seg.masks), seg.boxes, seg.scores, seg.object_ids, seg.timings)
+        order, top = seg.layers()
+        # colour of each layer: row 0 (no mask) is never used
+        lut = torch.from_numpy(_PALETTE)[(seg.object_ids[order].cpu() - 1).remainder(_PALETTE_SIZE - 1) + 1]
+        lut = torch.cat([torch.zeros(1, 3, dtype=torch.uint8), lut])
+        if seg.device.type == "cpu":
+            return self._overlay_cv2(np.asarray(scene.cpu() if isinstance(scene, torch.Tensor) else scene),
+                                     top.numpy(), lut.numpy())
+        return self._overlay_torch(torch.as_tensor(scene).to(seg.device), top, lut.to(seg.device)).cpu().numpy()
+
+    def _kernel(self) -> int:
+        return 2 * (self.contour_thickness // 2) + 1
+
+    def _overlay_cv2(self, scene: np.ndarray, top: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        if top.dtype != np.uint8:  # > 255 masks: rare, take the general path
+            return self._overlay_torch(torch.from_numpy(scene), torch.from_numpy(top.astype(np.int64)),
+                                       torch.from_numpy(lut)).numpy()
+        table = np.zeros((256, 1, 3), np.uint8)
+        table[:len(lut), 0] = lut
+        top3 = cv2.merge([top, top, top])
+        colors = cv2.LUT(top3, table)
+        out = scene.copy()
+        np.copyto(out, cv2.addWeighted(scene, 1 - self.alpha, colors, self.alpha, 0), where=top3 > 0)
+        if self.contours:
+            kernel = np.ones((self._kernel(),) * 2, np.uint8)
+            upper = cv2.dilate(top, kernel)  # the topmost layer next to each pixel gives the edge its colour
+            edge = (upper != cv2.erode(top, kernel)) & (upper > 0)
+            np.copyto(out, cv2.LUT(cv2.merge([upper, upper, upper]), table), where=edge[..., None])
+        return out
+
+    def _overlay_torch(self, scene: torch.Tensor, top: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+        top = top.long()
+        colors = lut[top]
+        covered = (top > 0)[..., None]
+        work = torch.float16 if scene.is_cuda else torch.float32
+        blended = (scene.to(work) * (1 - self.alpha) + colors.to(work) * self.alpha).round().to(torch.uint8)
+        out = torch.where(covered, blended, scene)
+        if self.contours:
+            k = self._kernel()
+            as_float = top[None, None].float()
+            upper = F.max_pool2d(as_float, k, 1, k // 2)[0, 0]
+            lower = -F.max_pool2d(-as_float, k, 1, k // 2)[0, 0]
+            edge = (upper != lower) & (upper > 0)
+            out = torch.where(edge[..., None], lut[upper.long()], out)
+        return out
+
+    def annotate(self, scene: np.ndarray | torch.Tensor, seg: Segmentation, markers: Markers | None = None,
+                 lost: Sequence[LostObject] = ()) -> np.ndarray:
+        """The annotated BGR frame on the host (a new array; `scene` is not modified)."""
+        out = self.overlay(scene, seg)
+        if self.labels and len(seg):
+            boxes = seg.boxes.round().int().cpu().tolist()
+            for object_id, (x1, y1, _, _) in zip(seg.object_ids.cpu().tolist(), boxes):
+                draw_tag(out, str(object_id), (x1, y1), color_of(object_id), self.font_scale)
+        for obj in lost:
+            x1, y1, x2, y2 = (int(round(v)) for v in obj.box)
+            draw_dashed_rect(out, (x1, y1), (x2, y2), color_of(obj.object_id))
+            draw_tag(out, f"{obj.object_id} lost", (x1, y1), color_of(obj.object_id), self.font_scale)
+        if markers is not None:
+            draw_markers(out, markers)
+        return out
+
+
+def draw_tag(image: np.ndarray, text: str, origin: tuple[int, int], color, font_scale: float = 0.5) -> None:
+    """A filled label box with the text, placed just inside the frame at `origin`."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    h, w = image.shape[:2]
+    x = min(max(origin[0], 0), max(w - tw - 4, 0))
+    y = min(max(origin[1], th + base + 2), h - 1)
+    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), color, -1)
+    luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                (0, 0, 0) if luminance > 140 else (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def draw_dashed_rect(image: np.ndarray, p1, p2, color, dash: int = 8) -> None:
+    (x1, y1), (x2, y2) = p1, p2
+    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True), (y1, y2, x1, False), (y1, y2, x2, False)):
+        for start in range(a, b, 2 * dash):
+            end = min(start + dash, b)
+            pts = ((start, fixed), (end, fixed)) if horizontal else ((fixed, start), (fixed, end))
+            cv2.line(image, *pts, color, 2, cv2.LINE_AA)
+
+
+def draw_markers(image: np.ndarray, markers: Markers) -> None:
+    for x, y, label in markers.points:
+        center = (int(round(x)), int(round(y)))
+        color = (60, 220, 60) if label == 1 else (60, 60, 230)
+        cv2.circle(image, center, 6, (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(image, center, 4, color, -1, cv2.LINE_AA)
+    for x1, y1, x2, y2 in markers.boxes:
+        cv2.rectangle(image, (int(x1), int(y1)), (int(x2), int(y2)), (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def draw_hud(image: np.ndarray, lines: Sequence[str], font_scale: float = 0.5) -> None:
+    """Status lines at the top-left on a translucent band."""
+    if not lines:
+        return
+    sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)[0] for line in lines]
+    line_h = max(h for _, h in sizes) + 6
+    width = min(max(w for w, _ in sizes) + 12, image.shape[1])
+    height = min(line_h * len(lines) + 6, image.shape[0])
+    band = image[:height, :width]
+    band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(image, line, (6, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)

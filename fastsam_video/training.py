@@ -1,0 +1,64 @@
+"""Train the bundled model: a class-agnostic YOLOv8n-seg (FastSAM's architecture and
+checkpoint format, one class, 32 prototypes) on procedurally generated scenes.
+
+    python -m fastsam_video.training --out runs/bundled --hours 1.5
+    python -m fastsam_video.training --out runs/bundled --hours 1.5 --device 0   # on a GPU
+
+Writes the stripped FP16 checkpoint to weights/fastsam-video-n.pt (or --weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from .synth import write_dataset
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "fastsam-video-n.pt"
+
+
+def train(out: Path, hours: float, device: str, train_images: int, val_images: int,
+          imgsz: int, batch: int, weights: Path, seed: int = 0) -> Path:
+    from ultralytics import YOLO
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    data = out / "data" / "data.yaml"
+    if not data.exists():
+        started = time.perf_counter()
+        write_dataset(out / "data", train_images, val_images, seed)
+        print(f"dataset: {train_images}+{val_images} scenes in {time.perf_counter() - started:.0f} s")
+    model = YOLO("yolov8n-seg.yaml")  # architecture only: FastSAM-s is the same family at scale s
+    model.train(
+        data=str(data), imgsz=imgsz, batch=batch, time=hours, epochs=1000, device=device,
+        workers=2, cache="ram", project=str(out.resolve()), name="train", exist_ok=True, plots=False,
+        val=False, single_cls=True, close_mosaic=3, seed=seed, deterministic=False,
+        amp=device != "cpu", patience=1000, verbose=True,
+    )
+    last = Path(model.trainer.save_dir) / "weights" / "last.pt"
+    strip_optimizer(last)  # drops optimizer and EMA copies, stores FP16: ~6.5 MB
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(last, weights)
+    print(f"bundled model written to {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
+    return weights
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m fastsam_video.training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/bundled"))
+    parser.add_argument("--hours", type=float, default=1.5, help="training time budget")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-images", type=int, default=3000)
+    parser.add_argument("--val-images", type=int, default=200)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--weights", type=Path, default=BUNDLED_WEIGHTS)
+    args = parser.parse_args(argv)
+    train(args.out, args.hours, args.device, args.train_images, args.val_images,
+          args.imgsz, args.batch, args.weights)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Checkpoint loading, device and precision choice, mask output, quality of the bundled model."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from fastsam_video.engine import Segmenter, letterbox_geometry, resolve_weights, snap_to_border
+from fastsam_video.types import Segmentation, WeightsError
+
+
+def best_match_ious(seg: Segmentation, truth: np.ndarray) -> list[float]:
+    """Per ground-truth object: the IoU of the mask that matches it best."""
+    masks = seg.masks.cpu().numpy()
+    out = []
+    for oid in sorted(set(np.unique(truth).tolist()) - {0}):
+        gt = truth == oid
+        if gt.sum() < 40:  # slivers hidden behind other objects are not labelled for training either
+            continue
+        inter = (masks & gt).sum((1, 2))
+        union = (masks | gt).sum((1, 2))
+        out.append(float((inter / np.maximum(union, 1)).max()) if len(masks) else 0.0)
+    return out
+
+
+def test_bundled_model_loads_fp32_on_cpu(segmenter):
+    assert segmenter.device.type == "cpu"
+    assert segmenter.precision == "fp32"
+    assert next(segmenter.model.parameters()).dtype == torch.float32
+    assert segmenter.imgsz == 320
+
+
+def test_segmentation_is_frame_sized_and_masks_lie_in_their_boxes(segmenter, still_images):
+    path, _ = still_images[0]
+    image = cv2.imread(str(path))
+    seg = segmenter.segment(image)
+    assert len(seg) > 0
+    assert seg.shape == image.shape[:2]
+    assert seg.masks.dtype == torch.bool and seg.boxes.shape == (len(seg), 4)
+    assert (seg.scores >= segmenter.conf).all()
+    ys, xs = np.nonzero(seg.masks[0].numpy())
+    x1, y1, x2, y2 = seg.boxes[0].tolist()
+    assert xs.min() >= np.floor(x1) - 20 and xs.max() < np.ceil(x2) + 20  # border snapping moves boxes <= 20 px
+    assert ys.min() >= np.floor(y1) - 20 and ys.max() < np.ceil(y2) + 20
+
+
+def test_bundled_model_finds_the_objects_of_held_out_images(segmenter, still_images):
+    ious = [iou for path, truth in still_images
+            for iou in best_match_ious(segmenter.segment(cv2.imread(str(path))), truth)]
+    assert len(ious) >= 10
+    assert np.mean(ious) >= 0.8, f"mean best-match IoU {np.mean(ious):.3f}"
+
+
+def test_batch_of_different_sizes_matches_single_frames(segmenter, still_images):
+    image = cv2.imread(str(still_images[0][0]))
+    small = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 3))
+    batch = segmenter.segment_batch([image, small])
+    assert [b.shape for b in batch] == [image.shape[:2], small.shape[:2]]
+    single = segmenter.segment(image)
+    assert len(batch[0]) == len(single)
+    inter = (batch[0].masks & single.masks).sum().item()
+    union = (batch[0].masks | single.masks).sum().item()
+    assert inter / union > 0.97
+
+
+def test_fastsam_architecture_checkpoint_loads_through_the_same_path(fastsam_s_checkpoint):
+    seg = Segmenter(fastsam_s_checkpoint, device="cpu", imgsz=320, conf=0.0, max_det=10)
+    assert seg.num_classes == 1
+    assert seg.imgsz == 320 and seg.iou == 0.9  # FastSAM's recommendation for its weights
+    out = seg.segment(np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    assert len(out) == 10 and out.shape == (240, 320)
+
+
+def test_fastsam_defaults_follow_fastsam(fastsam_s_checkpoint):
+    seg = Segmenter(fastsam_s_checkpoint, device="cpu", warmup=False)
+    assert (seg.imgsz, seg.conf, seg.iou) == (1024, 0.4, 0.9)
+
+
+def test_missing_weights_name_the_file(tmp_path):
+    with pytest.raises(WeightsError, match="model file not found: .*nope.pt"):
+        resolve_weights(tmp_path / "nope.pt")
+
+
+def test_known_fastsam_name_offline_names_file_folder_and_url(monkeypatch):
+    import ultralytics.utils.downloads as downloads
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Environment may be offline.")
+
+    monkeypatch.setattr(downloads, "attempt_download_asset", offline)
+    with pytest.raises(WeightsError) as err:
+        resolve_weights("FastSAM-x.pt")
+    message = str(err.value)
+    assert "\n" not in message
+    assert "weights/" in message and "https://github.com/ultralytics/assets/releases/download/" in message
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"this is not a checkpoint" * 10)
+    with pytest.raises(WeightsError, match="not a readable FastSAM / YOLOv8-seg checkpoint"):
+        Segmenter(bad, device="cpu")
+
+
+def test_detection_checkpoint_is_rejected(tmp_path):
+    from ultralytics.nn.tasks import DetectionModel
+
+    path = tmp_path / "yolov8n.pt"
+    torch.save({"model": DetectionModel("yolov8n.yaml", nc=1, verbose=False)}, path)
+    with pytest.raises(WeightsError, match="without mask prototypes"):
+        Segmenter(path, device="cpu")
+
+
+def test_cuda_asked_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    with pytest.raises(WeightsError, match="CUDA is not available"):
+        Segmenter(device="cuda")
+
+
+def test_half_precision_on_cpu_is_refused():
+    with pytest.raises(WeightsError, match="half precision needs a GPU"):
+        Segmenter(device="cpu", half=True)
+
+
+def test_letterbox_keeps_aspect_and_pads_to_stride():
+    box = letterbox_geometry(480, 854, 640)
+    assert (box.content_w, box.content_h) == (640, 360)
+    assert (box.input_w, box.input_h) == (640, 384)
+    assert box.pad_top == 12 and box.pad_left == 0
+
+
+def test_border_snapping_follows_fastsam():
+    boxes = torch.tensor([[5.0, 50, 100, 230], [0, 0, 315, 238], [40, 40, 60, 60]])
+    out = snap_to_border(boxes, 240, 320)
+    assert out[0].tolist() == [0, 50, 100, 240]
+    assert out[1].tolist() == [0, 0, 320, 240]  # > 90% of the image becomes the image
+    assert out[2].tolist() == [40, 40, 60, 60]
+
+
+def test_image_errors_are_one_line(tmp_path):
+    from fastsam_video.api import read_image
+    from fastsam_video.types import FastSAMVideoError
+
+    with pytest.raises(FastSAMVideoError, match="image not found"):
+        read_image(tmp_path / "missing.jpg")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(FastSAMVideoError, match="cannot read .* as an image"):
+        read_image(broken)
+
+
+@pytest.mark.gpu
+def test_fp16_on_cuda_matches_fp32(still_images):
+    image = cv2.imread(str(still_images[0][0]))
+    half = Segmenter(device="cuda")
+    full = Segmenter(device="cuda", half=False)
+    assert half.precision == "fp16" and next(half.model.parameters()).dtype == torch.float16
+    a, b = half.segment(image), full.segment(image)
+    assert a.device.type == "cuda"
+    inter = (a.masks.any(0) & b.masks.any(0)).sum().item()
+    union = (a.masks.any(0) | b.masks.any(0)).sum().item()
+    assert inter / union > 0.95

@@ -1,0 +1,321 @@
+"""Recorder, exporters and the sink thread: files that really play back and decode."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastsam_video.sinks import (DAVIS_PALETTE, CocoExporter, DavisExporter, SinkThread, VideoRecorder,
+                                 read_davis_png, rle_decode, rle_encode, write_davis_png)
+from fastsam_video.types import RecordingError, Segmentation
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def decoded(path: Path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as container:
+        return [frame for frame in container.decode(video=0)]
+
+
+def cv2_frame_count(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+def textured(i: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """A smooth moving pattern: gentle on the encoder, no scene cuts."""
+    y, x = np.mgrid[0:h, 0:w]
+    value = 128 + 60 * np.sin((x + 2 * i) / 7.0) * np.cos(y / 9.0)
+    return np.repeat(value[..., None], 3, axis=2).astype(np.uint8)
+
+
+# --- recorder ----------------------------------------------------------------------------
+
+def test_recording_keeps_every_frame_its_variable_timing_and_its_pixels(tmp_path):
+    rng = np.random.default_rng(0)
+    times = 1000.0 + np.cumsum(rng.uniform(0.01, 0.09, 25))  # irregular, like a real capture
+    path = tmp_path / "out" / "rec.mp4"  # the folder does not exist yet
+    with VideoRecorder(path) as recorder:
+        for i, t in enumerate(times):
+            recorder.write(np.full((48, 64, 3), 10 * i, np.uint8), float(t))
+        assert recorder.frames_written == 25
+    frames = decoded(path)
+    assert len(frames) == 25 and cv2_frame_count(path) == 25
+    assert np.abs(np.array([f.time for f in frames]) - (times - times[0])).max() < 1e-3
+    assert recorder.duration == pytest.approx(times[-1] - times[0], abs=1e-4)
+    levels = [float(f.to_ndarray(format="bgr24").mean()) for f in frames]
+    assert np.abs(np.array(levels) - 10 * np.arange(25)).max() < 5
+
+
+def test_keyframes_come_about_every_second(tmp_path):
+    path = tmp_path / "rec.mp4"
+    with VideoRecorder(path, keyframe_seconds=1.0) as recorder:
+        for i in range(100):  # 3.3 s at 30 fps
+            recorder.write(textured(i), i / 30)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        keys = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.size and p.is_keyframe]
+    assert keys == pytest.approx([0, 1, 2, 3], abs=0.04)
+
+
+def test_equal_or_backward_capture_times_still_give_increasing_pts(tmp_path):
+    path = tmp_path / "rec.mp4"
+    with VideoRecorder(path) as recorder:
+        for t in (5.0, 5.0, 5.04, 5.03, 5.1):
+            recorder.write(textured(0), t)
+    pts = [f.pts for f in decoded(path)]
+    assert len(pts) == 5 and all(a < b for a, b in zip(pts, pts[1:]))
+
+
+def test_odd_frame_sizes_are_padded_to_even(tmp_path):
+    path = tmp_path / "rec.mp4"
+    with VideoRecorder(path) as recorder:
+        for i in range(3):
+            recorder.write(textured(i, 25, 33), i / 30)
+    frames = decoded(path)
+    assert len(frames) == 3 and (frames[0].width, frames[0].height) == (34, 26)
+
+
+def test_a_frame_of_another_size_is_refused(tmp_path):
+    with VideoRecorder(tmp_path / "rec.mp4") as recorder:
+        recorder.write(np.zeros((480, 640, 3), np.uint8), 0.0)
+        with pytest.raises(RecordingError, match=r"^frame size changed from 640x480 to 320x240: "):
+            recorder.write(np.zeros((240, 320, 3), np.uint8), 0.1)
+        with pytest.raises(RecordingError, match=r"expected \(H, W, 3\) uint8 BGR"):
+            recorder.write(np.zeros((480, 640), np.uint8), 0.2)
+    assert len(decoded(tmp_path / "rec.mp4")) == 1
+
+
+def test_unwritable_paths_and_bad_settings_are_recording_errors(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(RecordingError, match="it is a directory"):
+        VideoRecorder(tmp_path)
+    with pytest.raises(RecordingError, match="cannot create folder"):
+        VideoRecorder(tmp_path / "a_file" / "rec.mp4")
+    recorder = VideoRecorder(tmp_path / "rec.mp4", preset="warp-speed")
+    with pytest.raises(RecordingError, match="recording to .* failed at frame 0") as info:
+        recorder.write(textured(0), 0.0)
+    assert "\n" not in str(info.value) and isinstance(info.value.__cause__, av.error.FFmpegError)
+    with pytest.raises(RecordingError, match="broken by an earlier error"):
+        recorder.write(textured(1), 0.1)
+    recorder.close()
+    assert not (tmp_path / "rec.mp4").exists()
+
+
+def test_close_is_idempotent_and_an_empty_recording_leaves_no_file(tmp_path):
+    recorder = VideoRecorder(tmp_path / "empty.mp4")
+    recorder.close()
+    recorder.close()
+    assert not (tmp_path / "empty.mp4").exists()
+    with pytest.raises(RecordingError, match="is closed"):
+        recorder.write(textured(0), 0.0)
+
+
+KILLED_RECORDER = r"""
+import sys, time
+import numpy as np
+from fastsam_video.sinks import VideoRecorder
+recorder = VideoRecorder(sys.argv[1])
+y, x = np.mgrid[0:240, 0:320]
+start = time.monotonic()
+i = 0
+while True:
+    image = (128 + 60 * np.sin((x + 2 * i) / 7.0) * np.cos(y / 9.0)).astype(np.uint8)
+    recorder.write(np.dstack([image] * 3), time.monotonic())
+    i += 1
+    print(i, flush=True)
+    time.sleep(max(0.0, start + i / 30 - time.monotonic()))
+"""
+
+
+def test_sigkill_loses_only_the_unfinished_fragment(tmp_path):
+    path = tmp_path / "killed.mp4"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RECORDER, str(path)],
+                               stdout=subprocess.PIPE, text=True, cwd=REPO)
+    written = 0
+    try:
+        deadline = time.monotonic() + 20
+        for line in process.stdout:  # records ~30 fps; kill it after ~3 s
+            written = int(line)
+            if written >= 90 or time.monotonic() > deadline:
+                break
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(5)
+        process.stdout.close()
+    assert written >= 90
+    frames = decoded(path)  # opens and decodes to the end without an error
+    # lost: the fragment since the last keyframe (<= 1 s) and the frames inside the encoder
+    # (x264's lookahead: 11 at veryfast here); measured losses were 15..41 frames
+    assert written - 30 - 20 <= len(frames) <= written
+    assert all(a.pts < b.pts for a, b in zip(frames, frames[1:]))
+
+
+# --- DAVIS -------------------------------------------------------------------------------
+
+def test_davis_png_round_trip_keeps_ids_in_palette_mode(tmp_path):
+    labels = np.random.default_rng(0).integers(0, 256, (30, 40)).astype(np.uint8)
+    write_davis_png(tmp_path / "sub" / "00000.png", torch.from_numpy(labels))
+    with Image.open(tmp_path / "sub" / "00000.png") as image:
+        assert image.mode == "P"
+        assert image.getpalette()[:12] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]
+    assert np.array_equal(read_davis_png(tmp_path / "sub" / "00000.png"), labels)
+    assert DAVIS_PALETTE[255].tolist() == [224, 224, 192]  # the VOC colour map's last entry
+
+
+def test_davis_ids_over_255_are_refused(tmp_path):
+    with pytest.raises(RecordingError, match="object id 300 does not fit a DAVIS PNG"):
+        write_davis_png(tmp_path / "x.png", np.array([[0, 300]]))
+
+
+def two_objects(h: int = 6, w: int = 8, ids: tuple[int, int] = (3, 7)) -> Segmentation:
+    masks = torch.zeros((2, h, w), dtype=torch.bool)
+    masks[0, 1:5, 1:7] = True  # large
+    masks[1, 2:4, 2:4] = True  # small, on top
+    return Segmentation(masks, torch.tensor([[1, 1, 7, 5], [2, 2, 4, 4]], dtype=torch.float32),
+                        torch.tensor([0.9, 0.75]), torch.tensor(ids))
+
+
+def test_davis_exporter_writes_one_label_png_per_frame(tmp_path):
+    with DavisExporter(tmp_path / "masks") as exporter:
+        exporter.write(3, two_objects())
+        exporter.write(4, Segmentation.empty(6, 8))
+        with pytest.raises(RecordingError, match="object id 999 at frame 5"):
+            exporter.write(5, two_objects(ids=(1, 999)))
+    labels = read_davis_png(tmp_path / "masks" / "00003.png")
+    assert labels[1, 1] == 3 and labels[2, 2] == 7 and labels[0, 0] == 0
+    assert not read_davis_png(tmp_path / "masks" / "00004.png").any()
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["00003.png", "00004.png"]
+
+
+# --- COCO RLE ----------------------------------------------------------------------------
+
+def test_rle_known_answers():
+    # Hand-computed: column-major 0,0 | 1,0 | 1,1 -> runs [2 zeros, 1 one, 1 zero, 2 ones];
+    # chars are 48 + value, and the 4th count is stored as 2 - counts[1] = 1.
+    assert rle_encode(np.array([[0, 1, 1], [0, 0, 1]])) == {"size": [2, 3], "counts": "2111"}
+    # A count of 20 needs a continuation char ("d" = 48 + 0x20 + 20, then "0");
+    # 100 = 4 + 3 * 32 gives "T" (48 + 0x20 + 4) then "3".
+    assert rle_encode(np.ones((4, 5)))["counts"] == "0d0"
+    assert rle_encode(np.zeros((10, 10)))["counts"] == "T3"
+    # Negative difference: runs [0, 5, 3, 1] store 1 - 5 = -4 as 0x1C -> "L".
+    mask = np.array([[1, 1, 1, 1, 1, 0, 0, 0, 1]]).T
+    assert rle_encode(mask)["counts"] == "053L"
+    assert rle_encode(np.zeros((0, 0))) == {"size": [0, 0], "counts": "0"}
+    # A mask encoded by pycocotools (github.com/armengot/COCOtoolsFORK, python/README.md)
+    coco = ("0g05b08J4M2N2NA^O1`0OCO=0E090H080IO68DH;>@C>a0_O_O`0j0OWOF<:CM72I24NL43JM92FN;1ENKO72L0LO91J0MO9"
+            "2INO0NO122OO0M031O000NO31OO11MO40N011MO41MO21L06OL021L06OL021L06OL021L060J040L060J040L060J040L060J"
+            "040L060J040L060J040L060KO31L060KO31L06OL021L06OL021L06OL021MO41MO21MO40N100NO310O00M0310O00NO1220"
+            "NO92IONO91KOMO72M0<1EO:2GN63KM34OLM73JF<;=1G_O_Ob0=AC`07EH=1IO71H090F0:1DO>1_O1b0>2N2N3L6H]O")
+    decoded_mask = rle_decode({"size": [50, 70], "counts": coco})
+    assert decoded_mask.shape == (50, 70) and decoded_mask.sum() == 2346
+    assert rle_encode(decoded_mask)["counts"] == coco
+
+
+def test_rle_round_trips_random_masks():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = rng.integers(1, 40, 2)
+        mask = rng.random((h, w)) < rng.random()
+        rle = rle_encode(torch.from_numpy(mask) if rng.random() < 0.5 else mask)
+        assert rle["size"] == [h, w]
+        assert np.array_equal(rle_decode(rle), mask)
+    with pytest.raises(ValueError, match="counts cover 5 pixels, expected 2x3=6"):
+        rle_decode({"size": [2, 3], "counts": [2, 3]})
+
+
+def test_coco_exporter_writes_decodable_results_and_flushes_as_it_goes(tmp_path):
+    path = tmp_path / "results.json"
+    exporter = CocoExporter(path, flush_every=2, flush_seconds=3600)
+    assert json.loads(path.read_text())["images"] == []  # a valid file from the start
+    exporter.write(0, two_objects())
+    assert json.loads(path.read_text())["images"] == []
+    exporter.write(1, Segmentation.empty(6, 8))
+    assert len(json.loads(path.read_text())["images"]) == 2  # flushed without close()
+    exporter.write(2, two_objects())
+    exporter.close()
+    exporter.close()
+    data = json.loads(path.read_text())
+    assert data["categories"] == [{"id": 1, "name": "object"}]
+    assert data["images"][0] == {"id": 0, "width": 8, "height": 6, "file_name": "00000.png"}
+    annotations = data["annotations"]
+    assert [a["id"] for a in annotations] == [1, 2, 3, 4] and [a["image_id"] for a in annotations] == [0, 0, 2, 2]
+    big, small = annotations[:2]
+    assert np.array_equal(rle_decode(big["segmentation"]), two_objects().masks[0].numpy())
+    assert (big["bbox"], big["area"], big["object_id"], big["iscrowd"], big["category_id"]) == ([1, 1, 6, 4], 24, 3, 0, 1)
+    assert (small["bbox"], small["area"], small["object_id"]) == ([2, 2, 2, 2], 4, 7)
+    assert small["score"] == pytest.approx(0.75)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+
+
+# --- sink thread -------------------------------------------------------------------------
+
+def sink_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sink ")]
+
+
+def test_non_blocking_sink_drops_and_counts_when_the_writer_is_slow():
+    written = []
+    sink = SinkThread(lambda i: (time.sleep(0.02), written.append(i)), name="slow", maxsize=4, block=False)
+    start = time.monotonic()
+    results = [sink.put(i) for i in range(50)]
+    assert time.monotonic() - start < 0.2  # the producer never waited
+    sink.close()
+    assert sink.dropped == results.count(False) >= 40
+    assert written == [i for i, ok in enumerate(results) if ok] and sink.written == len(written)
+    assert not sink_threads()
+
+
+def test_blocking_sink_drops_nothing_and_keeps_order():
+    written = []
+    with SinkThread(lambda i, tag: (time.sleep(0.002), written.append((i, tag))), name="files", maxsize=4) as sink:
+        for i in range(60):
+            assert sink.put(i, "x")
+    assert written == [(i, "x") for i in range(60)] and sink.dropped == 0
+    assert not sink_threads()
+
+
+def test_sink_errors_come_back_from_the_original():
+    def write(i):
+        if i == 3:
+            raise OSError("disk full")
+
+    sink = SinkThread(write, name="recorder", maxsize=2)
+    with pytest.raises(RecordingError, match="recorder failed: OSError: disk full") as info:
+        for i in range(100):
+            sink.put(i)
+            time.sleep(0.005)
+    assert isinstance(info.value.__cause__, OSError)
+    sink.close()  # already reported: close does not raise it again
+    assert not sink_threads()
+
+
+def test_sink_close_raises_an_unreported_error_and_refuses_more_writes(tmp_path):
+    recorder = VideoRecorder(tmp_path / "rec.mp4")
+    sink = SinkThread(recorder.write, name="recorder")
+    sink.put(np.zeros((48, 64, 3), np.uint8), 0.0)
+    sink.put(np.zeros((24, 32, 3), np.uint8), 0.1)
+    with pytest.raises(RecordingError, match="^frame size changed from 64x48 to 32x24") as info:
+        sink.close()
+    assert isinstance(info.value.__cause__, RecordingError)
+    with pytest.raises(RecordingError):
+        sink.put(np.zeros((48, 64, 3), np.uint8), 0.2)
+    recorder.close()
+    assert len(decoded(tmp_path / "rec.mp4")) == 1

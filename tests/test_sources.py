@@ -1,0 +1,358 @@
+"""Frame sources and the capture thread, on real small files, lavfi streams and fakes."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fastsam_video import sources
+from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, StreamSource,
+                                   WebcamSource, open_source, redact_url)
+from fastsam_video.types import SourceError
+
+W, H = 64, 48
+
+
+def gray_level(i: int) -> int:
+    return 20 + 10 * i
+
+
+def write_video(path: Path, n: int = 20, fps: int = 30, noise: bool = False) -> Path:
+    """An n-frame H.264 MP4; frame i is flat gray_level(i) (or seeded noise)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "10", "g": "5"}
+        for i in range(n):
+            image = (np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8) if noise
+                     else np.full((H, W, 3), gray_level(i), np.uint8))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+class FakeLiveSource(FrameSource):
+    """A camera producing a frame every `period` seconds, forever (or `fail_at` frames)."""
+
+    live = True
+
+    def __init__(self, period: float = 0.01, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.name = "fake camera"
+        self.period = period
+        self.fail_at = fail_at
+        self.released = False
+        self._next = time.monotonic()
+
+    def _read_image(self):
+        if self.fail_at is not None and self._next_index == self.fail_at:
+            raise RuntimeError("sensor on fire")
+        self._next += self.period
+        time.sleep(max(0.0, self._next - time.monotonic()))
+        return np.full((8, 8, 3), self._next_index % 256, np.uint8), None
+
+    def _release(self) -> None:
+        self.released = True
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture: opens or not, then yields `frames` images."""
+
+    def __init__(self, opened: bool = True, frames: list[np.ndarray] | None = None, fps: float = 25.0) -> None:
+        self.opened = opened
+        self.frames = list(frames or [])
+        self.fps = fps
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.opened
+
+    def read(self):
+        return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+    def get(self, prop: int) -> float:
+        return self.fps if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self) -> None:
+        self.released = True
+
+
+def capture_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("capture ")]
+
+
+# --- names -------------------------------------------------------------------------------
+
+def test_redact_url_hides_passwords_and_keeps_the_rest():
+    assert redact_url("rtsp://admin:s3cret@10.0.0.7:554/live/ch1") == "rtsp://admin:***@10.0.0.7:554/live/ch1"
+    assert redact_url("rtsp://admin:p@ss:w0rd@cam.local/x?y=1") == "rtsp://admin:***@cam.local/x?y=1"
+    assert redact_url("https://cam.local/mjpg?user=bob&password=hunter2&res=hd") == \
+        "https://cam.local/mjpg?user=bob&password=***&res=hd"
+    assert redact_url("rtsp://user@cam/x") == "rtsp://user@cam/x"
+    assert redact_url("rtsp://cam/x") == "rtsp://cam/x"
+    assert redact_url("videos/clip.mp4") == "videos/clip.mp4"
+
+
+def test_stream_errors_never_show_the_password():
+    with pytest.raises(SourceError) as info:
+        StreamSource("rtsp://admin:hunter2@127.0.0.1:9/live", open_timeout=2, read_timeout=2)
+    assert "hunter2" not in str(info.value) and "admin:***@127.0.0.1:9" in str(info.value)
+
+
+# --- files and folders -------------------------------------------------------------------
+
+def test_file_source_yields_every_frame_in_order_with_its_pixels_and_pts(tmp_path):
+    with FileSource(write_video(tmp_path / "clip.mp4", n=20, fps=30)) as source:
+        assert (source.live, source.fps, source.frame_count) == (False, 30.0, 20)
+        frames = list(source)
+        assert source.read() is None  # stays at the end
+    assert [f.index for f in frames] == list(range(20))
+    assert np.allclose([f.pts for f in frames], np.arange(20) / 30, atol=1e-3)
+    assert all(f.image.shape == (H, W, 3) for f in frames)
+    # swscale's yuv420p->BGR reads flat gray ~3 levels dark (cv2 decodes the same file alike)
+    assert [abs(float(f.image.mean()) - gray_level(f.index)) < 4 for f in frames] == [True] * 20
+    assert all(a.t_capture <= b.t_capture for a, b in zip(frames, frames[1:]))
+
+
+def test_realtime_file_source_plays_at_its_frame_rate_like_a_camera(tmp_path):
+    source = FileSource(write_video(tmp_path / "clip.mp4", n=16, fps=30), realtime=True)
+    assert source.live
+    frames = list(source)
+    took = frames[-1].t_capture - frames[0].t_capture
+    assert len(frames) == 16 and 0.45 < took < 0.8  # 15 intervals of 1/30 s = 0.5 s
+
+
+def test_file_source_skips_and_counts_a_corrupt_frame(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", n=20, noise=True)
+    data = bytearray(path.read_bytes())
+    start = data.find(b"mdat") + len(data) // 3
+    data[start:start + 2000] = np.random.default_rng(1).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    path.write_bytes(data)
+    with FileSource(path) as source:
+        frames = list(source)
+    assert source.skipped >= 1 and 10 <= len(frames) < 20
+    assert [f.index for f in frames] == list(range(len(frames)))
+
+
+def write_images(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"frame{i}.png"), np.full((H, W, 3), gray_level(i), np.uint8))
+
+
+def test_folder_source_reads_in_natural_order_and_skips_unreadable_images(tmp_path):
+    write_images(tmp_path, 12)
+    (tmp_path / "frame5.png").write_bytes(b"not a png")
+    (tmp_path / "notes.txt").write_text("ignored: not an image extension")
+    with FolderSource(tmp_path, fps=10) as source:
+        frames = list(source)
+    levels = [round(float(f.image.mean())) for f in frames]
+    assert levels == [gray_level(i) for i in range(12) if i != 5]  # frame10 after frame9, not after frame1
+    assert source.skipped == 1 and source.frame_count == 12
+    assert [f.pts for f in frames[:3]] == [0.0, 0.1, 0.2]
+
+
+def test_glob_source_matches_only_its_pattern(tmp_path):
+    write_images(tmp_path, 12)
+    with open_source(str(tmp_path / "frame1*.png")) as source:
+        assert isinstance(source, FolderSource) and source.fps is None
+        frames = list(source)
+    assert [round(float(f.image.mean())) for f in frames] == [gray_level(i) for i in (1, 10, 11)]
+    assert frames[0].pts is None
+
+
+def test_open_source_picks_the_source_by_spec(tmp_path, monkeypatch):
+    write_images(tmp_path / "images", 2)
+    video = write_video(tmp_path / "clip.mp4", n=2)
+    opened = []
+    monkeypatch.setattr(sources, "WebcamSource", lambda index, **kw: opened.append(index) or "webcam")
+    assert open_source("0") == "webcam" and open_source("webcam:3") == "webcam" and opened == [0, 3]
+    for spec, kind in [(str(video), FileSource), (str(tmp_path / "images"), FolderSource),
+                       (str(tmp_path / "images" / "frame0.png"), FolderSource),
+                       (str(tmp_path / "images" / "*.png"), FolderSource),
+                       ("lavfi:testsrc2=size=64x48:rate=30", StreamSource)]:
+        with open_source(spec) as source:
+            assert isinstance(source, kind), spec
+            assert source.read() is not None
+
+
+def test_an_image_file_is_a_one_frame_source(tmp_path):
+    write_images(tmp_path, 1)
+    with open_source(str(tmp_path / "frame0.png")) as source:
+        assert source.read().index == 0 and source.read() is None
+
+
+# --- bad input: one line, quickly --------------------------------------------------------
+
+def bad_specs(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "fake.mp4").write_text("this is not a video\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    return {"missing file": str(tmp_path / "nope.mp4"),
+            "text named .mp4": str(tmp_path / "fake.mp4"),
+            "empty file": str(tmp_path / "empty.mp4"),
+            "empty folder": str(tmp_path / "empty"),
+            "glob matching nothing": str(tmp_path / "*.jpg"),
+            "unreachable rtsp": "rtsp://127.0.0.1:9/x",
+            "unreachable http": "http://127.0.0.1:9/x.mjpg",
+            "bad lavfi graph": "lavfi:nosuchfilter=1"}
+
+
+@pytest.mark.parametrize("case", ["missing file", "text named .mp4", "empty file", "empty folder",
+                                  "glob matching nothing", "unreachable rtsp", "unreachable http",
+                                  "bad lavfi graph"])
+def test_bad_input_is_one_source_error_line_at_once(tmp_path, case):
+    spec = bad_specs(tmp_path)[case]
+    start = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        open_source(spec, open_timeout=2, read_timeout=2)
+    assert time.monotonic() - start < 3
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 300
+    assert ("no such file" in message) if case == "missing file" else True
+
+
+def test_a_server_that_accepts_but_never_answers_times_out(tmp_path):
+    with socket.socket() as server:  # a frozen camera: the connection opens, nothing comes back
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        start = time.monotonic()
+        with pytest.raises(SourceError, match="cannot open stream"):
+            StreamSource(f"rtsp://127.0.0.1:{server.getsockname()[1]}/x", open_timeout=1, read_timeout=1)
+        assert time.monotonic() - start < 4
+
+
+# --- webcam (no camera here: fakes) ------------------------------------------------------
+
+def test_webcam_that_fails_to_open_says_so_and_releases_it():
+    capture = FakeCapture(opened=False)
+    with pytest.raises(SourceError, match=r"^cannot open webcam 2: no camera at that index") as info:
+        WebcamSource(2, capture_factory=lambda index: capture)
+    assert "\n" not in str(info.value) and capture.released
+
+
+def test_webcam_delivers_bgr_frames_then_reports_a_lost_camera():
+    images = [np.full((H, W, 3), 7, np.uint8), np.full((H, W), 9, np.uint8)]  # the second one gray
+    capture = FakeCapture(frames=images, fps=25)
+    with WebcamSource(0, capture_factory=lambda index: capture) as source:
+        assert (source.live, source.fps, source.name) == (True, 25.0, "webcam 0")
+        first, second = source.read(), source.read()
+        assert (first.index, second.index) == (0, 1) and second.image.shape == (H, W, 3)
+        assert int(second.image[0, 0, 2]) == 9
+        with pytest.raises(SourceError, match="webcam 0 stopped delivering frames"):
+            source.read()
+    assert capture.released
+
+
+# --- live streams ------------------------------------------------------------------------
+
+def test_lavfi_stream_delivers_frames_at_its_rate():
+    with StreamSource("lavfi:testsrc2=size=160x120:rate=30,realtime") as source:
+        assert source.live and source.fps == 30.0 and source.frame_count is None
+        frames = [source.read() for _ in range(31)]
+    took = frames[-1].t_capture - frames[0].t_capture
+    assert 30 / took == pytest.approx(30, rel=0.2)
+    assert np.allclose(np.diff([f.pts for f in frames]), 1 / 30)
+
+
+def test_a_live_stream_that_ends_is_a_disconnect_and_can_be_reopened():
+    source = StreamSource("lavfi:testsrc2=size=64x48:rate=30:duration=0.1")
+    assert len([source.read() for _ in range(3)]) == 3
+    with pytest.raises(SourceError, match="^stream ended: lavfi:testsrc2"):
+        for _ in range(10):
+            source.read()
+    source.open()  # a fresh container, as a reconnecting wrapper would
+    assert source.read() is not None
+    source.close()
+
+
+# --- capture thread ----------------------------------------------------------------------
+
+def test_capture_thread_keeps_only_the_newest_frame_of_a_live_source():
+    source = FakeLiveSource(period=0.01)
+    with CaptureThread(source) as capture:
+        got = []
+        for _ in range(6):
+            time.sleep(0.1)  # a slow consumer: ~10 frames arrive between two gets
+            frame = capture.get(timeout=1.0)
+            got.append((frame.index, time.monotonic() - frame.t_capture))
+        assert capture.dropped >= 30
+        assert capture.captured >= capture.dropped + len(got)
+        assert capture.capture_fps == pytest.approx(100, rel=0.35)
+    indices = [i for i, _ in got]
+    assert all(b - a >= 5 for a, b in zip(indices, indices[1:]))  # frames were skipped, not queued
+    assert max(age for _, age in got) < 0.08  # recent: a queue would hand out frames ~0.8 s old
+    assert source.released and not capture_threads()
+
+
+def test_capture_thread_drops_nothing_from_a_file(tmp_path):
+    source = FileSource(write_video(tmp_path / "clip.mp4", n=20))
+    with CaptureThread(source, queue_size=2) as capture:
+        indices = []
+        while (frame := capture.get(timeout=2.0)) is not None:
+            time.sleep(0.01)
+            indices.append(frame.index)
+        assert capture.get(timeout=0.1) is None  # stays ended
+    assert indices == list(range(20)) and capture.dropped == 0 and capture.captured == 20
+
+
+def test_capture_thread_raises_the_readers_error_from_the_original():
+    capture = CaptureThread(FakeLiveSource(period=0.001, fail_at=3))
+    with pytest.raises(SourceError, match="capture from fake camera failed: RuntimeError: sensor on fire") as info:
+        for _ in range(100):
+            try:
+                capture.get(timeout=1.0)
+            except queue.Empty:
+                pass
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(SourceError):  # and keeps saying so
+        capture.get(timeout=0.1)
+    capture.close()
+    assert not capture_threads()
+
+
+def test_capture_thread_passes_a_source_error_through_unchanged_in_kind():
+    capture = FakeCapture(frames=[np.zeros((H, W, 3), np.uint8)])
+    with CaptureThread(WebcamSource(0, capture_factory=lambda index: capture)) as thread:
+        assert thread.get(timeout=1.0).index == 0
+        with pytest.raises(SourceError, match="^webcam 0 stopped delivering frames") as info:
+            thread.get(timeout=1.0)
+        assert isinstance(info.value.__cause__, SourceError)
+
+
+def test_close_stops_a_live_capture_and_leaves_no_thread():
+    stop = threading.Event()
+    source = FakeLiveSource(period=0.005)
+    capture = CaptureThread(source, stop=stop)
+    assert capture.get(timeout=1.0) is not None
+    start = time.monotonic()
+    capture.close()
+    capture.close()  # idempotent
+    assert time.monotonic() - start < 1.0
+    assert stop.is_set() and source.released and not capture.alive and not capture_threads()
+    # after close, get() ends at once (possibly after the last frame still held)
+    assert None in [capture.get(timeout=0.1), capture.get(timeout=0.1)]
+
+
+def test_lavfi_through_capture_thread_reports_its_capture_rate():
+    with CaptureThread(open_source("lavfi:testsrc2=size=160x120:rate=30,realtime")) as capture:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                capture.get(timeout=0.5)
+            except queue.Empty:
+                pass
+            time.sleep(0.05)  # slower than the camera: drops expected
+        assert capture.capture_fps == pytest.approx(30, rel=0.2)
+        assert capture.dropped > 0
+    assert not capture_threads()
