@@ -299,25 +299,30 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     p.set_defaults(ordered_prompts=[])
 
 
-def build_pipeline(args, source_spec: str, prompts_list=None, on_result=None):
+def build_pipeline(args, source_spec: str | list[str], prompts_list=None, on_result=None):
     from .pipeline import Pipeline
     from .prompts import ClipEncoder
     from .sources import open_source
     from .tracker import PromptSet, TrackerConfig
 
     prompts_list = object_prompts(args.ordered_prompts) if prompts_list is None else prompts_list
-    source = open_source(source_spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
-                         open_timeout=args.open_timeout, read_timeout=args.read_timeout)
+    specs = [source_spec] if isinstance(source_spec, str) else list(source_spec)
+    sources = []
     try:
+        for index, spec in enumerate(specs):
+            sources.append(open_source(spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
+                                       open_timeout=args.open_timeout, read_timeout=args.read_timeout,
+                                       source_id=index))
         segmenter = make_segmenter(args)
         prompts = PromptSet(tuple(prompts_list), everything=args.everything or not prompts_list)
-        return Pipeline(source, segmenter, prompts, record=args.record, export_masks=args.export_masks,
+        return Pipeline(sources, segmenter, prompts, record=args.record, export_masks=args.export_masks,
                         export_coco=args.export_coco, max_frames=args.max_frames,
                         tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
                         text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
                         on_result=on_result, hud=args.hud)
     except BaseException:
-        source.close()
+        for source in sources:
+            source.close()
         raise
 
 
@@ -343,7 +348,9 @@ def run_headless(pipeline, log_every: float = 5.0) -> int:
                         log.info(line)
                         last_log = now
                 elif now - last_log >= log_every:
-                    log.info(snap.line())
+                    for index, channel in enumerate(pipeline.channels):
+                        prefix = f"camera {index + 1} ({channel.source.name}): " if len(pipeline.channels) > 1 else ""
+                        log.info("%s%s", prefix, pipeline.snapshot(index).line())
                     last_log = now
         except KeyboardInterrupt:
             print("\nstopping: finishing the recording...", file=sys.stderr)
@@ -364,16 +371,15 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
-    if len(args.sources) > 1:
-        raise FastSAMVideoError("several sources at once are not supported yet: give one SOURCE")
-    pipeline = build_pipeline(args, args.sources[0])
-    return run_headless(pipeline)
+    return run_headless(build_pipeline(args, args.sources))
 
 
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="segment and track a video, camera or stream",
                        description="Run the pipeline on SOURCE: a video file, an image folder or glob, "
-                                   "a webcam (0 or webcam:0), or an rtsp:// / http:// URL.")
+                                   "a webcam (0 or webcam:0), or an rtsp:// / http:// URL. Several SOURCEs run "
+                                   "together (one batched model call; per-camera trackers, recordings "
+                                   "NAME-camN.mp4 and stats); prompts apply to each camera.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     add_stream_options(p)
     p.set_defaults(func=cmd_run)
@@ -410,6 +416,88 @@ def add_demo_parser(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+# ---------------------------------------------------------------- eval
+
+def clip_folders(paths: list[Path]) -> list[Path]:
+    """Clip folders (with Annotations/) from the given paths; a folder of clips expands."""
+    folders = []
+    for path in paths:
+        if (path / "Annotations").is_dir():
+            folders.append(path)
+        elif path.is_dir():
+            folders += sorted(p for p in path.iterdir() if (p / "Annotations").is_dir())
+    if not folders:
+        raise FastSAMVideoError(f"no clip found in {', '.join(map(str, paths))}: a clip folder holds a video "
+                                "and Annotations/ with DAVIS PNGs (see samples/clips/)")
+    return folders
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate_clip, format_scores
+    from .tracker import TrackerConfig
+
+    folders = clip_folders([Path(p) for p in args.clips] or [SAMPLES / "clips"])
+    segmenter = make_segmenter(args)
+    config = TrackerConfig(max_lost_seconds=args.max_lost)
+    scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image), segmenter.device,
+                            args.prompt, config) for folder in folders]
+    print(f"{segmenter!r}, first-frame {args.prompt} prompts")
+    print(format_scores(scores))
+    return 0
+
+
+def add_eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="score tracking against DAVIS ground truth (J, F, id switches, ...)",
+                       description="Track the objects of each clip from first-frame prompts and print J, F, "
+                                   "J&F, id switches, frames lost, frames to re-acquire and FPS.")
+    p.add_argument("clips", nargs="*", metavar="CLIP_DIR", help="clip folders, or a folder of them "
+                   "(default: the bundled samples/clips)")
+    add_model_options(p)
+    p.add_argument("--prompt", choices=("point", "box"), default="point", help="first-frame prompt kind")
+    p.add_argument("--max-lost", type=float, default=10.0, metavar="SECONDS")
+    p.set_defaults(func=cmd_eval)
+
+
+# ---------------------------------------------------------------- bench
+
+def cmd_bench(args) -> int:
+    import tempfile
+
+    from . import bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.arch:
+            args.model = str(bench.architecture_checkpoint(args.arch, Path(tmp)))
+            args.conf = 0.0 if args.conf is None else args.conf  # random weights: a fixed detection count
+            args.max_det = args.detections
+        segmenter = make_segmenter(args)
+        if args.what == "pipeline":
+            report = bench.bench_pipeline(args.source or str(DEMO_CLIP / "video.mp4"), segmenter, args.frames,
+                                          args.objects, run_ultralytics=not args.no_ultralytics)
+        elif args.what == "prompts":
+            report = bench.bench_prompts(segmenter)
+        else:
+            report = bench.bench_tracker(segmenter)
+    print(f"fastsam-video bench {args.what}  ({time.strftime('%Y-%m-%d %H:%M')})")
+    print(report)
+    return 0
+
+
+def add_bench_parser(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks: pipeline vs bare forward vs ultralytics; prompts; tracker",
+                       description="Print FPS and per-stage milliseconds measured side by side in one run.")
+    p.add_argument("what", choices=("pipeline", "prompts", "tracker"))
+    p.add_argument("source", nargs="?", help="video for `pipeline` (default: the bundled clip)")
+    add_model_options(p)
+    p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "
+                   "weights (timing only; conf 0 and a fixed detection count make runs comparable)")
+    p.add_argument("--detections", type=int, default=32, help="detections per frame with --arch (default 32)")
+    p.add_argument("--frames", type=int, default=100, help="frames to time (default 100)")
+    p.add_argument("--objects", type=int, default=5, help="tracked objects in the pipeline run (default 5)")
+    p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
+    p.set_defaults(func=cmd_bench)
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -420,6 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_image_parser(sub)
     add_run_parser(sub)
     add_demo_parser(sub)
+    add_eval_parser(sub)
+    add_bench_parser(sub)
     return parser
 
 

@@ -163,10 +163,15 @@ class Segmenter:
         return (f"Segmenter({self.weights.name}, device={self.device}, {self.precision}, imgsz={self.imgsz}, "
                 f"conf={self.conf}, iou={self.iou})")
 
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network alone: (B, 3, h, w) input -> (raw predictions (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4))."""
+        out = self.model(batch)
+        return out[0] if isinstance(out[0], tuple) else out  # ((y, proto), raw_dict) in eval mode
+
     @torch.inference_mode()
     def warmup(self) -> None:
         dummy = torch.zeros((1, 3, self.imgsz, self.imgsz), device=self.device, dtype=self.dtype)
-        self.model(dummy)
+        self.forward(dummy)
         self._sync()
 
     def _sync(self) -> None:
@@ -254,8 +259,7 @@ class Segmenter:
         batch, boxes = self.preprocess(tensors)
         self._sync()
         t1 = time.perf_counter()
-        out = self.model(batch)
-        raw, proto = out[0] if isinstance(out[0], tuple) else out  # ((y, proto), raw_dict) in eval mode
+        raw, proto = self.forward(batch)
         self._sync()
         t2 = time.perf_counter()
         results = self.postprocess(raw, proto, boxes, [tuple(t.shape[:2]) for t in tensors])

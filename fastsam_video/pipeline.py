@@ -105,7 +105,7 @@ class StatsSnapshot:
 
 
 class Stats:
-    """Counters shared by the pipeline's threads (each field has one writer)."""
+    """One camera's counters (each field has one writer thread)."""
 
     def __init__(self, window: int = 300):
         self.frames = 0
@@ -113,96 +113,168 @@ class Stats:
         self.display = RateMeter()
         self.latencies: collections.deque[float] = collections.deque(maxlen=window)
         self.stage_ms: dict[str, float] = {}
+        self.encode_ms = 0.0  # recorder thread: mean encode time per frame
+        self.encoded = 0
 
     def mark_displayed(self) -> None:
         """Called by the display for every result it shows."""
         self.display.mark()
 
 
-class Pipeline:
-    """Runs one source through the model, the tracker, the renderer and the sinks."""
+def per_camera_path(path: str | Path | None, index: int, cameras: int) -> Path | None:
+    """out.mp4 -> out-cam1.mp4 when there are several cameras (names never hold a URL)."""
+    if path is None:
+        return None
+    path = Path(path)
+    return path if cameras == 1 else path.with_name(f"{path.stem}-cam{index + 1}{path.suffix}")
 
-    def __init__(self, source: FrameSource, segmenter: Segmenter, prompts: PromptSet | None = None, *,
-                 record: str | Path | None = None, export_masks: str | Path | None = None,
-                 export_coco: str | Path | None = None, max_frames: int | None = None,
-                 annotator: Annotator | None = None, tracker_config: TrackerConfig | None = None,
-                 text_encoder: Callable | None = None, on_result: Callable[[Result], None] | None = None,
-                 hud: bool = False, queue_size: int = 8):
+
+class Channel:
+    """One camera: its capture thread, tracker, prompt snapshot, sinks and stats. Everything but
+    `prompts` and the recording request belongs to the inference thread."""
+
+    def __init__(self, index: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker):
+        self.index = index
         self.source = source
-        self.segmenter = segmenter
-        self._prompts = prompts if prompts is not None else PromptSet(everything=True)
-        self.max_frames = max_frames
-        self.annotator = annotator or Annotator()
-        self._faint = Annotator(alpha=0.25, contours=False, labels=False)
-        self.tracker = PromptTracker(tracker_config, text_encoder)
-        self.on_result = on_result
-        self.hud = hud
+        self.prompts = prompts
+        self.tracker = tracker
         self.stats = Stats()
-        self.stop_event = threading.Event()
-        self.finished = threading.Event()
-        self.error: BaseException | None = None
-        self.record_path: Path | None = None
-        self._recording_request: tuple[Path | None] | None = None  # applied by the inference thread
-        self._queue_size = queue_size
-        self._sinks: list[tuple[SinkThread, object]] = []
-        block = self._block = not source.live  # files: completeness wins; live: never stall inference
-        if record:
-            self._start_recording(Path(record))
-        if export_masks:
-            davis = DavisExporter(export_masks)
-            self._add_sink("davis export", davis, lambda r: davis.write(r.frame.index, r.segmentation), block)
-        if export_coco:
-            coco = CocoExporter(export_coco)
-            self._add_sink("coco export", coco, lambda r: coco.write(r.frame.index, r.segmentation), block)
         self.capture: CaptureThread | None = None
-        self._thread: threading.Thread | None = None
+        self.sinks: list[tuple[SinkThread, object]] = []
+        self.record_path: Path | None = None
+        self.recording_request: tuple[Path | None] | None = None
+        self.done = False  # the source ended, or failed
+        self.error: BaseException | None = None
+        self.block = not source.live  # files: completeness wins; live: never stall inference
 
-    def _add_sink(self, name: str, sink, write: Callable[[Result], None], block: bool) -> None:
-        self._sinks.append((SinkThread(write, name=name, block=block), sink))
+    def add_sink(self, name: str, sink, write: Callable[[Result], None]) -> None:
+        self.sinks.append((SinkThread(write, name=name, block=self.block), sink))
 
-    def _start_recording(self, path: Path) -> None:
+    def start_recording(self, path: Path) -> None:
         recorder = VideoRecorder(path, fps_hint=self.source.fps or 30)
-        self._add_sink("recorder", recorder, lambda r: recorder.write(r.annotated, r.frame.t_capture), self._block)
+        use_pts = not self.source.live  # live: true capture times (variable rate); files: their own timestamps
+        stats = self.stats
+
+        def write(r: Result) -> None:
+            t = r.frame.pts if use_pts and r.frame.pts is not None else r.frame.t_capture
+            start = time.perf_counter()
+            recorder.write(r.annotated, t)
+            stats.encode_ms += ((time.perf_counter() - start) * 1e3 - stats.encode_ms) / (stats.encoded + 1)
+            stats.encoded += 1
+
+        self.add_sink("recorder", recorder, write)
         self.record_path = path
 
-    def _stop_recording(self) -> None:
-        for entry in [e for e in self._sinks if e[0].name == "recorder"]:
-            self._sinks.remove(entry)
+    def stop_recording(self) -> None:
+        for entry in [e for e in self.sinks if e[0].name == "recorder"]:
+            self.sinks.remove(entry)
             thread, recorder = entry
             thread.close()  # drains what is queued, so nothing already captured is lost
             recorder.close()
         self.record_path = None
 
-    def set_recording(self, path: str | Path | None) -> None:
-        """Start recording to `path`, or stop with None (any thread); applied before the next
-        frame by the inference thread, which owns the sinks."""
-        self._recording_request = (Path(path) if path else None,)
+    def apply_recording_request(self) -> None:
+        request, self.recording_request = self.recording_request, None
+        if request is not None:
+            self.stop_recording()
+            if request[0] is not None:
+                self.start_recording(request[0])
 
-    def _apply_recording_request(self) -> None:
-        request, self._recording_request = self._recording_request, None
-        if request is None:
-            return
-        self._stop_recording()
-        if request[0] is not None:
-            self._start_recording(request[0])
+    def close_sinks(self) -> list[BaseException]:
+        errors = []
+        for thread, sink in self.sinks:
+            for close in (thread.close, sink.close):
+                try:
+                    close()
+                except Exception as err:  # keep closing the others: nothing already written is lost
+                    errors.append(err)
+        self.sinks = []
+        return errors
 
-    # -------------------------------------------------------------- control
+
+class Pipeline:
+    """Runs one or several sources through the model, the trackers, the renderer and the sinks.
+
+    With several sources (cameras), each has its own capture thread, tracker, prompts,
+    recordings and stats, and the frames available at each step go through the model in one
+    batch. A camera that fails is reported and left out; the others go on."""
+
+    def __init__(self, source: FrameSource | list[FrameSource], segmenter: Segmenter,
+                 prompts: PromptSet | None = None, *, record: str | Path | None = None,
+                 export_masks: str | Path | None = None, export_coco: str | Path | None = None,
+                 max_frames: int | None = None, annotator: Annotator | None = None,
+                 tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
+                 on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8):
+        sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        self.segmenter = segmenter
+        self.max_frames = max_frames
+        self.annotator = annotator or Annotator()
+        self._faint = Annotator(alpha=0.25, contours=False, labels=False)
+        self.on_result = on_result
+        self.hud = hud
+        self.stop_event = threading.Event()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self._queue_size = queue_size
+        self._thread: threading.Thread | None = None
+        prompts = prompts if prompts is not None else PromptSet(everything=True)
+        self.channels = [Channel(i, src, prompts, PromptTracker(tracker_config, text_encoder))
+                         for i, src in enumerate(sources)]
+        n = len(sources)
+        for ch in self.channels:
+            if record:
+                ch.start_recording(per_camera_path(record, ch.index, n))
+            if export_masks:
+                davis = DavisExporter(per_camera_path(export_masks, ch.index, n))
+                ch.add_sink("davis export", davis, lambda r, d=davis: d.write(r.frame.index, r.segmentation))
+            if export_coco:
+                coco = CocoExporter(per_camera_path(export_coco, ch.index, n))
+                ch.add_sink("coco export", coco, lambda r, c=coco: c.write(r.frame.index, r.segmentation))
+
+    # -------------------------------------------------------------- the first camera, for one-source callers
+    @property
+    def source(self) -> FrameSource:
+        return self.channels[0].source
+
+    @property
+    def capture(self) -> CaptureThread | None:
+        return self.channels[0].capture
+
+    @property
+    def stats(self) -> Stats:
+        return self.channels[0].stats
+
+    @property
+    def tracker(self) -> PromptTracker:
+        return self.channels[0].tracker
+
+    @property
+    def record_path(self) -> Path | None:
+        return self.channels[0].record_path
+
     @property
     def prompts(self) -> PromptSet:
-        return self._prompts
+        return self.channels[0].prompts
 
-    def set_prompts(self, prompts: PromptSet) -> None:
-        """Replace the prompt snapshot (any thread); applied from the next frame on."""
-        self._prompts = prompts  # one reference assignment: atomic
+    # -------------------------------------------------------------- control (any thread)
+    def set_prompts(self, prompts: PromptSet, camera: int = 0) -> None:
+        """Replace a camera's prompt snapshot; applied from its next frame on."""
+        self.channels[camera].prompts = prompts  # one reference assignment: atomic
+
+    def set_recording(self, path: str | Path | None, camera: int = 0) -> None:
+        """Start recording a camera to `path`, or stop with None; applied before the next frame
+        by the inference thread, which owns the sinks."""
+        self.channels[camera].recording_request = (Path(path) if path else None,)
 
     def start(self) -> Pipeline:
-        self.capture = CaptureThread(self.source, self.stop_event, self._queue_size)
+        for ch in self.channels:
+            ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
         self._thread = threading.Thread(target=self._run, name="inference")
         self._thread.start()
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
-        """True once the source ended (or max_frames was reached); re-raises a worker's error."""
+        """True once every source ended (or max_frames was reached); re-raises a worker's error."""
         done = self.finished.wait(timeout)
         self._raise_error()
         return done
@@ -216,22 +288,16 @@ class Pipeline:
             raise FastSAMVideoError(f"the inference loop failed: {type(err).__name__}: {err}") from err
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop every thread and finalise the recording and exports (idempotent)."""
+        """Stop every thread and finalise the recordings and exports (idempotent)."""
         self.stop_event.set()
-        if self.capture is not None:
-            self.capture.close()
+        for ch in self.channels:
+            if ch.capture is not None:
+                ch.capture.close()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("the inference thread did not stop within %.0f s", timeout)
-        errors = []
-        for thread, sink in self._sinks:
-            for close in (thread.close, sink.close):
-                try:
-                    close()
-                except Exception as err:  # keep closing the others: nothing already written is lost
-                    errors.append(err)
-        self._sinks = []
+        errors = [err for ch in self.channels for err in ch.close_sinks()]
         self._raise_error()
         if errors:
             raise errors[0]
@@ -242,68 +308,97 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def snapshot(self) -> StatsSnapshot:
-        latencies = np.array(self.stats.latencies) if self.stats.latencies else np.zeros(1)
+    def snapshot(self, camera: int = 0) -> StatsSnapshot:
+        ch = self.channels[camera]
+        latencies = np.array(ch.stats.latencies) if ch.stats.latencies else np.zeros(1)
         p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-        capture = self.capture
+        capture = ch.capture
         return StatsSnapshot(
-            frames=self.stats.frames, capture_fps=capture.capture_fps if capture else 0.0,
-            inference_fps=self.stats.inference.rate, display_fps=self.stats.display.rate,
-            dropped=capture.dropped if capture else 0, sink_dropped=sum(t.dropped for t, _ in self._sinks),
+            frames=ch.stats.frames, capture_fps=capture.capture_fps if capture else 0.0,
+            inference_fps=ch.stats.inference.rate, display_fps=ch.stats.display.rate,
+            dropped=capture.dropped if capture else 0, sink_dropped=sum(t.dropped for t, _ in ch.sinks),
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
-            stage_ms=dict(self.stats.stage_ms), device=str(self.segmenter.device),
+            stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
             precision=self.segmenter.precision)
 
     # -------------------------------------------------------------- inference thread
+    def _next_frames(self) -> list[tuple[Channel, Frame]]:
+        """One frame from each camera that has one ready (waiting briefly for the first)."""
+        batch = []
+        for ch in self.channels:
+            if ch.done:
+                continue
+            try:
+                frame = ch.capture.get(timeout=0.1 if not batch else 0.005)
+            except queue.Empty:
+                continue
+            except FastSAMVideoError as err:  # this camera failed; the others go on
+                ch.done, ch.error = True, err
+                log.error("camera %d (%s): %s", ch.index + 1, ch.source.name, err)
+                continue
+            if frame is None:
+                ch.done = True
+                continue
+            batch.append((ch, frame))
+        return batch
+
     def _run(self) -> None:
         try:
-            while not self.stop_event.is_set():
-                try:
-                    frame = self.capture.get(timeout=0.1)
-                except queue.Empty:
+            while not self.stop_event.is_set() and not all(ch.done for ch in self.channels):
+                batch = self._next_frames()
+                if not batch:
                     continue
-                if frame is None:
-                    break
-                self._apply_recording_request()
-                result = self.process(frame)
-                for thread, _ in self._sinks:
-                    thread.put(result)
-                if self.on_result is not None:
-                    self.on_result(result)
-                if self.max_frames is not None and self.stats.frames >= self.max_frames:
-                    break
+                for ch, _ in batch:
+                    ch.apply_recording_request()
+                for (ch, frame), result in zip(batch, self.process_batch(batch)):
+                    for thread, _ in ch.sinks:
+                        thread.put(result)
+                    if self.on_result is not None:
+                        self.on_result(result)
+                    if self.max_frames is not None and ch.stats.frames >= self.max_frames:
+                        ch.done = True
+            failed = [ch.error for ch in self.channels if ch.error is not None]
+            if failed and len(failed) == len(self.channels):
+                raise failed[0]  # every camera failed: nothing left to run
         except BaseException as err:  # re-raised in the consumer by wait() / close()
             self.error = err
         finally:
             self.finished.set()
 
-    @torch.inference_mode()
     def process(self, frame: Frame) -> Result:
-        """One frame through the model, the tracker and the renderer (inference thread only)."""
-        t0 = time.perf_counter()
-        image = self.segmenter.to_device(frame.image)
-        everything = self.segmenter.segment(image)
-        prompts = self._prompts  # one snapshot for the whole frame
-        t1 = time.perf_counter()
-        self.tracker.set_prompts(prompts)
-        t = frame.pts if frame.pts is not None else frame.t_capture
-        track = self.tracker.update(everything, image, frame.index, t)
-        t2 = time.perf_counter()
-        if prompts.objects:
-            shown = track.segmentation
-            scene = self._faint.overlay(image, everything) if prompts.everything else image
-        else:
-            shown = everything if prompts.everything else track.segmentation
-            scene = image
-        annotated = self.annotator.annotate(scene, shown, lost=track.lost)
-        t3 = time.perf_counter()
-        self.stats.stage_ms = {**everything.timings, "track": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3,
-                               "total": (t3 - t0) * 1e3}
-        done = time.monotonic()
-        self.stats.frames += 1
-        self.stats.inference.mark(done)
-        self.stats.latencies.append(done - frame.t_capture)
-        if self.hud:
-            draw_hud(annotated, self.snapshot().hud())
-        return Result(frame, shown, annotated, track.lost, track.objects, track.events, done)
+        """One frame of the first camera (inference thread only)."""
+        return self.process_batch([(self.channels[0], frame)])[0]
 
+    @torch.inference_mode()
+    def process_batch(self, batch: list[tuple[Channel, Frame]]) -> list[Result]:
+        """One model call for the frames of several cameras, then tracking and rendering each."""
+        t0 = time.perf_counter()
+        images = [self.segmenter.to_device(frame.image) for _, frame in batch]
+        segmentations = self.segmenter.segment_batch(images)
+        t1 = time.perf_counter()
+        results = []
+        for (ch, frame), image, everything in zip(batch, images, segmentations):
+            t2 = time.perf_counter()
+            prompts = ch.prompts  # one snapshot for the whole frame
+            ch.tracker.set_prompts(prompts)
+            t = frame.pts if frame.pts is not None else frame.t_capture
+            track = ch.tracker.update(everything, image, frame.index, t)
+            t3 = time.perf_counter()
+            if prompts.objects:
+                shown = track.segmentation
+                scene = self._faint.overlay(image, everything) if prompts.everything else image
+            else:
+                shown = everything if prompts.everything else track.segmentation
+                scene = image
+            annotated = self.annotator.annotate(scene, shown, lost=track.lost)
+            t4 = time.perf_counter()
+            ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3,
+                                 "total": (t1 - t0 + t4 - t2) * 1e3}
+            done = time.monotonic()
+            ch.stats.frames += 1
+            ch.stats.inference.mark(done)
+            ch.stats.latencies.append(done - frame.t_capture)
+            if self.hud:
+                draw_hud(annotated, self.snapshot(ch.index).hud())
+            results.append(Result(frame, shown, annotated, track.lost, track.objects, track.events, done))
+        return results

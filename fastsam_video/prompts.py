@@ -18,7 +18,7 @@ from typing import Protocol, Sequence
 import torch
 import torch.nn.functional as F
 
-from .types import PromptError, Segmentation, WeightsError
+from .types import PromptError, Segmentation, WeightsError, mask_areas, topmost
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +71,21 @@ def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     """(N, H, W) bool -> (N, 4) float32 xyxy (exclusive right/bottom); zeros for empty masks."""
     if masks.shape[0] == 0:
         return torch.zeros((0, 4), dtype=torch.float32, device=masks.device)
-    rows, cols = masks.any(2), masks.any(1)  # (N, H), (N, W)
+    if masks.device.type == "cpu":
+        host = masks.numpy()
+        rows, cols = torch.from_numpy(host.any(2)), torch.from_numpy(host.any(1))
+    else:
+        rows, cols = masks.any(2), masks.any(1)  # (N, H), (N, W)
     h, w = masks.shape[1:]
-    ys = torch.arange(h, device=masks.device, dtype=torch.float32)
-    xs = torch.arange(w, device=masks.device, dtype=torch.float32)
+    ys = torch.arange(h, device=rows.device, dtype=torch.float32)
+    xs = torch.arange(w, device=rows.device, dtype=torch.float32)
     big = float(max(h, w) + 1)
     y1 = torch.where(rows, ys, big).amin(1)
     y2 = torch.where(rows, ys, -1.0).amax(1) + 1
     x1 = torch.where(cols, xs, big).amin(1)
     x2 = torch.where(cols, xs, -1.0).amax(1) + 1
     boxes = torch.stack([x1, y1, x2, y2], 1)
-    return torch.where(rows.any(1, keepdim=True), boxes, torch.zeros_like(boxes))
+    return torch.where(rows.any(1, keepdim=True), boxes, torch.zeros_like(boxes)).to(masks.device)
 
 
 def masks_at_points(masks: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -93,13 +97,15 @@ def masks_at_points(masks: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def box_mask_inside(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """(B, N): mask pixels inside each box, from one integral image per mask."""
-    n, h, w = masks.shape
-    integral = F.pad(masks.to(torch.int32).cumsum(1).cumsum(2), (1, 0, 1, 0))  # (N, H+1, W+1)
-    b = boxes.round().long()
-    x1, x2 = b[:, 0].clamp(0, w), b[:, 2].clamp(0, w)
-    y1, y2 = b[:, 1].clamp(0, h), b[:, 3].clamp(0, h)
-    return (integral[:, y2, x2] - integral[:, y1, x2] - integral[:, y2, x1] + integral[:, y1, x1]).T
+    """(B, N): mask pixels inside each box; the work is the boxes' area, not the frame's."""
+    h, w = masks.shape[1:]
+    rows = []
+    for x1, y1, x2, y2 in boxes.round().long().tolist():  # a loop over prompts, not over masks
+        x1, x2 = min(max(x1, 0), w), min(max(x2, 0), w)
+        y1, y2 = min(max(y1, 0), h), min(max(y2, 0), h)
+        rows.append(mask_areas(masks[:, y1:y2, x1:x2].contiguous() if masks.device.type == "cpu"
+                               else masks[:, y1:y2, x1:x2]))
+    return torch.stack(rows).to(masks.device) if rows else torch.zeros((0, masks.shape[0]), device=masks.device)
 
 
 def box_mask_iou(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -107,7 +113,7 @@ def box_mask_iou(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     inside = box_mask_inside(masks, boxes).float()
     b = boxes.float()
     box_area = ((b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0))[:, None]
-    mask_area = masks.flatten(1).sum(1).float()[None]
+    mask_area = mask_areas(masks).to(inside.device)[None]
     return inside / (box_area + mask_area - inside).clamp(min=1)
 
 
@@ -135,11 +141,11 @@ def select_by_points(seg: Segmentation, points: Sequence[Sequence[float]], label
     if not touched.any():
         return Segmentation.empty(*seg.shape, device=seg.device)
     value = lab[(last - 1).clamp(min=0)]  # 1 sets, 0 clears
-    idx = torch.nonzero(touched).flatten()
-    idx = idx[torch.argsort(seg.masks[idx].flatten(1).sum(1), descending=True)]  # large first
-    rank = torch.arange(1, len(idx) + 1, device=seg.device, dtype=torch.int16)[:, None, None]
-    top = (seg.masks[idx].to(torch.int16) * rank).amax(0)  # smallest touching mask per pixel
-    merged = torch.cat([torch.zeros(1, dtype=torch.long, device=seg.device), value[idx]])[top.long()].bool()
+    idx = torch.nonzero(touched).flatten()  # only the masks under a point take part
+    idx = idx[torch.argsort(mask_areas(seg.masks[idx]).to(seg.device), descending=True)]  # large first
+    top = topmost(seg.masks[idx], torch.arange(1, len(idx) + 1, device=seg.device))  # the last (smallest) wins
+    set_by = torch.cat([torch.zeros(1, dtype=torch.bool, device=seg.device), value[idx] == 1])
+    merged = set_by[top.long()]
     score = seg.scores[idx][value[idx] == 1].max() if (value[idx] == 1).any() else seg.scores.new_zeros(())
     return _single(seg, merged, score)
 
@@ -283,7 +289,7 @@ MIN_TEXT_MASK_PIXELS = 100  # FastSAM drops masks this small before scoring
 def text_scores(seg: Segmentation, image: torch.Tensor, text: str, encoder: ImageTextEncoder) -> torch.Tensor:
     """(N,) softmax(100 * cosine) over the masks; 0 for masks of <= 100 pixels."""
     scores = torch.zeros(len(seg), device=seg.device)
-    keep = seg.masks.flatten(1).sum(1) > MIN_TEXT_MASK_PIXELS
+    keep = mask_areas(seg.masks).to(seg.device) > MIN_TEXT_MASK_PIXELS
     if not keep.any():
         return scores
     crops = mask_crops(image.to(seg.device), seg.masks[keep], seg.boxes[keep], encoder.input_size,

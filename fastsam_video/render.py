@@ -90,7 +90,7 @@ class Annotator:
         return self._overlay_torch(torch.as_tensor(scene).to(seg.device), top, lut.to(seg.device)).cpu().numpy()
 
     def _kernel(self) -> int:
-        return 2 * (self.contour_thickness // 2) + 1
+        return 2 * max(1, self.contour_thickness // 2) + 1  # a morphological gradient: edges on both sides
 
     def _overlay_cv2(self, scene: np.ndarray, top: np.ndarray, lut: np.ndarray) -> np.ndarray:
         if top.dtype != np.uint8:  # > 255 masks: rare, take the general path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,8 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fastsam_video.sinks import (DAVIS_PALETTE, CocoExporter, DavisExporter, SinkThread, VideoRecorder,
-                                 read_davis_png, rle_decode, rle_encode, write_davis_png)
+from fastsam_video.sinks import (DAVIS_PALETTE, CocoExporter, DavisExporter, SegmentedRecorder, SinkThread,
+                                 VideoRecorder, read_davis_png, rle_decode, rle_encode, write_davis_png)
 from fastsam_video.types import RecordingError, Segmentation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,10 +163,71 @@ def test_sigkill_loses_only_the_unfinished_fragment(tmp_path):
         process.stdout.close()
     assert written >= 90
     frames = decoded(path)  # opens and decodes to the end without an error
-    # lost: the fragment since the last keyframe (<= 1 s) and the frames inside the encoder
-    # (x264's lookahead: 11 at veryfast here); measured losses were 15..41 frames
-    assert written - 30 - 20 <= len(frames) <= written
+    # lost: only the fragment since the last keyframe (<= 1 s: 30 frames, 31 with timing
+    # jitter); nothing waits inside the encoder any more (zerolatency). Measured losses over
+    # 10 kills: 2..30 frames (before the fix, with x264's lookahead: 13..41).
+    assert written - 30 - 5 <= len(frames) <= written
     assert all(a.pts < b.pts for a, b in zip(frames, frames[1:]))
+
+
+def test_a_low_latency_recorder_holds_no_frame_inside_the_encoder(tmp_path):
+    with VideoRecorder(tmp_path / "live.mp4") as live, \
+            VideoRecorder(tmp_path / "offline.mp4", low_latency=False) as offline:
+        for i in range(40):
+            for recorder in (live, offline):
+                recorder.write(textured(i), i / 30)
+            assert live.packets_written == live.frames_written == i + 1  # a frame in, a packet out
+        assert offline.frames_written - offline.packets_written >= 5  # x264's lookahead holds frames back
+    assert len(decoded(tmp_path / "live.mp4")) == len(decoded(tmp_path / "offline.mp4")) == 40
+
+
+
+# --- segmented recording -------------------------------------------------------------------
+
+def test_segments_roll_every_n_seconds_each_a_complete_file(tmp_path):
+    times = 100 + np.arange(100) / 30  # 3.3 s at 30 fps
+    times[60:] += 5.0  # a camera that was away for 5 s: a gap, then a new segment
+    with SegmentedRecorder(tmp_path / "out-{index:04d}.mp4", segment_seconds=1.0) as recorder:
+        for i, t in enumerate(times):
+            recorder.write(textured(i), float(t))
+        assert recorder.path == tmp_path / "out-0004.mp4"
+    assert [p.name for p in recorder.paths] == ["out-0001.mp4", "out-0002.mp4", "out-0003.mp4", "out-0004.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in recorder.paths]
+    counts = []
+    for path in recorder.paths:
+        frames = decoded(path)  # each one plays on its own, from a keyframe at time 0
+        assert frames[0].key_frame and frames[0].time == 0.0
+        counts.append(len(frames))
+    assert counts == [30, 30, 30, 10] and recorder.frames_written == sum(counts) == 100
+
+
+def test_segment_names_come_from_the_time_and_never_replace_a_file(tmp_path):
+    (tmp_path / "cams").mkdir()
+    for spec in (tmp_path / "cam.mp4", tmp_path / "cams", str(tmp_path / "new") + "/"):
+        with SegmentedRecorder(spec, segment_seconds=0.1) as recorder:
+            for i in range(4):  # two frames a segment, all within one second of the clock
+                recorder.write(textured(i), time.monotonic() + i * 0.06)
+        names = [p.name for p in recorder.paths]
+        assert len(names) == 2 and all(p.exists() and p.parent.is_dir() for p in recorder.paths), names
+        stem = "cam" if str(spec).endswith(".mp4") else "rec"
+        assert re.fullmatch(stem + r"-\d{8}-\d{6}\.mp4", names[0]), names
+        assert names[1] in (names[0][:-4] + "-2.mp4", ) or re.fullmatch(stem + r"-\d{8}-\d{6}\.mp4", names[1])
+    with pytest.raises(RecordingError, match="bad segment name pattern"):
+        SegmentedRecorder(tmp_path / "x-{nope}.mp4", 10)
+    with pytest.raises(RecordingError, match="segment length must be positive"):
+        SegmentedRecorder(tmp_path / "x.mp4", 0)
+
+
+def test_a_new_frame_size_starts_a_new_segment(tmp_path):
+    with SegmentedRecorder(tmp_path / "s{index}.mp4", segment_seconds=60) as recorder:
+        for i in range(3):
+            recorder.write(textured(i), i / 30)
+        for i in range(3, 5):  # the camera came back at another resolution
+            recorder.write(textured(i, 24, 32), i / 30)
+        with pytest.raises(RecordingError, match="expected \\(H, W, 3\\) uint8 BGR"):
+            recorder.write(np.zeros((24, 32), np.uint8), 1.0)
+    assert [len(decoded(p)) for p in recorder.paths] == [3, 2]
+    assert (decoded(recorder.paths[1])[0].width, recorder.segments) == (32, 2)
 
 
 # --- DAVIS -------------------------------------------------------------------------------

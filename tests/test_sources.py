@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import socket
 import threading
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 
 from fastsam_video import sources
-from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, StreamSource,
-                                   WebcamSource, open_source, redact_url)
+from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, ReconnectingSource,
+                                   StreamSource, WebcamSource, open_source, redact_url)
 from fastsam_video.types import SourceError
 
 W, H = 64, 48
@@ -107,6 +108,7 @@ def test_stream_errors_never_show_the_password():
     with pytest.raises(SourceError) as info:
         StreamSource("rtsp://admin:hunter2@127.0.0.1:9/live", open_timeout=2, read_timeout=2)
     assert "hunter2" not in str(info.value) and "admin:***@127.0.0.1:9" in str(info.value)
+    assert "hunter2" not in str(info.value.__cause__)  # a printed traceback shows the cause too
 
 
 # --- files and folders -------------------------------------------------------------------
@@ -215,7 +217,7 @@ def test_bad_input_is_one_source_error_line_at_once(tmp_path, case):
     spec = bad_specs(tmp_path)[case]
     start = time.monotonic()
     with pytest.raises(SourceError) as info:
-        open_source(spec, open_timeout=2, read_timeout=2)
+        open_source(spec, open_timeout=2, read_timeout=2, reconnect=False)  # network URLs wait by default
     assert time.monotonic() - start < 3
     message = str(info.value)
     assert "\n" not in message and len(message) < 300
@@ -356,3 +358,155 @@ def test_lavfi_through_capture_thread_reports_its_capture_rate():
         assert capture.capture_fps == pytest.approx(30, rel=0.2)
         assert capture.dropped > 0
     assert not capture_threads()
+
+
+# --- reconnecting sources (fakes and lavfi here; a real RTSP server in test_rtsp.py) ------
+
+CAMERA = "rtsp://u:***@cam/x"  # the name of the fakes' camera, rtsp://u:pw@cam/x
+
+
+class FakeStream(FrameSource):
+    """One connection of a flaky camera: `frames` frames (pts from 0 again), then a drop."""
+
+    live = True
+
+    def __init__(self, frames: int | None, period: float = 0.005) -> None:
+        super().__init__()
+        self.name = "fake stream"
+        self.frames = frames
+        self.period = period
+        self.fps = 1 / period
+
+    def _read_image(self):
+        if self.frames is not None and self._next_index >= self.frames:
+            raise SourceError(f"stream ended: {CAMERA} (the server closed the connection)")
+        time.sleep(self.period)
+        return np.full((8, 8, 3), self._next_index, np.uint8), self._next_index * self.period
+
+
+def refused() -> SourceError:
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as err:
+        try:
+            raise SourceError(f"cannot open stream {CAMERA}: Connection refused (check ...)") from err
+        except SourceError as source_error:
+            return source_error
+
+
+def unauthorized() -> SourceError:
+    cause = av.error.HTTPUnauthorizedError(-825242872, "Server returned 401 Unauthorized (authorization failed)",
+                                           "rtsp://u:hunter2@cam/x")
+    error = SourceError(f"cannot open stream {CAMERA}: Server returned 401 Unauthorized (check ...)")
+    error.__cause__ = cause
+    return error
+
+
+class FlakyCamera:
+    """A `stream_factory` following a plan: an error to raise at that connect, or a number
+    of frames to deliver before dropping (None: forever). Records when each connect came."""
+
+    def __init__(self, *plan) -> None:
+        self.plan = list(plan)
+        self.connects: list[float] = []
+
+    def __call__(self) -> FrameSource:
+        self.connects.append(time.monotonic())
+        step = self.plan.pop(0) if self.plan else None
+        if isinstance(step, BaseException):
+            raise step
+        return FakeStream(step)
+
+
+def test_reconnecting_source_backs_off_then_starts_over_once_frames_flow(caplog):
+    caplog.set_level(logging.DEBUG)
+    camera = FlakyCamera(refused(), refused(), refused(), 3, refused(), 2, None)
+    source = ReconnectingSource("rtsp://u:pw@cam/x", backoff=(0.05, 0.1, 0.2), stream_factory=camera)
+    state = source.connection  # down at start: waiting, not raising
+    assert (state.state, state.attempts, state.last_error, state.reconnects) == \
+        ("reconnecting", 1, "Connection refused", 0)
+    assert 0 < state.next_retry_in <= 0.05 and state.down_for >= 0
+    assert "reconnecting in 0 s (1 failed attempt), no frames for 0 s: Connection refused" == state.describe()
+    frames = [source.read() for _ in range(7)]
+    gaps = np.diff(camera.connects)
+    # 3 failures at start: waits 0.05, 0.1, 0.2; the drop after 3 frames: at once, then 0.05
+    assert [round(g, 2) for g in gaps[[0, 1, 2, 4]] - [0.05, 0.1, 0.2, 0.05]] == pytest.approx([0] * 4, abs=0.1)
+    assert (gaps[:3] >= [0.05, 0.1, 0.2]).all() and gaps[3] >= 0.015 and gaps[4] >= 0.05
+    assert gaps[3] < 0.1  # 3 frames (5 ms each), then the immediate retry
+    assert [f.index for f in frames] == list(range(7))
+    assert all(a.t_capture <= b.t_capture and a.pts < b.pts for a, b in zip(frames, frames[1:]))
+    state = source.connection
+    assert (state.state, state.attempts, state.next_retry_in, state.reconnects, state.down_for) == \
+        ("connected", 0, None, 3, None)  # up after the start, after the first drop, after the second
+    assert state.describe() == "connected (3 reconnects)"
+    source.close()
+    assert source.connection.state == "closed" and source.read() is None
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rtsp://u:***@cam/x: cannot connect: Connection refused; it may not be up yet; retrying in 0.05 s" in text
+    assert "rtsp://u:***@cam/x: connection lost: stream ended; reconnecting" in text
+    assert "reconnected; frames flow again after" in text and "pw" not in text.replace("***", "")
+
+
+def test_close_and_capture_close_interrupt_a_long_backoff():
+    source = ReconnectingSource("rtsp://cam/x", backoff=(30,), stream_factory=FlakyCamera(*[refused()] * 9))
+    result = []
+    reader = threading.Thread(target=lambda: result.append(source.read()))
+    reader.start()
+    time.sleep(0.1)
+    start = time.monotonic()
+    source.close()  # from another thread, while the reader waits out a 30 s backoff
+    reader.join(1.0)
+    assert not reader.is_alive() and result == [None] and time.monotonic() - start < 0.5
+
+    source = ReconnectingSource("rtsp://cam/x", backoff=(30,), stream_factory=FlakyCamera(*[refused()] * 9))
+    capture = CaptureThread(source)
+    with pytest.raises(queue.Empty):
+        capture.get(timeout=0.2)  # nothing comes, but the consumer keeps control
+    start = time.monotonic()
+    capture.close()
+    assert time.monotonic() - start < 0.5 and not capture_threads()
+    assert capture.get(timeout=0.1) is None and source.connection.state == "closed"
+
+
+def test_what_retrying_cannot_fix_fails_at_start_but_is_retried_mid_stream():
+    with pytest.raises(SourceError, match="401 Unauthorized") as info:
+        ReconnectingSource("rtsp://u:hunter2@cam/x", stream_factory=FlakyCamera(unauthorized()))
+    assert "hunter2" not in str(info.value)
+    patient = ReconnectingSource("rtsp://u:pw@cam/x", fail_fast=False, backoff=(0.01,),
+                                 stream_factory=FlakyCamera(unauthorized(), None))
+    assert patient.connection.last_error == "Server returned 401 Unauthorized"
+    assert patient.read().index == 0
+    patient.close()
+    camera = FlakyCamera(2, unauthorized(), None)  # a camera rebooting may refuse for a while
+    with ReconnectingSource("rtsp://cam/x", backoff=(0.01,), stream_factory=camera) as source:
+        assert [source.read().index for _ in range(4)] == [0, 1, 2, 3]
+        assert source.connection.reconnects == 1 and len(camera.connects) == 3
+
+
+def test_a_connection_that_never_delivers_counts_as_a_failed_attempt():
+    camera = FlakyCamera(0, 0, 0, None)  # opens, then drops before the first frame
+    with ReconnectingSource("rtsp://cam/x", backoff=(0.05, 0.1), stream_factory=camera) as source:
+        assert source.read().index == 0
+        assert source.connection.reconnects == 1
+    assert (np.diff(camera.connects) >= [0.05, 0.1, 0.1]).all()  # backed off, no busy loop
+
+
+def test_a_real_pyav_stream_that_keeps_ending_is_reopened_with_continuous_indices():
+    with open_source("lavfi:testsrc2=size=64x48:rate=30:duration=0.1", reconnect=True, backoff=(0.01,)) as source:
+        assert isinstance(source, ReconnectingSource)
+        frames = [source.read() for _ in range(10)]
+        assert source.connection.reconnects >= 2 and source.fps == 30.0
+    assert [f.index for f in frames] == list(range(10))
+    assert all(a.pts < b.pts for a, b in zip(frames, frames[1:]))  # its pts start over at each connection
+
+
+def test_network_urls_wait_for_their_camera_by_default():
+    start = time.monotonic()
+    with open_source("rtsp://admin:hunter2@127.0.0.1:9/x", open_timeout=1, read_timeout=1) as source:
+        assert isinstance(source, ReconnectingSource) and time.monotonic() - start < 1
+        state = source.connection
+        assert (state.state, state.attempts, state.last_error) == ("reconnecting", 1, "Connection refused")
+        assert source.name == "rtsp://admin:***@127.0.0.1:9/x"
+    assert isinstance(open_source("lavfi:testsrc2=size=64x48:rate=30"), StreamSource)
+    with pytest.raises(SourceError, match="unknown RTSP transport 'quic'"):
+        open_source("rtsp://127.0.0.1:9/x", rtsp_transport="quic")

@@ -1,0 +1,309 @@
+"""Benchmarks that print numbers, measured side by side in one run on the same frames.
+
+    fastsam-video bench pipeline [SOURCE]   bare forward vs this pipeline vs ultralytics' stream loop
+    fastsam-video bench prompts             selection + rendering vs FastSAM-style per-mask loops
+    fastsam-video bench tracker             tracker cost with 10 objects beside the forward pass
+
+Speed targets are ratios from one run: the machine is shared and noisy, absolute times are not.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .engine import Segmenter
+from .prompts import masks_to_boxes, select_by_boxes, select_by_points
+from .render import Annotator
+from .types import Segmentation
+
+ARCHITECTURES = {"fastsam-s": "yolov8s-seg.yaml", "fastsam-x": "yolov8x-seg.yaml"}
+
+
+def machine() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def architecture_checkpoint(name: str, folder: Path) -> Path:
+    """FastSAM-s / FastSAM-x architecture with random weights, saved in FastSAM's format (timing only)."""
+    from ultralytics.nn.tasks import SegmentationModel
+
+    path = folder / f"{name}-random.pt"
+    if not path.exists():
+        torch.manual_seed(0)
+        model = SegmentationModel(ARCHITECTURES[name], nc=1, verbose=False)
+        torch.save({"model": model.half(), "train_args": {"task": "segment"}}, path)
+    return path
+
+
+def timed(fn: Callable[[], object], repeat: int, sync: Callable[[], None] = lambda: None) -> float:
+    """Median milliseconds of `repeat` calls after one warm-up call."""
+    fn()
+    sync()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync()
+        samples.append(time.perf_counter() - start)
+    return float(np.median(samples) * 1e3)
+
+
+# ---------------------------------------------------------------- pipeline
+
+def decode_all(source: str, limit: int) -> tuple[list[np.ndarray], float]:
+    """Frames of `source` in memory, and the decode cost per frame (ms)."""
+    from .sources import open_source
+
+    frames = []
+    start = time.perf_counter()
+    with open_source(source) as src:
+        for frame in src:
+            frames.append(frame.image)
+            if len(frames) >= limit:
+                break
+    return frames, (time.perf_counter() - start) / max(len(frames), 1) * 1e3
+
+
+def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects: int,
+                   run_ultralytics: bool = True) -> str:
+    from .pipeline import Pipeline
+    from .sources import open_source
+    from .tracker import ObjectPrompt, PromptSet
+
+    frames, decode_ms = decode_all(source, frames_limit)
+    n = len(frames)
+    lines = [f"machine: {machine()}", f"model: {segmenter!r}",
+             f"source: {source} ({n} frames, {frames[0].shape[1]}x{frames[0].shape[0]})", ""]
+    rss_start = rss_mb()
+
+    # (a) the bare forward pass on the same frames, inputs prepared beforehand
+    with torch.inference_mode():
+        inputs = [segmenter.preprocess([segmenter.to_device(f)])[0] for f in frames]
+        segmenter.forward(inputs[0])
+        segmenter._sync()
+        start = time.perf_counter()
+        for x in inputs:
+            segmenter.forward(x)
+        segmenter._sync()
+        forward_s = (time.perf_counter() - start) / n
+    del inputs
+
+    # (b) this pipeline end to end: decode thread, inference, tracking, render, encode thread
+    first = segmenter.segment(frames[0])
+    order = torch.argsort(first.scores, descending=True)[:objects]
+    prompts = PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[k].tolist()))
+                              for i, k in enumerate(order.tolist())))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = open_source(source)
+        pipeline = Pipeline(src, segmenter, prompts, record=Path(tmp) / "bench.mp4", max_frames=n)
+        stage_sums: dict[str, float] = {}
+
+        def collect(result) -> None:
+            for key, value in pipeline.stats.stage_ms.items():
+                stage_sums[key] = stage_sums.get(key, 0.0) + value
+
+        pipeline.on_result = collect
+        start = time.perf_counter()
+        with pipeline:
+            pipeline.wait()
+            snap = pipeline.snapshot()
+        pipeline_s = (time.perf_counter() - start) / n
+        encode_ms = pipeline.stats.encode_ms
+    stages = {k: v / n for k, v in stage_sums.items()}
+
+    # (c) ultralytics' own FastSAM stream loop, equivalent settings
+    ultra_s = None
+    if run_ultralytics:
+        from ultralytics import FastSAM
+
+        model = FastSAM(str(segmenter.weights))
+        kwargs = dict(stream=True, imgsz=segmenter.imgsz, conf=segmenter.conf, iou=segmenter.iou,
+                      max_det=segmenter.max_det, retina_masks=segmenter.retina, device=str(segmenter.device),
+                      half=segmenter.half, verbose=False)
+        for _ in model(frames[0], **{**kwargs, "stream": False}):
+            pass  # warm-up
+        start = time.perf_counter()
+        count = sum(1 for _ in model(source, **kwargs))
+        ultra_s = (time.perf_counter() - start) / max(min(count, n), 1)
+        del model
+    gc.collect()
+    rss_end = rss_mb()
+
+    stage_text = ", ".join(f"{k} {v:.1f}" for k, v in stages.items() if k != "total")
+    lines += [
+        f"{'run':<34}{'fps':>8}{'ms/frame':>10}",
+        f"{'(a) bare forward pass':<34}{1 / forward_s:>8.1f}{forward_s * 1e3:>10.1f}",
+        f"{'(b) this pipeline, end to end':<34}{1 / pipeline_s:>8.1f}{pipeline_s * 1e3:>10.1f}",
+    ]
+    if ultra_s:
+        lines.append(f"{'(c) ultralytics FastSAM stream':<34}{1 / ultra_s:>8.1f}{ultra_s * 1e3:>10.1f}")
+    lines += ["", f"pipeline stages (ms/frame): decode {decode_ms:.1f} (own thread), {stage_text}, "
+                  f"encode {encode_ms:.1f} (own thread)",
+              f"pipeline latency capture->result: p50 {snap.latency_p50 * 1e3:.0f} ms, p99 {snap.latency_p99 * 1e3:.0f} ms "
+              f"(file source: includes time queued behind earlier frames)",
+              f"tracked objects: {len(prompts.objects)}",
+              f"ratios: pipeline / bare forward = {forward_s / pipeline_s:.2f}"
+              + (f", pipeline / ultralytics = {ultra_s / pipeline_s:.2f}x faster" if ultra_s else ""),
+              f"host RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB at end"]
+    if torch.cuda.is_available():
+        lines.append(f"GPU memory: peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- prompts and rendering
+
+def synthetic_segmentation(height: int, width: int, count: int, device: torch.device) -> Segmentation:
+    rng = np.random.default_rng(0)
+    masks = torch.zeros((count, height, width), dtype=torch.bool)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for i in range(count):
+        cx, cy = rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height
+        rx, ry = rng.uniform(0.03, 0.15) * width, rng.uniform(0.03, 0.15) * height
+        masks[i] = torch.from_numpy(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1)
+    masks = masks.to(device)
+    return Segmentation(masks, masks_to_boxes(masks), torch.rand(count, device=device),
+                        torch.arange(1, count + 1, device=device))
+
+
+def fastsam_point_loop(masks: torch.Tensor, points, labels) -> np.ndarray:
+    """FastSAM's point_prompt as written: masks copied to the host, a Python loop over them."""
+    annotations = [m for m in masks.cpu().numpy()]
+    annotations = sorted(annotations, key=lambda m: m.sum(), reverse=True)
+    onemask = np.zeros(annotations[0].shape)
+    for mask in annotations:
+        for (x, y), label in zip(points, labels):
+            if mask[y, x] == 1 and label == 1:
+                onemask[mask] = 1
+            if mask[y, x] == 1 and label == 0:
+                onemask[mask] = 0
+    return onemask >= 1
+
+
+def fastsam_box_loop(masks: torch.Tensor, box) -> int:
+    """FastSAM's box_prompt as written: a Python loop computing each mask's IoU with the box."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    host = masks.cpu().numpy()
+    box_area = (y2 - y1) * (x2 - x1)
+    best, best_iou = 0, -1.0
+    for i, mask in enumerate(host):
+        inside = mask[y1:y2, x1:x2].sum()
+        iou = inside / (box_area + mask.sum() - inside)
+        if iou > best_iou:
+            best, best_iou = i, iou
+    return best
+
+
+def fastsam_plot_loop(image: np.ndarray, masks: torch.Tensor) -> np.ndarray:
+    """FastSAM's fast_show_mask blending, per mask on the host (its matplotlib figure costs more)."""
+    host = masks.cpu().numpy()
+    areas = host.sum((1, 2))
+    host = host[np.argsort(areas)]
+    rng = np.random.default_rng()
+    out = image.astype(np.float32) / 255
+    for mask in host[::-1]:
+        color = np.concatenate([rng.random(3), [0.6]])
+        out[mask] = out[mask] * (1 - color[3]) + color[:3] * color[3]
+    return (out * 255).astype(np.uint8)
+
+
+def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
+    device = segmenter.device
+    sync = segmenter._sync
+    h, w, count = 1080, 1920, 20
+    seg = synthetic_segmentation(h, w, count, device)
+    image = np.random.default_rng(1).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    scene = segmenter.to_device(image)
+    box = seg.boxes[3].tolist()
+    x, y = int((box[0] + box[2]) / 2), int((box[1] + box[3]) / 2)
+    points, labels = [(x, y), (10, 10)], [1, 0]
+    annotator = Annotator()
+    ours = {
+        "points (FastSAM semantics)": timed(lambda: select_by_points(seg, points, labels), repeat, sync),
+        "box": timed(lambda: select_by_boxes(seg, [box]), repeat, sync),
+        "render 20 masks": timed(lambda: annotator.annotate(scene, seg), repeat, sync),
+    }
+    theirs = {
+        "points (FastSAM semantics)": timed(lambda: fastsam_point_loop(seg.masks, points, labels), repeat),
+        "box": timed(lambda: fastsam_box_loop(seg.masks, box), repeat),
+        "render 20 masks": timed(lambda: fastsam_plot_loop(image, seg.masks), repeat),
+    }
+    forward = timed(lambda: segmenter.segment(image), max(3, repeat // 3), sync)
+    lines = [f"machine: {machine()}", f"model: {segmenter!r}",
+             f"frame 1920x1080, {count} masks on {device}; median of {repeat} runs", "",
+             f"{'step':<30}{'this project ms':>16}{'FastSAM-style ms':>18}{'speed-up':>10}"]
+    for key in ours:
+        lines.append(f"{key:<30}{ours[key]:>16.2f}{theirs[key]:>18.2f}{theirs[key] / ours[key]:>9.1f}x")
+    total = sum(ours.values())
+    lines += ["", f"selection + rendering per frame: {total:.1f} ms; the engine's whole segment() on the "
+                  f"same frame: {forward:.1f} ms ({total / forward * 100:.0f}% of it)"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- tracker
+
+def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> str:
+    """10 objects drifting among 30 masks on a 1280x720 frame."""
+    from .tracker import ObjectPrompt, PromptSet, PromptTracker
+
+    device = segmenter.device
+    h, w, count = 720, 1280, 30
+    rng = np.random.default_rng(2)
+    centers = rng.uniform([100, 100], [w - 100, h - 100], (count, 2))
+    velocity = rng.uniform(-4, 4, (count, 2))
+    radius = rng.uniform(25, 60, count)
+    colors = rng.integers(0, 255, (count, 3))
+    yy, xx = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
+
+    def frame(t: int) -> tuple[Segmentation, torch.Tensor]:
+        c = torch.as_tensor(centers + velocity * t, device=device, dtype=torch.float32)
+        r = torch.as_tensor(radius, device=device, dtype=torch.float32)
+        masks = ((xx[None] - c[:, 0, None, None]) ** 2 + (yy[None] - c[:, 1, None, None]) ** 2) <= r[:, None, None] ** 2
+        image = torch.zeros((h, w, 3), dtype=torch.uint8, device=device)
+        for i in range(count):
+            image[masks[i]] = torch.as_tensor(colors[i], dtype=torch.uint8, device=device)
+        boxes = torch.stack([c[:, 0] - r, c[:, 1] - r, c[:, 0] + r, c[:, 1] + r], 1)
+        return Segmentation(masks, boxes, torch.ones(count, device=device),
+                            torch.arange(1, count + 1, device=device)), image
+
+    data = [frame(t) for t in range(frames)]
+    tracker = PromptTracker()
+    first = data[0][0]
+    tracker.set_prompts(PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[i].tolist()))
+                                        for i in range(objects))))
+    tracker.update(*data[0], 0, 0.0)
+    times = []
+    for t in range(1, frames):
+        start = time.perf_counter()
+        result = tracker.update(*data[t], t, t / 30)
+        segmenter._sync()
+        times.append(time.perf_counter() - start)
+    tracked = sum(o.state == "tracked" for o in result.objects)
+    image = np.random.default_rng(3).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    forward = timed(lambda: segmenter.segment(image), 3, segmenter._sync)
+    ms = float(np.median(times) * 1e3)
+    return "\n".join([f"machine: {machine()}", f"model: {segmenter!r}",
+                      f"tracker: {objects} objects among {count} masks, 1280x720, {frames} frames on {device}",
+                      f"tracker update: median {ms:.2f} ms, p95 {np.percentile(times, 95) * 1e3:.2f} ms per frame "
+                      f"({tracked}/{objects} still tracked at the end)",
+                      f"engine segment() on a 1280x720 frame: {forward:.1f} ms -> tracker = {ms / forward * 100:.1f}% "
+                      "of inference"])

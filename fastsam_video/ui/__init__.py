@@ -1,0 +1,66 @@
+"""The desktop window (PyQt6): the only package that imports Qt.
+
+This module itself stays Qt-free so that the command line can register `gui` without
+loading Qt; the window lives in `ui.main_window`, the event loop in `ui.app`.
+
+    add_gui_parser(sub)            registers `fastsam-video gui [SOURCE]` (the `run` options)
+    run_window(args, source_spec)  opens the window (on `source_spec` if given); exit status
+    gui_args(argv)                 the `gui` options parsed from `argv` (defaults for []),
+                                   e.g. for `fastsam-video` with no subcommand
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_gui_parser(sub) -> argparse.ArgumentParser:
+    """Adds the `gui` subcommand to `sub` (an argparse subparsers object); returns it."""
+    from ..cli import add_stream_options
+
+    p = sub.add_parser("gui", help="open the window: click objects to track them, record, snapshot",
+                       description="The interactive window on SOURCE (optional: open one from the window). "
+                                   "Click an object to track it, drag a box, type a text prompt; F1 lists "
+                                   "the shortcuts.")
+    p.add_argument("source", nargs="?", metavar="SOURCE",
+                   help="video file, image folder or glob, webcam index (0), or rtsp:// / http:// URL")
+    add_stream_options(p)
+    p.add_argument("--fast", action="store_true",
+                   help="process every frame of a file as fast as the model goes (default in the window: "
+                        "files play at their frame rate, like a camera)")
+    p.set_defaults(func=cmd_gui)
+    return p
+
+
+def cmd_gui(args) -> int:
+    return run_window(args, getattr(args, "source", None))
+
+
+def gui_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The `gui` command's options parsed from `argv` (all defaults for None / [])."""
+    parser = argparse.ArgumentParser(prog="fastsam-video")
+    add_gui_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["gui", *(argv or [])])
+
+
+def complete_args(args: argparse.Namespace | None) -> argparse.Namespace:
+    """`args` with every `gui` option it lacks set to its default (the top-level parser's
+    namespace, when `fastsam-video` runs without a subcommand, has none of them)."""
+    defaults = gui_args([])
+    if args is None:
+        return defaults
+    for key, value in vars(defaults).items():
+        if key not in ("func", "command") and not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def run_window(args: argparse.Namespace | None, source_spec: str | None = None) -> int:
+    """Open the window and run the Qt event loop until it is closed; returns the exit status.
+    Raises FastSAMVideoError (one line) when there is no display to show it on."""
+    from .app import run_window as run
+
+    return run(args, source_spec)
+
+
+__all__ = ["add_gui_parser", "cmd_gui", "complete_args", "gui_args", "run_window"]

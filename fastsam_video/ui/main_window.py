@@ -1,0 +1,912 @@
+"""MainWindow: the video with its overlays, mouse prompts, the object list, sources,
+recording, snapshots and live statistics.
+
+Threads: the window never decodes or runs the model. The pipeline calls `on_result` on its
+inference thread; that only emits a queued signal, and the UI thread keeps the newest
+result of those queued (older ones are dropped, their tracker events kept). Opening and
+closing sources run on worker threads (`session.Sessions`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+from pathlib import Path
+
+import cv2
+from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                             QMainWindow, QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
+                             QWidget)
+
+from ..pipeline import Pipeline, Result, StatsSnapshot
+from ..sources import FrameSource, redact_url
+from ..tracker import ObjectPrompt, PromptSet
+from ..types import FastSAMVideoError, PromptError
+from .object_list import ObjectList
+from .prompting import BACKGROUND, NEW, PromptEditor, point_gesture
+from .session import PipelineFactory, Sessions
+from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
+from .video_view import VideoView
+
+log = logging.getLogger(__name__)
+
+SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "samples" / "clips" / "crossing" / "video.mp4"
+
+# (keys, what) for the help overlay and the Help menu; the actions below use the same keys.
+SHORTCUTS = [
+    ("Ctrl+O", "Open a file, camera or stream"),
+    ("Ctrl+Shift+O", "Open a video file"),
+    ("F5", "Restart the current source"),
+    ("L", "Loop video files"),
+    ("Ctrl+R", "Start / stop recording"),
+    ("Ctrl+S", "Save a snapshot (PNG)"),
+    ("E", "Everything mode: show every mask"),
+    ("A", "Clicks add points to the selected object"),
+    ("T", "Type a text prompt"),
+    ("Delete", "Remove the selected object"),
+    ("Shift+Delete", "Clear all objects"),
+    ("F11", "Full screen"),
+    ("F1", "Show / hide this help"),
+    ("Ctrl+Q", "Quit"),
+]
+MOUSE = [
+    ("Click", "New object under the pointer"),
+    ("Drag", "New object from a box"),
+    ("Right click / Shift+click", "Background point for the selected object"),
+    ("Ctrl+click", "Foreground point for the selected object"),
+]
+
+_EVENT = re.compile(r"^object (\d+)\b:?\s*(.*)$")
+
+
+class ResultBridge(QObject):
+    """Signals emitted from worker threads, delivered (queued) on the UI thread."""
+
+    result = pyqtSignal(int, object)  # generation, Result
+    sourceReady = pyqtSignal(int, object)  # request, FrameSource
+    opened = pyqtSignal(int, object)  # generation, Pipeline
+    failed = pyqtSignal(int, str)  # request or generation, message
+    message = pyqtSignal(str)
+
+
+class Banner(QFrame):
+    """A dismissable one-line message above the video (errors are never modal)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setStyleSheet("#banner { background: #6b2020; border-radius: 4px; } "
+                           "QLabel { color: white; } QToolButton { color: white; border: none; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 6, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class HelpOverlay(QLabel):
+    """The shortcuts, drawn over the video; F1, Esc or a click hides it."""
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in MOUSE)
+        rows += "<tr><td colspan=2><hr></td></tr>"
+        rows += "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        self.setText(f"<h3>fastsam-video</h3><table cellspacing=6>{rows}</table>")
+        self.setStyleSheet("background: rgba(15, 15, 20, 215); color: white; padding: 16px; border-radius: 8px;")
+        self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.hide()
+
+    def mousePressEvent(self, event) -> None:
+        self.hide()
+
+    def place(self) -> None:
+        self.adjustSize()
+        parent = self.parentWidget()
+        self.move(max(0, (parent.width() - self.width()) // 2), max(0, (parent.height() - self.height()) // 2))
+        self.raise_()
+
+
+def _prompt_text(prompt: ObjectPrompt) -> tuple[str, str]:
+    """(short kind, tooltip) for the object list."""
+    if prompt.points:
+        fg = sum(prompt.labels)
+        bg = len(prompt.labels) - fg
+        return (f"points ({fg}+{bg})" if bg else f"points ({fg})",
+                " ".join(f"({x:g},{y:g}){'' if label else ' bg'}"
+                         for (x, y), label in zip(prompt.points, prompt.labels, strict=True)))
+    if prompt.box is not None:
+        return "box", "box " + ",".join(f"{v:g}" for v in prompt.box)
+    return f'text "{prompt.text}"', f'text "{prompt.text}"'
+
+
+class MainWindow(QMainWindow):
+    """The application window. `args`: the `gui` command's options (`fastsam_video.ui.gui_args`);
+    `segmenter`: an already loaded model to use instead of loading one from `args`;
+    `settings`: where recent sources and preferences live; `output_dir`: where recordings and
+    snapshots go (default: the setting, else ./output)."""
+
+    resultShown = pyqtSignal(object)  # the Result just put on screen
+    sourceOpened = pyqtSignal(str)  # display name (passwords redacted)
+    sourceFailed = pyqtSignal(str)  # the one-line message shown
+    sourceEnded = pyqtSignal(str)
+
+    def __init__(self, args=None, *, segmenter=None, settings: QSettings | None = None,
+                 output_dir: str | Path | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        from . import gui_args
+
+        self.args = args if args is not None else gui_args([])
+        self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
+        self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
+        self.editor = PromptEditor(self._initial_prompts())
+
+        self._bridge = ResultBridge(self)
+        queued = Qt.ConnectionType.QueuedConnection
+        self._bridge.result.connect(self._on_result, queued)
+        self._bridge.sourceReady.connect(self._on_source_ready, queued)
+        self._bridge.opened.connect(self._on_opened, queued)
+        self._bridge.failed.connect(self._on_failed, queued)
+        self._bridge.message.connect(self._on_message, queued)
+        self._sessions = Sessions(PipelineFactory(self.args, segmenter), source_ready=self._bridge.sourceReady.emit,
+                                  opened=self._bridge.opened.emit, failed=self._bridge.failed.emit,
+                                  message=self._bridge.message.emit)
+
+        self._pipeline: Pipeline | None = None
+        self._tickets = itertools.count(1)  # one sequence for both, so a number names one thing
+        self._generation = 0  # of the running pipeline: results of older ones are ignored
+        self._request = 0  # of the newest open request
+        self._opening: str | None = None
+        self._spec: str | None = None  # the running (or last) source
+        self._pending: Result | None = None
+        self._present_scheduled = False
+        self._latest: Result | None = None
+        self._events: list[str] = []
+        self._statuses: dict[int, object] = {}
+        self._notes: dict[int, str] = {}
+        self._recording: tuple[Path, float] | None = None
+        self._record_on_open = self.args.record  # --record: the first source records from its start
+        self._exports_on_open = bool(self.args.export_masks or self.args.export_coco)
+        self._snapshot: StatsSnapshot | None = None
+        self._connection_shown = False  # the banner shows a stream's connection trouble
+        self._shut = False
+
+        self.setWindowTitle("fastsam-video")
+        self.setAcceptDrops(True)
+        self._build_actions()
+        self._build_ui()
+        self._build_menus()
+        self._refresh_objects()
+        self._update_stats()
+        self._update_recording()
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)  # stats, recording time and the pipeline's end / errors, 4 Hz
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 700)
+
+    def _initial_prompts(self) -> PromptSet:
+        from ..cli import object_prompts
+
+        objects = tuple(object_prompts(getattr(self.args, "ordered_prompts", []) or []))
+        return PromptSet(objects, everything=bool(getattr(self.args, "everything", False)) or not objects)
+
+    # ------------------------------------------------------------------ building
+    def _action(self, text: str, slot, shortcut: str | None = None, *, checkable: bool = False,
+                checked: bool = False, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if checkable:
+            action.setCheckable(True)
+            action.setChecked(checked)
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(lambda _=False: slot())
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        self.addAction(action)  # shortcuts work wherever the focus is in the window
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.open_action = a("&Open source…", self.open_dialog, "Ctrl+O")
+        self.open_file_action = a("Open &file…", self.open_file_dialog, "Ctrl+Shift+O")
+        self.sample_action = a("Open the sample &clip", lambda: self.open_source(str(SAMPLE_CLIP)))
+        self.sample_action.setEnabled(SAMPLE_CLIP.exists())
+        self.restart_action = a("&Restart source", self.restart_source, "F5")
+        self.close_source_action = a("&Close source", self.close_source, "Ctrl+W")
+        self.loop_action = a("&Loop video files", self._set_loop, "L", checkable=True,
+                             checked=self.settings.value("loop", False, type=bool))
+        self.realtime_action = a("Play files in &real time", lambda on: None, checkable=True,
+                                 checked=not getattr(self.args, "fast", False),
+                                 tip="On: files play at their frame rate and drop frames like a camera. "
+                                     "Off: every frame is processed, as fast as the model goes.")
+        self.record_action = a("&Record", self._toggle_recording, "Ctrl+R", checkable=True)
+        self.snapshot_action = a("&Snapshot", self.save_snapshot, "Ctrl+S", tip="Save the current frame as PNG")
+        self.output_action = a("Output &folder…", self.choose_output_dir)
+        self.quit_action = a("&Quit", self.close, "Ctrl+Q")
+        self.everything_action = a("&Everything", self.set_everything, "E", checkable=True,
+                                   checked=self.editor.prompts.everything,
+                                   tip="Show every mask the model finds (faintly, beside tracked objects)")
+        self.add_to_selected_action = a("&Add clicks to selected", lambda on: None, "A", checkable=True,
+                                        tip="Plain clicks add foreground points to the selected object")
+        self.text_focus_action = a("&Text prompt", lambda: self.text_edit.setFocus(), "T")
+        self.remove_action = a("Remo&ve selected", self.remove_selected, "Delete")
+        self.clear_action = a("&Clear all", self.clear_prompts, "Shift+Delete")
+        self.fullscreen_action = a("&Full screen", self._set_fullscreen, "F11", checkable=True)
+        self.help_action = a("&Keyboard and mouse…", self.toggle_help, "F1")
+        self.escape_action = a("Hide help", lambda: self.help.hide(), "Esc")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        menu = bar.addMenu("&File")
+        for action in (self.open_action, self.open_file_action, self.sample_action):
+            menu.addAction(action)
+        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        menu.addSeparator()
+        for action in (self.restart_action, self.close_source_action, self.loop_action, self.realtime_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in (self.record_action, self.snapshot_action, self.output_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        menu = bar.addMenu("&Prompts")
+        for action in (self.everything_action, self.add_to_selected_action, self.text_focus_action,
+                       self.remove_action, self.clear_action):
+            menu.addAction(action)
+        menu = bar.addMenu("&View")
+        menu.addAction(self.fullscreen_action)
+        menu = bar.addMenu("&Help")
+        menu.addAction(self.help_action)
+        keys = menu.addMenu("Shortcuts")
+        for key, what in MOUSE + SHORTCUTS:
+            item = keys.addAction(f"{key}\t{what}")
+            item.setEnabled(False)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        entries = recent_sources(self.settings)
+        if not entries:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for entry in entries:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _=False, e=entry: self._open_recent(e))
+
+    def _open_recent(self, entry: str) -> None:
+        if "***" in entry:  # the password was not kept: ask for it
+            self.open_dialog(initial=entry)
+        else:
+            self.open_source(entry)
+
+    def _tool(self, action: QAction, text: str | None = None) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        if text:
+            button.setText(text)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        return button
+
+    def _build_ui(self) -> None:
+        self.view = VideoView()
+        self.view.pointClicked.connect(self._on_view_click)
+        self.view.boxDrawn.connect(self._on_view_box)
+        self.banner = Banner()
+        video = QWidget()
+        column = QVBoxLayout(video)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.banner)
+        column.addWidget(self.view, 1)
+        self.help = HelpOverlay(self.view)
+
+        panel = QWidget()
+        panel.setMinimumWidth(270)
+        panel.setMaximumWidth(420)
+        side = QVBoxLayout(panel)
+        side.setContentsMargins(6, 0, 0, 0)
+
+        objects = QGroupBox("Objects")
+        box = QVBoxLayout(objects)
+        self.object_list = ObjectList()
+        self.object_list.setMinimumHeight(120)
+        box.addWidget(self.object_list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self._tool(self.remove_action, "Remove"))
+        row.addWidget(self._tool(self.clear_action, "Clear all"))
+        box.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(self._tool(self.everything_action, "Everything"))
+        row.addWidget(self._tool(self.add_to_selected_action, "Add to selected"))
+        box.addLayout(row)
+        hint = QLabel("Click: new object · drag: box · right/shift-click: background point · "
+                      "ctrl-click: add a point to the selected object")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: gray; font-size: 11px")
+        box.addWidget(hint)
+        row = QHBoxLayout()
+        self.text_edit = QLineEdit()
+        self.text_edit.setPlaceholderText("text prompt, e.g. a dog")
+        self.text_edit.returnPressed.connect(self._add_text_from_field)
+        self.text_button = QPushButton("Add")
+        self.text_button.clicked.connect(self._add_text_from_field)
+        row.addWidget(self.text_edit, 1)
+        row.addWidget(self.text_button)
+        box.addLayout(row)
+        side.addWidget(objects, 1)
+
+        recording = QGroupBox("Recording")
+        box = QVBoxLayout(recording)
+        row = QHBoxLayout()
+        self.record_button = self._tool(self.record_action, "● Record")
+        row.addWidget(self.record_button)
+        row.addWidget(self._tool(self.snapshot_action, "Snapshot"))
+        box.addLayout(row)
+        self.record_label = QLabel()
+        self.record_label.setWordWrap(True)
+        box.addWidget(self.record_label)
+        side.addWidget(recording)
+
+        stats = QGroupBox("Performance")
+        form = QFormLayout(stats)
+        self.stat_labels: dict[str, QLabel] = {}
+        for key, title in (("capture", "Capture"), ("inference", "Inference"), ("display", "Display"),
+                           ("latency", "Latency"), ("dropped", "Dropped"), ("device", "Device"),
+                           ("source", "Source")):
+            label = QLabel("–")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.stat_labels[key] = label
+            form.addRow(title, label)
+        side.addWidget(stats)
+
+        splitter = QSplitter()
+        splitter.addWidget(video)
+        splitter.addWidget(panel)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        self.setCentralWidget(splitter)
+        self.source_label = QLabel("no source")
+        self.statusBar().addPermanentWidget(self.source_label)
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def pipeline(self) -> Pipeline | None:
+        return self._pipeline
+
+    @property
+    def latest_result(self) -> Result | None:
+        return self._latest
+
+    @property
+    def prompts(self) -> PromptSet:
+        return self.editor.prompts
+
+    @property
+    def recording_path(self) -> Path | None:
+        return self._recording[0] if self._recording else None
+
+    def selected_object(self) -> int | None:
+        return self.object_list.selected_id()
+
+    def select_object(self, object_id: int | None) -> None:
+        self.object_list.select(object_id)
+
+    def message_text(self) -> str:
+        """The error banner's text ('' when hidden)."""
+        return self.banner.text()
+
+    # ------------------------------------------------------------------ messages
+    def show_error(self, text: str) -> None:
+        text = " ".join(text.split())
+        self.banner.show_message(text)
+        self.statusBar().showMessage(text, 15000)
+        log.warning("%s", text)
+
+    def show_status(self, text: str, ms: int = 4000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def _on_message(self, text: str) -> None:
+        self.show_status(text, 8000)
+
+    # ------------------------------------------------------------------ sources
+    def open_dialog(self, initial: str | None = None) -> None:
+        dialog = SourceDialog(self.settings, self, initial=initial)
+        if dialog.exec():
+            self.open_source(dialog.spec())
+
+    def open_file_dialog(self) -> None:
+        start = str(self.settings.value("last_folder", str(Path.cwd())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start, VIDEO_FILTER)
+        if path:
+            self.settings.setValue("last_folder", str(Path(path).parent))
+            self.open_source(path)
+
+    def open_source(self, spec: str) -> None:
+        """Open `spec` (file, folder, glob, camera index, stream URL) on a worker thread. The
+        running source keeps playing until the new one is open; a failure is shown in the
+        window and leaves it as it was."""
+        spec = str(spec).strip()
+        if not spec or self._shut:
+            return
+        self._request = next(self._tickets)
+        self._opening = spec
+        name = redact_url(spec)
+        self.show_status(f"Opening {name}…", 0)
+        if self._pipeline is None:
+            self.view.set_placeholder(f"Opening {name}…")
+        self._sessions.open_source(self._request, spec, realtime=self._realtime())
+
+    def restart_source(self) -> None:
+        if self._spec:
+            self.open_source(self._spec)
+
+    def close_source(self) -> None:
+        self._request = next(self._tickets)  # forget an open in progress too
+        self._opening = None
+        pipeline = self._detach()
+        if pipeline is not None:
+            self._sessions.close_later(pipeline, self._recording_note(pipeline))
+        self._recording = None
+        self._update_recording()
+        self._latest = None  # the spec stays: F5 opens it again, with the prompts made on it
+        self.view.set_frame(None)
+        self.view.set_placeholder("No source. Open a video file, a camera or a stream: Ctrl+O")
+        self.source_label.setText("no source")
+        self.setWindowTitle("fastsam-video")
+
+    def _realtime(self) -> bool:
+        return self.realtime_action.isChecked()
+
+    def _detach(self) -> Pipeline | None:
+        pipeline, self._pipeline = self._pipeline, None
+        self._generation = next(self._tickets)
+        self._pending = None
+        return pipeline
+
+    def _recording_note(self, pipeline: Pipeline | None) -> str | None:
+        if pipeline is not None and self._recording is not None:
+            return f"recording saved: {self._recording[0]}"
+        return None
+
+    def _on_source_ready(self, request: int, source: FrameSource) -> None:
+        if request != self._request or self._shut or not self._sessions.claim(source):
+            self._sessions.discard(source)
+            return
+        spec = self._opening or ""
+        same = self._spec is None or spec == self._spec  # prompts made before the first source stay
+        previous = self._detach()
+        note = self._recording_note(previous)
+        self._recording = None
+        self._update_recording()
+        if not same:  # the prompts' coordinates belong to the other video
+            self.editor.clear()
+            self._latest = None
+            self.view.set_frame(None)
+        self._spec = spec
+        self._statuses, self._notes = {}, {}
+        self._refresh_objects()
+        name = redact_url(spec)
+        self.view.set_placeholder(f"Starting {name}…")
+        record, self._record_on_open = self._record_on_open, None
+        exports, self._exports_on_open = self._exports_on_open, False
+        generation = self._generation
+        self._sessions.start_pipeline(generation, source, self.editor.prompts,
+                                      lambda result, g=generation: self._bridge.result.emit(g, result),
+                                      record=record, exports=exports, previous=previous, previous_note=note)
+
+    def _on_opened(self, generation: int, pipeline: Pipeline) -> None:
+        if generation != self._generation or self._shut or not self._sessions.claim(pipeline):
+            self._sessions.discard(pipeline)
+            return
+        self._opening = None
+        self._pipeline = pipeline
+        pipeline.set_prompts(self.editor.prompts)  # edits made while it was opening
+        pipeline.start()
+        if pipeline.record_path is not None:
+            self._recording = (pipeline.record_path, time.monotonic())
+        self._update_recording()
+        remember_source(self.settings, self._spec)
+        name = redact_url(self._spec)
+        self.setWindowTitle(f"{name} — fastsam-video")
+        self.source_label.setText(name)
+        self.banner.hide()
+        self._connection_shown = False
+        self.show_status(f"Playing {name}")
+        self.sourceOpened.emit(name)
+
+    def _on_failed(self, number: int, message: str) -> None:
+        # `number` is a request (the source failed to open) or a generation (the model failed)
+        if self._shut or number not in (self._request, self._generation):
+            return
+        if number == self._request:
+            self._opening = None
+        if self._pipeline is None and self._latest is None:
+            self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
+        self.show_error(message)
+        self.sourceFailed.emit(message)
+
+    def _set_loop(self, on: bool) -> None:
+        self.settings.setValue("loop", bool(on))
+
+    # ------------------------------------------------------------------ results (UI thread)
+    def _on_result(self, generation: int, result: Result) -> None:
+        if generation != self._generation:
+            return
+        self._events.extend(result.events)
+        self._pending = result  # newest wins; the older ones queued before it are dropped unseen
+        if not self._present_scheduled:
+            self._present_scheduled = True
+            QTimer.singleShot(0, self._present)
+
+    def _present(self) -> None:
+        self._present_scheduled = False
+        result, self._pending = self._pending, None
+        if result is None or self._shut:
+            return
+        self._latest = result
+        self.view.set_frame(result.annotated)
+        if self._pipeline is not None:
+            self._pipeline.stats.mark_displayed()
+        self._statuses = {s.object_id: s for s in result.objects}
+        events, self._events = self._events, []
+        for event in events:
+            match = _EVENT.match(event)
+            if match:
+                object_id, rest = int(match.group(1)), match.group(2)
+                if "nothing found" in rest:
+                    self._notes[object_id] = "not found"
+                elif rest.startswith("dropped"):
+                    self._notes[object_id] = "dropped"
+                else:
+                    self._notes.pop(object_id, None)
+        if events:
+            self.show_status(" · ".join(events[-3:]), 4000)
+        self._refresh_objects()
+        self.resultShown.emit(result)
+
+    def _tick(self) -> None:
+        pipeline = self._pipeline
+        if pipeline is not None:
+            error = None
+            try:
+                done = pipeline.wait(0)
+            except FastSAMVideoError as err:
+                done, error = True, str(err)
+            if done:
+                self._snapshot = pipeline.snapshot()
+                self._ended(error)
+            else:
+                self._update_connection(pipeline)
+        self._update_stats()
+        self._update_recording()
+
+    def _update_connection(self, pipeline: Pipeline) -> None:
+        """A network source reconnects by itself (a camera down at start, or lost): say so."""
+        connection = getattr(pipeline.source, "connection", None)
+        if connection is None:
+            return
+        name = redact_url(self._spec or "")
+        if connection.state == "reconnecting":
+            text = f"{name}: {connection.describe()}"
+            if self.banner.text() != text:
+                if not self._connection_shown:
+                    log.warning("%s", text)
+                self.banner.show_message(text)
+                self.statusBar().showMessage(text)
+                self._connection_shown = True
+            if self._latest is None:
+                self.view.set_placeholder(f"{text}\n\nOpen another source: Ctrl+O")
+        elif self._connection_shown and connection.connected:
+            self._connection_shown = False
+            self.banner.hide()
+            self.show_status(f"{name}: {connection.describe()}", 6000)
+
+    def _ended(self, error: str | None) -> None:
+        spec = self._spec or ""
+        pipeline, self._pipeline = self._pipeline, None  # same generation: its last results still show
+        note = self._recording_note(pipeline)
+        self._recording = None
+        self._update_recording()
+        self._sessions.close_later(pipeline, note)
+        name = redact_url(spec)
+        if error:
+            self.show_error(error)
+            self.sourceFailed.emit(error)
+        elif self.loop_action.isChecked() and kind_of(spec) == "file" and self._opening is None:
+            self.open_source(spec)
+        else:
+            self.show_status(f"End of {name}" + (f" · {note}" if note else ""), 10000)
+        self.sourceEnded.emit(name)
+
+    # ------------------------------------------------------------------ prompts
+    def _push_prompts(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.set_prompts(self.editor.prompts)
+        self._refresh_objects()
+
+    def _on_view_click(self, x: float, y: float, button, modifiers) -> None:
+        gesture = point_gesture(right=button == Qt.MouseButton.RightButton,
+                                shift=bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
+                                ctrl=bool(modifiers & (Qt.KeyboardModifier.ControlModifier |
+                                                       Qt.KeyboardModifier.MetaModifier)),
+                                add_to_selected=self.add_to_selected_action.isChecked(),
+                                has_selection=self.selected_object() is not None)
+        self.add_point(x, y, gesture)
+
+    def add_point(self, x: float, y: float, gesture: str = NEW) -> int | None:
+        """Apply a click at frame point (x, y); returns the object id made or changed."""
+        try:
+            object_id = self.editor.click(x, y, gesture, self.selected_object())
+        except PromptError as err:
+            self.show_status(str(err), 6000)
+            return None
+        self._notes[object_id] = "pending"
+        self._push_prompts()
+        self.select_object(object_id)
+        label = "background point" if gesture == BACKGROUND else "point"
+        self.show_status(f"object {object_id}: {label} at ({x:.0f}, {y:.0f})")
+        return object_id
+
+    def _on_view_box(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.add_box(x1, y1, x2, y2)
+
+    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
+        object_id = self.editor.box(x1, y1, x2, y2)
+        self._notes[object_id] = "pending"
+        self._push_prompts()
+        self.select_object(object_id)
+        self.show_status(f"object {object_id}: box ({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f})")
+        return object_id
+
+    def _add_text_from_field(self) -> None:
+        if self.add_text(self.text_edit.text()) is not None:
+            self.text_edit.clear()
+
+    def add_text(self, text: str) -> int | None:
+        try:
+            object_id = self.editor.text(text)
+        except PromptError as err:
+            self.show_status(str(err), 6000)
+            return None
+        self._notes[object_id] = "pending"
+        self._push_prompts()
+        self.select_object(object_id)
+        self.show_status(f'object {object_id}: looking for "{text.strip()}" (the first text prompt loads CLIP)')
+        return object_id
+
+    def remove_selected(self) -> None:
+        object_id = self.selected_object()
+        if object_id is None:
+            self.show_status("select an object in the list to remove it")
+            return
+        self.remove_object(object_id)
+
+    def remove_object(self, object_id: int) -> None:
+        self.editor.remove(object_id)
+        self._notes.pop(object_id, None)
+        self._push_prompts()
+        self.show_status(f"object {object_id} removed")
+
+    def clear_prompts(self) -> None:
+        self.editor.clear()
+        self._notes.clear()
+        self._push_prompts()
+        self.show_status("all objects cleared")
+
+    def set_everything(self, on: bool) -> None:
+        if self.everything_action.isChecked() != bool(on):
+            self.everything_action.setChecked(bool(on))  # comes back here through toggled
+            return
+        self.editor.set_everything(on)
+        self._push_prompts()
+
+    def _refresh_objects(self) -> None:
+        rows = []
+        for prompt in sorted(self.editor.prompts.objects, key=lambda o: o.object_id):
+            kind, detail = _prompt_text(prompt)
+            status = self._statuses.get(prompt.object_id)
+            note = self._notes.get(prompt.object_id)
+            if status is not None:
+                state = "tracked" if status.state == "tracked" else f"lost ({status.frames_lost} frames)"
+            else:
+                state = note or ("pending" if self._pipeline is not None else "waiting for a source")
+            rows.append((prompt.object_id, kind, detail, state))
+        self.object_list.set_rows(rows)
+
+    # ------------------------------------------------------------------ recording and snapshots
+    def _toggle_recording(self, on: bool) -> None:
+        if on and self._recording is None:
+            if self.start_recording() is None:
+                self.record_action.setChecked(False)
+        elif not on and self._recording is not None:
+            self.stop_recording()
+
+    def _stamp(self) -> str:
+        now = time.time()
+        return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+
+    def start_recording(self, path: str | Path | None = None) -> Path | None:
+        """Record the annotated video to `path` (default: the output folder); None if it cannot."""
+        if self._pipeline is None:
+            self.show_status("open a source first, then record")
+            self._update_recording()
+            return None
+        target = Path(path) if path else self.output_dir / f"fastsam-{self._stamp()}.mp4"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            self.show_error(f"cannot record to {target.parent}: {err.strerror or err} (choose another output "
+                            "folder: File > Output folder)")
+            self._update_recording()
+            return None
+        self._pipeline.set_recording(target)
+        self._recording = (target, time.monotonic())
+        self._update_recording()
+        self.show_status(f"recording to {target}")
+        return target
+
+    def stop_recording(self) -> Path | None:
+        if self._recording is None:
+            return None
+        path = self._recording[0]
+        if self._pipeline is not None:
+            self._pipeline.set_recording(None)
+        self._recording = None
+        self._update_recording()
+        self.show_status(f"recording saved: {path}", 8000)
+        return path
+
+    def save_snapshot(self, path: str | Path | None = None) -> Path | None:
+        """The frame on screen, with its overlays, as a PNG; returns its path."""
+        result = self._latest
+        if result is None:
+            self.show_status("nothing to save yet: open a source first")
+            return None
+        target = Path(path) if path else self.output_dir / f"snapshot-{self._stamp()}.png"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            ok = cv2.imwrite(str(target), result.annotated)
+        except (OSError, cv2.error) as err:
+            ok, reason = False, str(err)
+        else:
+            reason = "check the folder is writable"
+        if not ok:
+            self.show_error(f"cannot save the snapshot to {target}: {reason}")
+            return None
+        self.show_status(f"snapshot saved: {target}", 6000)
+        return target
+
+    def choose_output_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings and snapshots", str(self.output_dir))
+        if folder:
+            self.output_dir = Path(folder)
+            self.settings.setValue("output_dir", folder)
+
+    def _update_recording(self) -> None:
+        recording = self._recording
+        on = recording is not None
+        if self.record_action.isChecked() != on:
+            self.record_action.blockSignals(True)
+            self.record_action.setChecked(on)
+            self.record_action.blockSignals(False)
+        self.record_action.setEnabled(self._pipeline is not None or on)
+        self.snapshot_action.setEnabled(self._latest is not None)
+        if recording is None:
+            self.record_button.setText("● Record")
+            self.record_label.setText(f"Saves to {self.output_dir}")
+            self.record_label.setStyleSheet("color: gray")
+        else:
+            path, started = recording
+            elapsed = int(time.monotonic() - started)
+            self.record_button.setText("■ Stop")
+            self.record_label.setText(f"● REC {elapsed // 60:02d}:{elapsed % 60:02d}  {path.name}")
+            self.record_label.setToolTip(str(path))
+            self.record_label.setStyleSheet("color: #e5484d; font-weight: bold")
+
+    # ------------------------------------------------------------------ stats
+    def _update_stats(self) -> None:
+        snap = self._pipeline.snapshot() if self._pipeline is not None else self._snapshot
+        if self._pipeline is not None:
+            self._snapshot = snap
+        labels = self.stat_labels
+        if snap is None:
+            for label in labels.values():
+                label.setText("–")
+            return
+        labels["capture"].setText(f"{snap.capture_fps:.1f} fps")
+        labels["inference"].setText(f"{snap.inference_fps:.1f} fps  ({snap.frames} frames)")
+        labels["display"].setText(f"{snap.display_fps:.1f} fps")
+        labels["latency"].setText(f"p50 {snap.latency_p50 * 1e3:.0f} ms · p95 {snap.latency_p95 * 1e3:.0f} ms")
+        labels["dropped"].setText(f"{snap.dropped}" + (f" (+{snap.sink_dropped} by the recorder)"
+                                                       if snap.sink_dropped else ""))
+        labels["device"].setText(f"{snap.device} · {snap.precision}")
+        labels["source"].setText(self._source_state())
+
+    def _source_state(self) -> str:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return "–" if self._spec is None else "stopped"
+        connection = getattr(pipeline.source, "connection", None)
+        if connection is not None:
+            return connection.state + (f" ({connection.reconnects} reconnects)" if connection.reconnects else "")
+        kind = kind_of(self._spec or "")
+        if kind == "file" and pipeline.source.live:
+            return "file, real time"
+        return kind
+
+    def stats_text(self) -> str:
+        return " | ".join(f"{k} {v.text()}" for k, v in self.stat_labels.items())
+
+    # ------------------------------------------------------------------ view
+    def toggle_help(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            self.help.place()
+            self.help.show()
+
+    def _set_fullscreen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.place()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            spec = url.toLocalFile() or url.toString()
+            if spec:
+                self.open_source(spec)
+                event.acceptProposedAction()
+                return
+
+    # ------------------------------------------------------------------ closing
+    def shutdown(self) -> None:
+        """Stop every thread: the pipeline (its recording is finalised), openers, closers."""
+        if self._shut:
+            return
+        self._shut = True
+        self._timer.stop()
+        self._request = next(self._tickets)
+        pipeline = self._detach()
+        for error in self._sessions.shutdown(pipeline):
+            log.warning("%s", error)
+        self._recording = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,216 @@
+"""Opening and closing pipelines off the UI thread (no Qt).
+
+Opening a source can block for seconds (an RTSP server that does not answer, the model's
+first load and warm-up) and so can closing one (a capture thread blocked in a read, the
+recorder flushing): both run on short-lived worker threads, and their outcome comes back
+through callbacks (the window turns them into queued Qt signals). `shutdown()` closes the
+current pipeline, waits for every worker and closes pipelines nobody started, so no
+thread is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Callable
+
+from ..pipeline import Pipeline, Result
+from ..sources import FrameSource, _redact_text, open_source, redact_url
+from ..tracker import PromptSet, TrackerConfig
+from ..types import FastSAMVideoError
+
+log = logging.getLogger(__name__)
+
+
+def describe_error(err: BaseException, what: str) -> str:
+    """A one-line, password-free message for an error raised while `what`."""
+    if isinstance(err, FastSAMVideoError):
+        text = str(err)
+    else:
+        text = f"{what} failed: {type(err).__name__}: {err}"
+    return _redact_text(" ".join(text.split()))
+
+
+class PipelineFactory:
+    """Opens sources and builds pipelines with the command line's options; the model is loaded
+    once, for the first source, and shared by every pipeline the window runs (one at a time)."""
+
+    def __init__(self, args, segmenter=None):
+        self.args = args
+        self._segmenter = segmenter
+        self._lock = threading.Lock()
+
+    def segmenter(self):
+        with self._lock:
+            if self._segmenter is None:
+                from ..cli import make_segmenter
+
+                self._segmenter = make_segmenter(self.args)
+            # The tracker imports torchvision.ops at its first match: seconds on a busy CPU.
+            # Import it here, on this worker, instead of stalling the first tracked frames.
+            import torchvision.ops  # noqa: F401
+            return self._segmenter
+
+    def open(self, spec: str, *, realtime: bool) -> FrameSource:
+        args = self.args
+        return open_source(spec, realtime=realtime, rtsp_transport=args.rtsp_transport,
+                           open_timeout=args.open_timeout, read_timeout=args.read_timeout)
+
+    def build(self, source: FrameSource, prompts: PromptSet, on_result: Callable[[Result], None], *,
+              record: str | Path | None = None, exports: bool = False) -> Pipeline:
+        """A pipeline (not started) on an opened source; the source is closed if this fails."""
+        from ..prompts import ClipEncoder
+
+        args = self.args
+        try:
+            segmenter = self.segmenter()
+            return Pipeline(source, segmenter, prompts, record=record,
+                            export_masks=args.export_masks if exports else None,
+                            export_coco=args.export_coco if exports else None,
+                            max_frames=args.max_frames,
+                            tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
+                            text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
+                            on_result=on_result, hud=args.hud,
+                            queue_size=2)  # a click refers to the frame on screen: keep capture close to it
+        except BaseException:
+            source.close()
+            raise
+
+
+class Sessions:
+    """Worker threads that open sources and open and close pipelines for the window.
+
+    Opening is two steps, so that a source that fails leaves the running one alone:
+    `open_source` -> `source_ready(request, source)` | `failed(request, message)`; then the
+    window detaches its running pipeline and calls `start_pipeline(generation, source, ...,
+    previous=old)`, which closes `old` first (two pipelines never share the model) ->
+    `opened(generation, pipeline)` | `failed(generation, message)`. What `source_ready` and
+    `opened` hand over must be `claim`ed (or `discard`ed) by the window."""
+
+    def __init__(self, factory: PipelineFactory, *, source_ready: Callable[[int, FrameSource], None],
+                 opened: Callable[[int, Pipeline], None], failed: Callable[[int, str], None],
+                 message: Callable[[str], None]):
+        self.factory = factory
+        self._source_ready = source_ready
+        self._opened = opened
+        self._failed = failed
+        self._message = message
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._unclaimed: list[FrameSource | Pipeline] = []
+        self._closing = False
+
+    def _spawn(self, target: Callable[[], None], name: str) -> bool:
+        with self._lock:
+            if self._closing:
+                return False
+            self._threads = [t for t in self._threads if t.is_alive()]
+            thread = threading.Thread(target=target, name=name)
+            self._threads.append(thread)
+            thread.start()
+            return True
+
+    def _hand_over(self, item: FrameSource | Pipeline, deliver: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._closing:
+                self._unclaimed.append(item)
+                deliver()
+                return
+        self._discard(item)
+
+    def open_source(self, request: int, spec: str, *, realtime: bool) -> None:
+        def run() -> None:
+            try:
+                source = self.factory.open(spec, realtime=realtime)
+            except Exception as err:
+                if not isinstance(err, FastSAMVideoError):
+                    log.exception("opening %s failed", redact_url(spec))
+                self._failed(request, describe_error(err, f"opening {redact_url(spec)}"))
+                return
+            self._hand_over(source, lambda: self._source_ready(request, source))
+
+        self._spawn(run, "ui open source")
+
+    def start_pipeline(self, generation: int, source: FrameSource, prompts: PromptSet,
+                       on_result: Callable[[Result], None], *, record: str | Path | None = None,
+                       exports: bool = False, previous: Pipeline | None = None,
+                       previous_note: str | None = None) -> None:
+        def run() -> None:
+            if previous is not None:
+                self._close(previous, previous_note)
+            try:
+                pipeline = self.factory.build(source, prompts, on_result, record=record, exports=exports)
+            except Exception as err:
+                if not isinstance(err, FastSAMVideoError):
+                    log.exception("starting the pipeline failed")
+                self._failed(generation, describe_error(err, "loading the model"))
+                return
+            self._hand_over(pipeline, lambda: self._opened(generation, pipeline))
+
+        if not self._spawn(run, "ui start pipeline"):
+            self._discard(source)
+
+    def claim(self, item: FrameSource | Pipeline) -> bool:
+        """True (once) if `item` came from this object and the caller now owns it."""
+        with self._lock:
+            if item in self._unclaimed and not self._closing:
+                self._unclaimed.remove(item)
+                return True
+            return False
+
+    def discard(self, item: FrameSource | Pipeline) -> None:
+        """Close something handed over that will not be used (a stale open), on a worker."""
+        with self._lock:
+            if item in self._unclaimed:
+                self._unclaimed.remove(item)
+        if not self._spawn(lambda: self._discard(item), "ui close source"):
+            self._discard(item)
+
+    def close_later(self, pipeline: Pipeline, note: str | None = None) -> None:
+        """Close a started pipeline on a worker; `note` is reported once it closed cleanly."""
+        if not self._spawn(lambda: self._close(pipeline, note), "ui close pipeline"):
+            self._close(pipeline, note)
+
+    def _discard(self, item: FrameSource | Pipeline) -> None:
+        source = item
+        if isinstance(item, Pipeline):
+            self._close(item, None)
+            source = item.source  # never started: no capture thread owns (and closes) it
+        try:
+            source.close()
+        except Exception as err:
+            log.warning("closing %s failed: %s", source.name, err)
+
+    def _close(self, pipeline: Pipeline, note: str | None) -> None:
+        try:
+            pipeline.close()
+        except Exception as err:
+            if not isinstance(err, FastSAMVideoError):
+                log.exception("closing the pipeline failed")
+            self._message(describe_error(err, "closing the source"))
+            return
+        if note:
+            self._message(note)
+
+    def shutdown(self, current: Pipeline | None, timeout: float = 30.0) -> list[str]:
+        """Close `current` here, wait for every worker, close what nobody claimed. Returns the
+        error messages met on the way (the window is going away: nobody would see them)."""
+        errors: list[str] = []
+        with self._lock:
+            self._closing = True
+            threads = list(self._threads)
+        if current is not None:
+            try:
+                current.close()
+            except Exception as err:
+                errors.append(describe_error(err, "closing the source"))
+        for thread in threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not finish within %.0f s", thread.name, timeout)
+        with self._lock:
+            pending, self._unclaimed = self._unclaimed, []
+        for item in pending:
+            self._discard(item)
+        return errors

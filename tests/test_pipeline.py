@@ -1,0 +1,230 @@
+"""The streaming pipeline end to end: frame counts, recordings, exports, drops, latency, threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from fastsam_video.pipeline import Pipeline
+from fastsam_video.sinks import read_davis_png, rle_decode
+from fastsam_video.sources import open_source
+from fastsam_video.tracker import ObjectPrompt, PromptSet
+from fastsam_video.types import FastSAMVideoError, Segmentation
+
+from .conftest import SAMPLES, shared_clip
+
+CLIP = SAMPLES / "clips" / "crossing" / "video.mp4"
+
+
+class FakeSegmenter:
+    """Stands in for the model: one square mask where the frame is brightest, after a delay."""
+
+    device = torch.device("cpu")
+    precision = "fp32"
+
+    def __init__(self, delay: float = 0.0, fail_at: int | None = None):
+        self.delay = delay
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def to_device(self, image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image)
+
+    def segment_batch(self, images: list[torch.Tensor]) -> list[Segmentation]:
+        return [self.segment(image) for image in images]
+
+    def segment(self, image: torch.Tensor) -> Segmentation:
+        self.calls += 1
+        if self.fail_at is not None and self.calls >= self.fail_at:
+            raise RuntimeError("model exploded")
+        time.sleep(self.delay)
+        h, w = image.shape[:2]
+        masks = torch.zeros((1, h, w), dtype=torch.bool)
+        masks[0, h // 4:h // 2, w // 4:w // 2] = True
+        box = torch.tensor([[w // 4, h // 4, w // 2, h // 2]], dtype=torch.float32)
+        return Segmentation(masks, box, torch.ones(1), torch.ones(1, dtype=torch.int64))
+
+
+def frames_in(path) -> tuple[int, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.pts * f.time_base) for f in container.decode(stream)]
+    return len(times), times[-1] - times[0]
+
+
+def opencv_frames(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    cap.release()
+    return count
+
+
+def threads_besides(before: set[threading.Thread]) -> list[str]:
+    return [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+
+
+def test_file_source_loses_no_frame_and_writes_every_output(tmp_path, segmenter):
+    before = set(threading.enumerate())
+    source = open_source(str(CLIP))
+    total = source.frame_count
+    prompts = PromptSet((ObjectPrompt(1, points=((47, 70),), labels=(1,)),))
+    with Pipeline(source, segmenter, prompts, record=tmp_path / "out.mp4", export_masks=tmp_path / "masks",
+                  export_coco=tmp_path / "coco.json") as pipeline:
+        assert pipeline.wait(120)
+    assert threads_besides(before) == []
+    frames, duration = frames_in(tmp_path / "out.mp4")
+    _, input_duration = frames_in(CLIP)
+    assert frames == total == 60 and opencv_frames(tmp_path / "out.mp4") == total
+    assert abs(duration - input_duration) <= 1 / 30 + 1e-6
+    pngs = sorted((tmp_path / "masks").glob("*.png"))
+    assert len(pngs) == total
+    assert set(np.unique(read_davis_png(pngs[0])).tolist()) == {0, 1}  # the prompted object, id 1
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    assert len(coco["images"]) == total
+    first = [a for a in coco["annotations"] if a["image_id"] == 0]
+    assert [a["object_id"] for a in first] == [1]
+    assert rle_decode(first[0]["segmentation"]).sum() == first[0]["area"]
+
+
+def test_live_source_with_slow_inference_keeps_latency_bounded_and_counts_drops():
+    source = open_source("lavfi:testsrc2=size=320x240:rate=30,realtime")
+    with Pipeline(source, FakeSegmenter(delay=0.15), max_frames=12) as pipeline:
+        assert pipeline.wait(30)
+        stats = pipeline.snapshot()
+    assert stats.frames == 12
+    assert stats.dropped > 12  # ~4 of every 5 camera frames are replaced unread
+    assert stats.latency_p99 < 0.4  # one inference (0.15 s) plus at most a frame's wait, not a growing queue
+
+
+def test_file_source_with_slow_inference_drops_nothing():
+    source = open_source(str(CLIP))
+    with Pipeline(source, FakeSegmenter(delay=0.02)) as pipeline:
+        assert pipeline.wait(30)
+        stats = pipeline.snapshot()
+    assert stats.frames == 60 and stats.dropped == 0
+
+
+def test_prompts_replaced_mid_stream_apply_from_the_next_frame():
+    seen = []
+    source = open_source(str(CLIP))
+    pipeline = Pipeline(source, FakeSegmenter(delay=0.01), PromptSet(), on_result=seen.append)
+    with pipeline:
+        while len(seen) < 5:
+            pipeline.wait(0.05)
+        pipeline.set_prompts(PromptSet((ObjectPrompt(1, points=((110, 90),), labels=(1,)),)))
+        assert pipeline.wait(30)
+    assert len(seen[0].segmentation) == 0
+    assert seen[-1].segmentation.object_ids.tolist() == [1]
+    assert any("object 1 added" in e for r in seen for e in r.events)
+
+
+def test_worker_error_is_reraised_from_the_original():
+    source = open_source(str(CLIP))
+    pipeline = Pipeline(source, FakeSegmenter(fail_at=3)).start()
+    with pytest.raises(FastSAMVideoError, match="model exploded") as err:
+        pipeline.wait(30)
+    assert isinstance(err.value.__cause__, RuntimeError)
+    pipeline.close()
+
+
+def test_recording_started_and_stopped_at_run_time(tmp_path):
+    source = open_source(str(CLIP))
+    seen = []
+    pipeline = Pipeline(source, FakeSegmenter(delay=0.01), on_result=seen.append)
+    with pipeline:
+        pipeline.set_recording(tmp_path / "part.mp4")
+        while len(seen) < 20:
+            pipeline.wait(0.05)
+        pipeline.set_recording(None)
+        assert pipeline.wait(30)
+    frames, _ = frames_in(tmp_path / "part.mp4")
+    assert 10 <= frames < 60
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["blackswan.mp4", "aquarium.mp4", "bedroom.mp4"])
+def test_real_clips_are_recorded_frame_for_frame(tmp_path, segmenter, name):
+    path = shared_clip(name)
+    source = open_source(str(path))
+    total = source.frame_count
+    with Pipeline(source, segmenter, record=tmp_path / "out.mp4", export_masks=tmp_path / "masks",
+                  export_coco=tmp_path / "coco.json") as pipeline:
+        assert pipeline.wait(600)
+    frames, duration = frames_in(tmp_path / "out.mp4")
+    in_frames, in_duration = frames_in(path)
+    assert frames == in_frames == total
+    assert opencv_frames(tmp_path / "out.mp4") == total
+    assert abs(duration - in_duration) <= 1.01 / (source.fps or 30)
+    assert len(list((tmp_path / "masks").glob("*.png"))) == total
+    assert len(json.loads((tmp_path / "coco.json").read_text())["images"]) == total
+
+
+class FailingSource:
+    """A live camera that delivers a few frames, then fails."""
+
+    live, fps, frame_count, skipped = True, 30.0, None, 0
+
+    def __init__(self, frames: int, source_id: int):
+        self.frames, self.source_id, self.count = frames, source_id, 0
+        self.name = "flaky camera"
+
+    def read(self):
+        from fastsam_video.types import Frame, SourceError
+
+        if self.count >= self.frames:
+            raise SourceError("flaky camera: connection reset")
+        self.count += 1
+        time.sleep(1 / 30)
+        return Frame(np.zeros((120, 160, 3), np.uint8), self.count - 1, time.monotonic(), source_id=self.source_id)
+
+    def interrupt(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class BatchCountingSegmenter(FakeSegmenter):
+    def __init__(self):
+        super().__init__()
+        self.batch_sizes = []
+
+    def segment_batch(self, images):
+        self.batch_sizes.append(len(images))
+        return super().segment_batch(images)
+
+
+def test_several_cameras_share_one_model_call_and_keep_their_own_outputs(tmp_path):
+    sources = [open_source(str(CLIP), source_id=0), open_source(str(SAMPLES / "clips" / "drift" / "video.mp4"),
+                                                                 source_id=1)]
+    segmenter = BatchCountingSegmenter()
+    seen = []
+    with Pipeline(sources, segmenter, record=tmp_path / "out.mp4", on_result=seen.append) as pipeline:
+        pipeline.set_prompts(PromptSet((ObjectPrompt(1, points=((110, 90),), labels=(1,)),)), camera=1)
+        assert pipeline.wait(60)
+        snaps = [pipeline.snapshot(i) for i in range(2)]
+    assert [s.frames for s in snaps] == [60, 60]
+    assert max(segmenter.batch_sizes) == 2  # both cameras' frames in one forward pass
+    assert frames_in(tmp_path / "out-cam1.mp4")[0] == 60 and frames_in(tmp_path / "out-cam2.mp4")[0] == 60
+    assert {r.frame.source_id for r in seen} == {0, 1}
+    assert not any(r.objects for r in seen if r.frame.source_id == 0)  # prompts are per camera
+    assert any(r.objects and r.objects[0].object_id == 1 for r in seen if r.frame.source_id == 1)
+
+
+def test_one_camera_failing_does_not_stall_the_others():
+    sources = [FailingSource(5, source_id=0), open_source("lavfi:testsrc2=size=160x120:rate=30,realtime",
+                                                          source_id=1)]
+    with Pipeline(sources, FakeSegmenter(), max_frames=40) as pipeline:
+        assert pipeline.wait(30)  # no error: one camera is still running
+        assert pipeline.snapshot(1).frames == 40
+        assert pipeline.snapshot(0).frames == 5
+        assert "connection reset" in str(pipeline.channels[0].error)
