@@ -17,6 +17,7 @@ from typing import Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
+from torchvision.ops import roi_align
 
 from .types import PromptError, Segmentation, WeightsError, mask_areas, topmost
 
@@ -103,17 +104,17 @@ def box_mask_inside(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     for x1, y1, x2, y2 in boxes.round().long().tolist():  # a loop over prompts, not over masks
         x1, x2 = min(max(x1, 0), w), min(max(x2, 0), w)
         y1, y2 = min(max(y1, 0), h), min(max(y2, 0), h)
-        rows.append(mask_areas(masks[:, y1:y2, x1:x2].contiguous() if masks.device.type == "cpu"
-                               else masks[:, y1:y2, x1:x2]))
+        rows.append(mask_areas(masks[:, y1:y2, x1:x2]))
     return torch.stack(rows).to(masks.device) if rows else torch.zeros((0, masks.shape[0]), device=masks.device)
 
 
-def box_mask_iou(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """(B, N) FastSAM's box-to-mask IoU: inside / (box area + mask area - inside)."""
+def box_mask_iou(masks: torch.Tensor, boxes: torch.Tensor, areas: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, N) FastSAM's box-to-mask IoU: inside / (box area + mask area - inside).
+    `areas`: the masks' pixel counts when the caller has them already."""
     inside = box_mask_inside(masks, boxes).float()
     b = boxes.float()
     box_area = ((b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0))[:, None]
-    mask_area = mask_areas(masks).to(inside.device)[None]
+    mask_area = (mask_areas(masks) if areas is None else areas).to(inside.device)[None]
     return inside / (box_area + mask_area - inside).clamp(min=1)
 
 
@@ -266,8 +267,6 @@ def mask_crops(image: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, si
                mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """(N, 3, size, size) normalised RGB crops: each mask's box made square (aspect kept),
     the image inside the mask, white outside it (FastSAM's segment_image + CLIP preprocess)."""
-    from torchvision.ops import roi_align
-
     n = masks.shape[0]
     rgb = image.permute(2, 0, 1).flip(0)[None].float() / 255  # (1, 3, H, W)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2

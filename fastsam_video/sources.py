@@ -446,9 +446,10 @@ class ReconnectingSource(FrameSource):
     or `close()` from another thread make it return None within a moment when it waits
     between attempts, and within `open_timeout` / `read_timeout` when it is inside one.
     Frame indices keep increasing across reconnects and `t_capture` never goes back. `pts`
-    is on one timeline across reconnects: the stream's own timestamps, shifted at each
-    (re)connection so that the gap equals the time the stream was away (a restarted
-    camera's clock starts over; the first frames of an RTSP session have none).
+    is on one timeline across reconnects, in seconds from the first frame: the stream's own
+    timestamps, shifted at each (re)connection so that the gap is about the time the stream
+    was away (a restarted camera's clock starts over, and the first frame of an RTSP
+    session has none: it gets its capture time).
 
     `stream_factory` (for tests) replaces `StreamSource(url, ...)` as the way to connect."""
 
@@ -498,6 +499,8 @@ class ReconnectingSource(FrameSource):
             retry = None
             if self._state == "reconnecting" and self._retry_at is not None:
                 retry = max(0.0, self._retry_at - now)
+            if self._stop.is_set():  # closed (or closing: the reader may still be inside an attempt)
+                return ConnectionState("closed", self._attempts, None, self._last_error, self._reconnects)
             return ConnectionState(self._state, self._attempts, retry, self._last_error, self._reconnects,
                                    None if self._down_since is None else now - self._down_since)
 
@@ -511,7 +514,8 @@ class ReconnectingSource(FrameSource):
                 with self._lock:
                     self._state, self._last_error = "closed", _short(err, self.name)
                 raise
-            self._failed(err, first)
+            if not self._stop.is_set():
+                self._failed(err, first)
             return
         self._stream = stream
         self._flowing = False
@@ -536,6 +540,8 @@ class ReconnectingSource(FrameSource):
 
     def _dropped(self, err: SourceError) -> None:
         self._release_stream()
+        if self._stop.is_set():
+            return
         if not self._flowing:  # connected but no frame came: a failed attempt, with its backoff
             self._failed(err, first=False)
             return
@@ -598,7 +604,7 @@ class ReconnectingSource(FrameSource):
                 self._state, self._down_since, self._retry_at = "connected", None, None
             if again:
                 log.info("%s: reconnected; frames flow again after %.1f s (%d failed attempt%s)", self.name,
-                            down_for or 0.0, attempts, "s" if attempts != 1 else "")
+                         down_for or 0.0, attempts, "s" if attempts != 1 else "")
             else:
                 log.info("%s: connected", self.name)
             self._ever_flowed = True
@@ -798,7 +804,9 @@ class CaptureThread:
     and raises `queue.Empty` when nothing came within `timeout` - call it in a loop that
     checks your stop event. A failure in the reader is re-raised by `get` (the original as
     `__cause__`). `close()` stops the thread; the thread closes the source itself, so the
-    source is never closed under a read in progress."""
+    source is never closed under a read in progress. `close()` interrupts a reconnecting
+    source's wait between attempts at once; one inside a network open or read returns when
+    that times out, and `close()` waits that long."""
 
     def __init__(self, source: FrameSource, stop: threading.Event | None = None, queue_size: int = 8,
                  *, fps_window: float = 2.0, join_timeout: float = 5.0) -> None:
@@ -904,7 +912,9 @@ class CaptureThread:
     def close(self) -> None:
         self._stop.set()
         self.source.interrupt()  # a reconnecting source waiting between attempts returns at once
-        self._thread.join(self._join_timeout)
+        # ... but one inside an open or a read returns only when that times out
+        blocked = max(getattr(self.source, "open_timeout", 0.0), getattr(self.source, "read_timeout", 0.0))
+        self._thread.join(max(self._join_timeout, blocked + 1.0))
         if self._thread.is_alive():
             log.warning("capture thread for %s is still blocked in a read; it ends when the source's "
                         "read timeout expires", self.source.name)

@@ -25,11 +25,12 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 
 from .prompts import (ImageTextEncoder, box_mask_iou, masks_at_points, select_by_boxes,
                       select_by_points, select_by_text)
 from .render import LostObject
-from .types import PromptError, Segmentation
+from .types import PromptError, Segmentation, union
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +373,7 @@ class PromptTracker:
         n = cand.shape[0]
         cand_flat = cand.flatten(1).float()
         cand_area = cand_flat.sum(1)
+        full_area = cand_area * stride ** 2  # close enough to rank masks against a moved box
         bins = color_bins(image[::stride, ::stride])
         cand_desc = color_histograms(cand, bins)
 
@@ -415,7 +417,7 @@ class PromptTracker:
             pbox = obj.prompt_box(box)
             if pbox is not None:
                 prompt_term[i] = box_mask_iou(seg.masks, torch.as_tensor(pbox[None], dtype=torch.float32,
-                                                                          device=device))[0]
+                                                                          device=device), full_area)[0]
         box_iou = _box_iou(pred_boxes, seg.boxes)
 
         tracked = [i for i, o in enumerate(active) if o.state == "tracked"]
@@ -470,7 +472,7 @@ class PromptTracker:
 
     def _observe(self, obj: TrackedObject, seg: Segmentation, cand: torch.Tensor, cand_desc: torch.Tensor,
                  chosen: torch.Tensor, events: list[str], confident: bool) -> None:
-        full = seg.masks[chosen].any(0) if len(chosen) > 1 else seg.masks[chosen[0]]
+        full = union(seg.masks[chosen]) if len(chosen) > 1 else seg.masks[int(chosen[0])]  # a view, no copy
         boxes = seg.boxes[chosen]
         box = torch.cat([boxes[:, :2].amin(0), boxes[:, 2:].amax(0)]).cpu().numpy().astype(float)
         obj.full_mask = full
@@ -515,8 +517,6 @@ class PromptTracker:
 
 
 def _box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    from torchvision.ops import box_iou
-
     if len(a) == 0 or len(b) == 0:
         return torch.zeros((len(a), len(b)), device=b.device)
     return box_iou(a.float(), b.float())

@@ -73,10 +73,17 @@ def topmost(masks: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
 
 def mask_areas(masks: torch.Tensor) -> torch.Tensor:
     """(N,) float32 pixel counts (numpy on the CPU: torch's bool reductions are slow there)."""
-    if masks.device.type == "cpu":
-        counts = np.count_nonzero(masks.numpy().reshape(masks.shape[0], -1), axis=1)
-        return torch.from_numpy(counts.astype(np.float32))
+    if masks.device.type == "cpu":  # works on strided views (box regions) without a copy
+        counts = np.count_nonzero(masks.numpy(), axis=(1, 2))
+        return torch.from_numpy(np.asarray(counts, dtype=np.float32))
     return masks.flatten(1).sum(1).float()
+
+
+def union(masks: torch.Tensor) -> torch.Tensor:
+    """(H, W): the pixels of any of the masks (numpy on the CPU, like mask_areas)."""
+    if masks.device.type == "cpu":
+        return torch.from_numpy(np.any(masks.numpy(), axis=0))
+    return masks.any(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ loading Qt; the window lives in `ui.main_window`, the event loop in `ui.app`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 
 
 def add_gui_parser(sub) -> argparse.ArgumentParser:
@@ -55,6 +57,24 @@ def complete_args(args: argparse.Namespace | None) -> argparse.Namespace:
     return args
 
 
+def fix_qt_environment() -> None:
+    """Undo what importing cv2 does to Qt's environment. opencv-python (which ultralytics
+    depends on) points QT_QPA_PLATFORM_PLUGIN_PATH and QT_QPA_FONTDIR at the Qt 5 plugins it
+    bundles; PyQt6 then fails to start on X11 ("Could not load the Qt platform plugin "xcb"
+    in ".../cv2/qt/plugins" even though it was found"). Call after cv2 is imported and
+    before the QApplication is made; values the user set elsewhere are left alone."""
+    import cv2  # noqa: F401  (its first import sets the variables: let it happen now)
+
+    found = importlib.util.find_spec("cv2")
+    if found is None or not found.origin:
+        return
+    cv2_dir = os.path.realpath(os.path.dirname(found.origin)) + os.sep
+    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(name)
+        if value and os.path.realpath(value).startswith(cv2_dir):
+            del os.environ[name]
+
+
 def run_window(args: argparse.Namespace | None, source_spec: str | None = None) -> int:
     """Open the window and run the Qt event loop until it is closed; returns the exit status.
     Raises FastSAMVideoError (one line) when there is no display to show it on."""
@@ -63,4 +83,4 @@ def run_window(args: argparse.Namespace | None, source_spec: str | None = None) 
     return run(args, source_spec)
 
 
-__all__ = ["add_gui_parser", "cmd_gui", "complete_args", "gui_args", "run_window"]
+__all__ = ["add_gui_parser", "cmd_gui", "complete_args", "fix_qt_environment", "gui_args", "run_window"]

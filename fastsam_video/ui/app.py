@@ -7,7 +7,7 @@ import signal
 import sys
 
 from ..types import FastSAMVideoError
-from . import add_gui_parser, complete_args  # noqa: F401  (add_gui_parser: importable from here too)
+from . import add_gui_parser, complete_args, fix_qt_environment  # noqa: F401  (add_gui_parser: here too)
 
 
 def has_display() -> bool:
@@ -23,6 +23,7 @@ def run_window(args, source_spec: str | None = None) -> int:
         raise FastSAMVideoError("no display to open the window on (DISPLAY is not set): run headless with "
                                 "`fastsam-video run SOURCE`, or set QT_QPA_PLATFORM=offscreen")
     args = complete_args(args)
+    fix_qt_environment()
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 

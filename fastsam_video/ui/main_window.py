@@ -41,6 +41,7 @@ SHORTCUTS = [
     ("Ctrl+O", "Open a file, camera or stream"),
     ("Ctrl+Shift+O", "Open a video file"),
     ("F5", "Restart the current source"),
+    ("Ctrl+W", "Close the source"),
     ("L", "Loop video files"),
     ("Ctrl+R", "Start / stop recording"),
     ("Ctrl+S", "Save a snapshot (PNG)"),
@@ -71,6 +72,7 @@ class ResultBridge(QObject):
     opened = pyqtSignal(int, object)  # generation, Pipeline
     failed = pyqtSignal(int, str)  # request or generation, message
     message = pyqtSignal(str)
+    problem = pyqtSignal(str)
 
 
 class Banner(QFrame):
@@ -158,6 +160,8 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
         self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
         self.editor = PromptEditor(self._initial_prompts())
+        self._everything_explicit = bool(getattr(self.args, "everything", False))
+        self._everything_auto = False
 
         self._bridge = ResultBridge(self)
         queued = Qt.ConnectionType.QueuedConnection
@@ -166,9 +170,10 @@ class MainWindow(QMainWindow):
         self._bridge.opened.connect(self._on_opened, queued)
         self._bridge.failed.connect(self._on_failed, queued)
         self._bridge.message.connect(self._on_message, queued)
+        self._bridge.problem.connect(self.show_error, queued)
         self._sessions = Sessions(PipelineFactory(self.args, segmenter), source_ready=self._bridge.sourceReady.emit,
                                   opened=self._bridge.opened.emit, failed=self._bridge.failed.emit,
-                                  message=self._bridge.message.emit)
+                                  message=self._bridge.message.emit, problem=self._bridge.problem.emit)
 
         self._pipeline: Pipeline | None = None
         self._tickets = itertools.count(1)  # one sequence for both, so a number names one thing
@@ -533,7 +538,10 @@ class MainWindow(QMainWindow):
         if pipeline.record_path is not None:
             self._recording = (pipeline.record_path, time.monotonic())
         self._update_recording()
-        remember_source(self.settings, self._spec)
+        spec = self._spec
+        if kind_of(spec) == "file" and Path(spec).expanduser().exists():
+            spec = str(Path(spec).expanduser().resolve())  # reopens from anywhere
+        remember_source(self.settings, spec)
         name = redact_url(self._spec)
         self.setWindowTitle(f"{name} — fastsam-video")
         self.source_label.setText(name)
@@ -648,6 +656,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ prompts
     def _push_prompts(self) -> None:
+        self._follow_everything_rule()
         if self._pipeline is not None:
             self._pipeline.set_prompts(self.editor.prompts)
         self._refresh_objects()
@@ -722,11 +731,25 @@ class MainWindow(QMainWindow):
         self.show_status("all objects cleared")
 
     def set_everything(self, on: bool) -> None:
+        """Everything mode on or off. Until the user sets it (E, the button, --everything) it
+        follows the command line's rule: on while there is no object, off once there is one."""
         if self.everything_action.isChecked() != bool(on):
             self.everything_action.setChecked(bool(on))  # comes back here through toggled
             return
+        if not self._everything_auto:
+            self._everything_explicit = True
         self.editor.set_everything(on)
         self._push_prompts()
+
+    def _follow_everything_rule(self) -> None:
+        want = not self.editor.prompts.objects
+        if self._everything_explicit or self.editor.prompts.everything == want:
+            return
+        self._everything_auto = True
+        try:
+            self.set_everything(want)
+        finally:
+            self._everything_auto = False
 
     def _refresh_objects(self) -> None:
         rows = []

@@ -90,12 +90,13 @@ class Sessions:
 
     def __init__(self, factory: PipelineFactory, *, source_ready: Callable[[int, FrameSource], None],
                  opened: Callable[[int, Pipeline], None], failed: Callable[[int, str], None],
-                 message: Callable[[str], None]):
+                 message: Callable[[str], None], problem: Callable[[str], None] | None = None):
         self.factory = factory
         self._source_ready = source_ready
         self._opened = opened
         self._failed = failed
-        self._message = message
+        self._message = message  # notes ("recording saved: ...")
+        self._problem = problem or message  # errors met while closing (a recording that failed)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._unclaimed: list[FrameSource | Pipeline] = []
@@ -188,7 +189,7 @@ class Sessions:
         except Exception as err:
             if not isinstance(err, FastSAMVideoError):
                 log.exception("closing the pipeline failed")
-            self._message(describe_error(err, "closing the source"))
+            self._problem(describe_error(err, "closing the source"))
             return
         if note:
             self._message(note)

@@ -12,6 +12,10 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from fastsam_video.ui import fix_qt_environment  # noqa: E402
+
+fix_qt_environment()  # before pytest-qt makes the QApplication
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_DIR = ROOT / "samples" / "clips" / "crossing"
 CLIP = CLIP_DIR / "video.mp4"

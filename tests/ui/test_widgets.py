@@ -152,6 +152,20 @@ def test_shortcuts_and_help(qtbot, make_window):
     assert "open a source" in window.statusBar().currentMessage()
 
 
+def test_everything_follows_the_objects_until_the_user_sets_it(make_window):
+    window = make_window()
+    assert window.prompts.everything and window.everything_action.isChecked()
+    window.add_text("a dog")
+    assert not window.prompts.everything and not window.everything_action.isChecked()
+    window.clear_prompts()
+    assert window.prompts.everything
+    window.everything_action.trigger()  # the user's choice sticks from now on
+    assert not window.prompts.everything
+    window.add_text("a cat")
+    window.clear_prompts()
+    assert not window.prompts.everything
+
+
 def test_source_dialog_keeps_no_password(qtbot, settings):
     from fastsam_video.ui.source_dialog import SourceDialog, recent_sources, remember_source
 

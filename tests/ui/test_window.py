@@ -63,6 +63,7 @@ def test_click_tracks_the_object_under_the_pointer(qtbot, window_on_clip, result
     assert prompt.kind == "points" and np.allclose(prompt.points[0], point, atol=2)  # widget -> frame mapping
     object_id = prompt.object_id
     assert window.selected_object() == object_id
+    assert not window.prompts.everything  # the first object ends everything mode, as on the command line
     qtbot.waitUntil(lambda: tracked(results[-1], object_id), timeout=WAIT)
     first = next(r for r in results if tracked(r, object_id))
     x, y = (round(v) for v in prompt.points[0])
@@ -93,7 +94,7 @@ def test_drag_makes_a_box_object_and_remove_drops_it(qtbot, window_on_clip, resu
     assert iou(mask_of(first, object_id), ground_truth(first.frame.index, 2)) > 0.5
     assert window.object_list.rows()[0][1:] == ("box", "tracked")
 
-    window.set_everything(False)  # else the shown masks are every mask, numbered 1..N
+    window.set_everything(False)  # kept off without objects: else every mask shows, numbered 1..N
     window.select_object(object_id)
     window.remove_action.trigger()  # the Delete key (shortcut tested in test_widgets)
     assert window.prompts.objects == () and window.object_list.rows() == []
