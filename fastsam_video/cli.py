@@ -17,6 +17,7 @@ os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summa
 
 from .prompts import PointPrompt  # noqa: E402
 from .types import FastSAMVideoError, PromptError  # noqa: E402
+from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
 log = logging.getLogger("fastsam_video")
 
@@ -113,13 +114,17 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-det", type=int, default=300)
     group.add_argument("--retina", type=parse_bool, nargs="?", const=True, default=True,
                        help="full-resolution mask edges (default true)")
+    group.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
+                       help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
+                            "auto (onnx on the CPU when installed)")
 
 
 def make_segmenter(args):
     from .engine import Segmenter
 
     return Segmenter(args.model, device=args.device, half=False if args.fp32 else None, imgsz=args.imgsz,
-                     conf=args.conf, iou=args.iou, max_det=args.max_det, retina=args.retina)
+                     conf=args.conf, iou=args.iou, max_det=args.max_det, retina=args.retina,
+                     backend=getattr(args, "backend", "torch"))
 
 
 # ---------------------------------------------------------------- image
@@ -287,13 +292,18 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--record", metavar="OUT.mp4", help="record the annotated video (H.264, fragmented MP4)")
     out.add_argument("--export-masks", metavar="DIR", help="per-frame masks as DAVIS PNGs (pixel = object id)")
     out.add_argument("--export-coco", metavar="FILE", help="COCO-style JSON with RLE masks")
+    out.add_argument("--segment-seconds", type=float, default=None, metavar="N",
+                     help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
     out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")
     out.add_argument("--no-window", action="store_true", help="run headless even when a display is available")
     src = p.add_argument_group("source")
     src.add_argument("--max-frames", type=int, default=None)
     src.add_argument("--realtime", action="store_true",
                      help="pace a file at its frame rate and drop frames like a live camera")
-    src.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp")
+    src.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
+                     help="tcp (default, reliable) or udp (lower latency, may lose packets)")
+    src.add_argument("--no-reconnect", action="store_true",
+                     help="fail at once when a network camera is down instead of retrying with backoff")
     src.add_argument("--open-timeout", type=float, default=5.0, metavar="SECONDS")
     src.add_argument("--read-timeout", type=float, default=5.0, metavar="SECONDS")
     p.set_defaults(ordered_prompts=[])
@@ -312,14 +322,14 @@ def build_pipeline(args, source_spec: str | list[str], prompts_list=None, on_res
         for index, spec in enumerate(specs):
             sources.append(open_source(spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
                                        open_timeout=args.open_timeout, read_timeout=args.read_timeout,
-                                       source_id=index))
+                                       reconnect=False if args.no_reconnect else None, source_id=index))
         segmenter = make_segmenter(args)
         prompts = PromptSet(tuple(prompts_list), everything=args.everything or not prompts_list)
         return Pipeline(sources, segmenter, prompts, record=args.record, export_masks=args.export_masks,
                         export_coco=args.export_coco, max_frames=args.max_frames,
                         tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
                         text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
-                        on_result=on_result, hud=args.hud)
+                        on_result=on_result, hud=args.hud, segment_seconds=args.segment_seconds)
     except BaseException:
         for source in sources:
             source.close()
@@ -361,8 +371,10 @@ def run_headless(pipeline, log_every: float = 5.0) -> int:
     log.info("done: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d",
              snap.frames, elapsed, snap.frames / max(elapsed, 1e-9), snap.latency_p50 * 1e3,
              snap.latency_p99 * 1e3, snap.dropped)
-    if pipeline.record_path:
-        log.info("recording: %s", pipeline.record_path)
+    for channel in pipeline.channels:
+        for path in channel.recorded:
+            if path.exists():
+                log.info("recording: %s", path)
     return 0
 
 
@@ -402,6 +414,9 @@ def cmd_demo(args) -> int:
     args.everything = True
     if not args.record:
         args.record = str(Path(args.output) / "demo.mp4")
+    if has_display() and not args.no_window:
+        args.ordered_prompts = [("object_points", [(*o["point"], 1)]) for o in spec["objects"]]
+        return run_window(args, str(DEMO_CLIP / "video.mp4"))
     pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
     print(f"demo: {len(prompts)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
     code = run_headless(pipeline)
@@ -510,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_eval_parser(sub)
     add_bench_parser(sub)
+    add_gui_parser(sub)
     return parser
 
 
@@ -518,10 +534,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command is None:  # the window when there is a screen, else the help
+            if has_display():
+                return run_window(args, None)
+            parser.print_help()
+            return 0
         return args.func(args)
     except FastSAMVideoError as err:
         print(f"fastsam-video: error: {err}", file=sys.stderr)

@@ -134,7 +134,7 @@ class Segmenter:
 
     def __init__(self, model: str | Path | None = None, *, device: str | None = None, half: bool | None = None,
                  imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
-                 max_det: int = 300, retina: bool = True, warmup: bool = True):
+                 max_det: int = 300, retina: bool = True, warmup: bool = True, backend: str = "torch"):
         self.weights = resolve_weights(model)
         defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
         self.device = pick_device(device)
@@ -151,13 +151,16 @@ class Segmenter:
         self.stride = int(max(model_fp32.stride.max().item(), 32))
         self.num_classes = int(model_fp32.model[-1].nc)
         self.model = model_fp32.to(self.device, self.dtype).eval()
+        from .runtime import select_backend  # backend: "torch" | "onnx" (ONNX Runtime, CPU) | "auto"
+
+        self.backend, self.runtime = select_backend(backend, self.model, self.weights, self.device)
         self.timings: dict[str, float] = {}
         if warmup:
             self.warmup()
 
     @property
     def precision(self) -> str:
-        return "fp16" if self.half else "fp32"
+        return ("fp16" if self.half else "fp32") + ("" if self.backend == "torch" else f" {self.backend}")
 
     def __repr__(self) -> str:
         return (f"Segmenter({self.weights.name}, device={self.device}, {self.precision}, imgsz={self.imgsz}, "
@@ -165,6 +168,8 @@ class Segmenter:
 
     def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network alone: (B, 3, h, w) input -> (raw predictions (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4))."""
+        if self.runtime is not None:
+            return self.runtime(batch)
         out = self.model(batch)
         return out[0] if isinstance(out[0], tuple) else out  # ((y, proto), raw_dict) in eval mode
 

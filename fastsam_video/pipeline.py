@@ -26,8 +26,8 @@ import torch
 
 from .engine import Segmenter
 from .render import Annotator, LostObject, draw_hud
-from .sinks import CocoExporter, DavisExporter, SinkThread, VideoRecorder
-from .sources import CaptureThread, FrameSource
+from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
+from .sources import CaptureThread, ConnectionState, FrameSource
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig
 from .types import FastSAMVideoError, Frame, Segmentation
 
@@ -87,6 +87,7 @@ class StatsSnapshot:
     stage_ms: dict[str, float]
     device: str
     precision: str
+    connection: ConnectionState | None = None  # network cameras: connected / reconnecting in N s
 
     def line(self) -> str:
         stages = " ".join(f"{k} {v:.0f}" for k, v in self.stage_ms.items())
@@ -95,13 +96,16 @@ class StatsSnapshot:
                 + f" | latency p50 {self.latency_p50 * 1e3:.0f} ms p95 {self.latency_p95 * 1e3:.0f} ms"
                 + f" p99 {self.latency_p99 * 1e3:.0f} ms | dropped {self.dropped}"
                 + (f", sinks dropped {self.sink_dropped}" if self.sink_dropped else "")
-                + f" | {self.device} {self.precision}" + (f" | ms: {stages}" if stages else ""))
+                + f" | {self.device} {self.precision}" + (f" | ms: {stages}" if stages else "")
+                + (f" | {self.connection.describe()}" if self.connection is not None else ""))
 
     def hud(self) -> list[str]:
         return [f"capture {self.capture_fps:.1f}  infer {self.inference_fps:.1f}  display {self.display_fps:.1f} fps",
                 f"latency p50 {self.latency_p50 * 1e3:.0f} ms  p95 {self.latency_p95 * 1e3:.0f} ms  "
                 f"dropped {self.dropped}",
-                f"{self.device} {self.precision}"]
+                f"{self.device} {self.precision}"] + (
+                    [self.connection.describe()] if self.connection is not None and not self.connection.connected
+                    else [])
 
 
 class Stats:
@@ -133,7 +137,8 @@ class Channel:
     """One camera: its capture thread, tracker, prompt snapshot, sinks and stats. Everything but
     `prompts` and the recording request belongs to the inference thread."""
 
-    def __init__(self, index: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker):
+    def __init__(self, index: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
+                 segment_seconds: float | None = None):
         self.index = index
         self.source = source
         self.prompts = prompts
@@ -146,12 +151,16 @@ class Channel:
         self.done = False  # the source ended, or failed
         self.error: BaseException | None = None
         self.block = not source.live  # files: completeness wins; live: never stall inference
+        self.segment_seconds = segment_seconds
+        self.recorded: list[Path] = []  # every file written, for the final report
 
     def add_sink(self, name: str, sink, write: Callable[[Result], None]) -> None:
         self.sinks.append((SinkThread(write, name=name, block=self.block), sink))
 
     def start_recording(self, path: Path) -> None:
-        recorder = VideoRecorder(path, fps_hint=self.source.fps or 30)
+        fps, live = self.source.fps or 30, self.source.live  # live: no frame waits in the encoder
+        recorder = (SegmentedRecorder(path, self.segment_seconds, fps_hint=fps, low_latency=live)
+                    if self.segment_seconds else VideoRecorder(path, fps_hint=fps, low_latency=live))
         use_pts = not self.source.live  # live: true capture times (variable rate); files: their own timestamps
         stats = self.stats
 
@@ -171,6 +180,7 @@ class Channel:
             thread, recorder = entry
             thread.close()  # drains what is queued, so nothing already captured is lost
             recorder.close()
+            self.recorded += getattr(recorder, "paths", [recorder.path] if hasattr(recorder, "path") else [])
         self.record_path = None
 
     def apply_recording_request(self) -> None:
@@ -182,6 +192,10 @@ class Channel:
 
     def close_sinks(self) -> list[BaseException]:
         errors = []
+        try:
+            self.stop_recording()
+        except Exception as err:
+            errors.append(err)
         for thread, sink in self.sinks:
             for close in (thread.close, sink.close):
                 try:
@@ -204,7 +218,8 @@ class Pipeline:
                  export_masks: str | Path | None = None, export_coco: str | Path | None = None,
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
-                 on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8):
+                 on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
+                 segment_seconds: float | None = None):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -218,7 +233,7 @@ class Pipeline:
         self._queue_size = queue_size
         self._thread: threading.Thread | None = None
         prompts = prompts if prompts is not None else PromptSet(everything=True)
-        self.channels = [Channel(i, src, prompts, PromptTracker(tracker_config, text_encoder))
+        self.channels = [Channel(i, src, prompts, PromptTracker(tracker_config, text_encoder), segment_seconds)
                          for i, src in enumerate(sources)]
         n = len(sources)
         for ch in self.channels:
@@ -319,7 +334,7 @@ class Pipeline:
             dropped=capture.dropped if capture else 0, sink_dropped=sum(t.dropped for t, _ in ch.sinks),
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
             stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
-            precision=self.segmenter.precision)
+            precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None))
 
     # -------------------------------------------------------------- inference thread
     def _next_frames(self) -> list[tuple[Channel, Frame]]:

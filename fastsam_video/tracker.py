@@ -30,7 +30,7 @@ from torchvision.ops import box_iou
 from .prompts import (ImageTextEncoder, box_mask_iou, masks_at_points, select_by_boxes,
                       select_by_points, select_by_text)
 from .render import LostObject
-from .types import PromptError, Segmentation, union
+from .types import FastSAMVideoError, PromptError, Segmentation, union
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,12 @@ class PromptTracker:
         for object_id, prompt in wanted.items():
             if self._applied.get(object_id) == prompt or prompt in self._rejected:
                 continue
-            created = self._create(prompt, seg, image, frame_index)
+            try:
+                created = self._create(prompt, seg, image, frame_index)
+            except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
+                self._rejected.add(prompt)
+                events.append(f"object {object_id}: {err}")
+                continue
             if created is None:
                 self._rejected.add(prompt)
                 self.objects.pop(object_id, None)

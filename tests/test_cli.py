@@ -160,7 +160,7 @@ def test_prompt_flags_become_objects_in_the_order_given():
 def test_bad_sources_fail_fast_with_one_line(source, expected, tmp_path, capsys):
     (tmp_path / "notes.mp4").write_text("this is a text file, not a video")
     started = time.monotonic()
-    code = run_cli("run", source.format(tmp=tmp_path), "--no-window", "--open-timeout", "2")
+    code = run_cli("run", source.format(tmp=tmp_path), "--no-window", "--open-timeout", "2", "--no-reconnect")
     err = capsys.readouterr().err.strip()
     assert code == 2 and time.monotonic() - started < 10
     assert len(err.splitlines()) == 1 and expected in err

@@ -165,3 +165,17 @@ def test_sample_clips_with_oracle_masks_keep_ids(clip):
     assert score.jf >= 0.9
     assert sum(o.id_switches for o in score.objects) == 0
     assert all(r <= 5 for o in score.objects for r in o.reacquire_frames)
+
+
+def test_text_prompt_without_clip_is_rejected_and_the_stream_goes_on():
+    from fastsam_video.types import WeightsError
+
+    def no_clip():
+        raise WeightsError("CLIP weights ViT-B-32.pt are not in weights/")
+
+    tracker = PromptTracker(text_encoder=no_clip)
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 10)), ObjectPrompt(2, text="a dog"))))
+    result = step(tracker, 0, square(10, 10))
+    assert [o.object_id for o in result.objects] == [1]
+    assert any("object 2: CLIP weights" in e for e in result.events)
+    assert step(tracker, 1, square(11, 10)).objects[0].state == "tracked"

@@ -154,9 +154,9 @@ class MainWindow(QMainWindow):
     def __init__(self, args=None, *, segmenter=None, settings: QSettings | None = None,
                  output_dir: str | Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        from . import gui_args
+        from . import complete_args
 
-        self.args = args if args is not None else gui_args([])
+        self.args = complete_args(args)  # `run`'s options, or none at all, work too
         self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
         self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
         self.editor = PromptEditor(self._initial_prompts())

@@ -90,7 +90,7 @@ class VideoView(QWidget):
         if self._press is None:
             return False
         delta = pos - self._press
-        return abs(delta.x()) + abs(delta.y()) >= QApplication.startDragDistance()
+        return abs(delta.x()) + abs(delta.y()) >= min(QApplication.startDragDistance(), 6)  # "a few pixels"
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self._array is not None:

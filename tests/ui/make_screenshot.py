@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from PyQt6.QtCore import QEventLoop, QPoint, QSettings, Qt  # noqa: E402
+from PyQt6.QtCore import QPoint, QSettings, Qt  # noqa: E402
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
@@ -33,7 +33,7 @@ CLIP_DIR = ROOT / "samples" / "clips" / "crossing"
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshot.png"
     fix_qt_environment()
-    app = QApplication([])
+    app = QApplication([])  # noqa: F841  (kept alive for the whole run)
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(gui_args(["--fast", "--device", "cpu"]), settings=settings, output_dir=tempfile.mkdtemp())
     window.resize(1240, 740)
@@ -45,7 +45,7 @@ def main() -> int:
     def spin(seconds: float, until=lambda: False) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end and not until():
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            QTest.qWait(20)  # sleeps in the event loop: a busy loop would starve the inference thread of the GIL
 
     def to_widget(point) -> QPoint:
         x, y = frame_to_widget(point, window.view.size(), window.view.frame_size())
@@ -66,8 +66,10 @@ def main() -> int:
     QTest.mouseMove(window.view, b)
     QTest.mouseRelease(window.view, Qt.MouseButton.LeftButton, pos=b)
     window.select_object(1)
-    spin(60, lambda: shown[-1].frame.index >= index + 18)
-    spin(0.6)  # one more stats refresh
+    spin(60, lambda: shown[-1].frame.index >= index + 8)
+    window.start_recording()  # into a temporary folder: the screenshot shows the REC line
+    started = time.monotonic()
+    spin(60, lambda: shown[-1].frame.index >= index + 18 and time.monotonic() - started > 2.2)
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))
     print(f"{out}: frame {shown[-1].frame.index}, objects {window.object_list.rows()}, {window.stats_text()}")
