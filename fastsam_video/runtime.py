@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
@@ -83,7 +85,8 @@ def export_onnx(model: torch.nn.Module, target: Path) -> None:
     try:
         import onnx  # noqa: F401  (torch's exporter needs it to write the file)
     except ImportError:
-        raise BackendError(f"exporting the model to ONNX needs the onnx package, which is not installed: {HINT}") from None
+        raise BackendError(f"exporting the model to ONNX needs the onnx package, which is not installed: {HINT}") \
+            from None
     from ultralytics.nn.modules import C2f, Detect
 
     model = copy.deepcopy(model).float().cpu().eval()
@@ -93,7 +96,7 @@ def export_onnx(model: torch.nn.Module, target: Path) -> None:
         elif isinstance(m, C2f):
             m.forward = m.forward_split
     dummy = torch.zeros(1, 3, 256, 320)  # not square, so height and width cannot be confused
-    kwargs = {"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
+    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}  # torch>=2.4
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TracerWarnings, and torch>=2.9's note that this exporter is the legacy one
         torch.onnx.export(model, dummy, str(target), opset_version=OPSET, input_names=[INPUT_NAME],
@@ -168,8 +171,17 @@ class OnnxForward:
             tmp.unlink(missing_ok=True)
         self.exported = True
         self.export_s = time.perf_counter() - start
+        self._prune()
         log.info("exported %s to ONNX in %.1f s: %s", self.path.stem, self.export_s, self.path)
         return session
+
+    def _prune(self) -> None:
+        """Drop older exports of a checkpoint with the same name (a retrained or replaced file)."""
+        stem = self.path.stem.rsplit("-", 1)[0]
+        for old in self.cache_dir.glob("*.onnx"):
+            if old != self.path and re.fullmatch(re.escape(stem) + r"-[0-9a-f]{16}\.onnx", old.name):
+                log.info("removing the outdated ONNX export %s", old)
+                old.unlink(missing_ok=True)
 
     @staticmethod
     def check(model: torch.nn.Module, session) -> None:

@@ -84,11 +84,16 @@ def test_second_construction_reuses_the_cached_export(onnx_segmenter, onnx_cache
 
 
 @needs_onnx
-def test_damaged_cache_file_is_exported_again(onnx_segmenter, tmp_path):
+def test_damaged_cache_file_is_exported_again_and_outdated_exports_go(onnx_segmenter, tmp_path):
     damaged = tmp_path / onnx_segmenter.runtime.path.name
     damaged.write_bytes(b"not an onnx file")
+    outdated = tmp_path / "fastsam-video-n-0123456789abcdef.onnx"  # an earlier version of the checkpoint
+    other = tmp_path / "FastSAM-s-0123456789abcdef.onnx"
+    outdated.write_bytes(b"old")
+    other.write_bytes(b"another model")
     again = OnnxForward(onnx_segmenter.model, onnx_segmenter.weights, tmp_path)
     assert again.exported and again.path == damaged and damaged.stat().st_size > 1_000_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([damaged.name, other.name])
 
 
 @needs_onnx
