@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from .prompts import (ImageTextEncoder, box_mask_iou, masks_at_points, select_by_boxes,
+from .prompts import (ImageTextEncoder, box_mask_iou, masks_at_points, masks_to_boxes, select_by_boxes,
                       select_by_points, select_by_text)
 from .render import LostObject
 from .types import FastSAMVideoError, PromptError, Segmentation, union
@@ -178,6 +178,16 @@ def _cxcywh(box: np.ndarray) -> np.ndarray:
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], float)
 
 
+def shifted(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """The (H, W) mask moved by (dy, dx) pixels; what leaves the frame is gone (no wrap-around)."""
+    h, w = mask.shape
+    out = torch.zeros_like(mask)
+    if abs(dy) < h and abs(dx) < w:
+        out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            mask[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
 # ---------------------------------------------------------------- appearance
 
 COLOR_LEVELS = 6  # per channel: 216-bin BGR histograms
@@ -215,6 +225,8 @@ class TrackerConfig:
     reacquire_appearance: float = 0.55  # a lost object needs this much to come back
     part_inside: float = 0.7  # a leftover mask this much inside the prediction is a part
     appearance_rate: float = 0.1  # how fast the descriptor follows the object
+    merged_area: float = 1.4  # a match this much larger than the object holds something else too
+    coast_frames: int = 10  # a lost object keeps its velocity this many frames
     work_size: int = 256  # masks are compared at about this many pixels on the long side
 
 
@@ -235,6 +247,7 @@ class TrackedObject:
     last_index: int = 0
     frames_lost: int = 0
     full_mask: torch.Tensor | None = None  # (H, W) current mask at frame resolution
+    full_shift: tuple[int, int] = (0, 0)  # this frame's predicted motion in frame pixels (dy, dx)
 
     @property
     def object_id(self) -> int:
@@ -386,12 +399,15 @@ class PromptTracker:
         for obj in active:
             dt = max(frame_index - obj.last_index, 1)
             obj.last_index = frame_index
-            damping = 0.8 if obj.state == "lost" else 1.0
+            # a lost object keeps its velocity for a few frames (passing behind something), then slows down
+            damping = 0.8 if obj.state == "lost" and obj.frames_lost > cfg.coast_frames else 1.0
             before = _cxcywh(obj.kalman.box)
             box = obj.kalman.predict(dt, damping)
-            shift = (_cxcywh(box)[:2] - before[:2]) / stride
+            motion = _cxcywh(box)[:2] - before[:2]
+            obj.full_shift = (int(round(motion[1])), int(round(motion[0])))
+            shift = motion / stride
             if obj.state == "tracked":
-                predicted.append(torch.roll(obj.mask, (int(round(shift[1])), int(round(shift[0]))), (0, 1)))
+                predicted.append(shifted(obj.mask, int(round(shift[1])), int(round(shift[0]))))
                 obj.mask = predicted[-1]  # the shifted mask is next frame's starting point
             else:
                 predicted.append(obj.mask)
@@ -478,11 +494,22 @@ class PromptTracker:
     def _observe(self, obj: TrackedObject, seg: Segmentation, cand: torch.Tensor, cand_desc: torch.Tensor,
                  chosen: torch.Tensor, events: list[str], confident: bool) -> None:
         full = union(seg.masks[chosen]) if len(chosen) > 1 else seg.masks[int(chosen[0])]  # a view, no copy
+        work = cand[chosen].any(0)
+        area = float(work.sum())
+        if (obj.state == "tracked" and obj.full_mask is not None
+                and area > self.config.merged_area * obj.typical_area):
+            # the model merged this object with another one (they overlap): keep the object's own
+            # predicted shape inside the merged mask, coast on the motion model, learn nothing
+            own = full & shifted(obj.full_mask, *obj.full_shift)
+            if own.any():
+                obj.full_mask = own
+                obj.box = masks_to_boxes(own[None])[0].cpu().numpy().astype(float)
+                return
         boxes = seg.boxes[chosen]
         box = torch.cat([boxes[:, :2].amin(0), boxes[:, 2:].amax(0)]).cpu().numpy().astype(float)
         obj.full_mask = full
-        obj.mask = cand[chosen].any(0)
-        obj.area = float(obj.mask.sum())
+        obj.mask = work
+        obj.area = area
         obj.box = box
         if obj.state == "lost":  # a stale velocity would throw the next prediction off
             obj.kalman = BoxKalman(box)
