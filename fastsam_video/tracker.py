@@ -387,11 +387,10 @@ class PromptTracker:
         device = seg.device
         h, w = seg.shape
         stride = self._stride((h, w))
-        cand = self._work(seg.masks)  # (N, h', w')
+        cand = self._work(seg.masks).contiguous()  # (N, h', w'): one strided read of the masks, then small
         n = cand.shape[0]
         cand_flat = cand.flatten(1).float()
         cand_area = cand_flat.sum(1)
-        full_area = cand_area * stride ** 2  # close enough to rank masks against a moved box
         bins = color_bins(image[::stride, ::stride])
         cand_desc = color_histograms(cand, bins)
 
@@ -437,8 +436,8 @@ class PromptTracker:
                     excluded[i] = bg.any(0)  # background points keep excluding what they excluded
             pbox = obj.prompt_box(box)
             if pbox is not None:
-                prompt_term[i] = box_mask_iou(seg.masks, torch.as_tensor(pbox[None], dtype=torch.float32,
-                                                                          device=device), full_area)[0]
+                work_box = torch.as_tensor(pbox[None] / stride, dtype=torch.float32, device=device)
+                prompt_term[i] = box_mask_iou(cand, work_box, cand_area)[0]  # at work resolution, like the rest
         box_iou = _box_iou(pred_boxes, seg.boxes)
 
         tracked = [i for i, o in enumerate(active) if o.state == "tracked"]
