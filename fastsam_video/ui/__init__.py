@@ -3,8 +3,9 @@
 This module itself stays Qt-free so that the command line can register `gui` without
 loading Qt; the window lives in `ui.main_window`, the event loop in `ui.app`.
 
-    add_gui_parser(sub)            registers `fastsam-video gui [SOURCE]` (the `run` options)
-    run_window(args, source_spec)  opens the window (on `source_spec` if given); exit status
+    add_gui_parser(sub)            registers `fastsam-video gui [SOURCE...]` (the `run` options)
+    run_window(args, source_spec)  opens the window (on `source_spec` if given, a grid of
+                                   cameras for a list of several); exit status
     gui_args(argv)                 the `gui` options parsed from `argv` (defaults for []),
                                    e.g. for `fastsam-video` with no subcommand
 """
@@ -24,8 +25,10 @@ def add_gui_parser(sub) -> argparse.ArgumentParser:
                        description="The interactive window on SOURCE (optional: open one from the window). "
                                    "Click an object to track it, drag a box, type a text prompt; F1 lists "
                                    "the shortcuts.")
-    p.add_argument("source", nargs="?", metavar="SOURCE",
-                   help="video file, image folder or glob, webcam index (0), or rtsp:// / http:// URL")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", action=_Sources,
+                   help="video file, image folder or glob, webcam index (0), or rtsp:// / http:// URL; "
+                        "several: one camera each, shown in a grid")
+    p.set_defaults(source=None, sources=[])
     add_stream_options(p)
     p.add_argument("--fast", action="store_true",
                    help="process every frame of a file as fast as the model goes (default in the window: "
@@ -34,7 +37,19 @@ def add_gui_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+class _Sources(argparse.Action):
+    """SOURCE...: `sources` (the list) and `source` (the first, or None: as before)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        values = list(values or [])
+        namespace.sources = values
+        namespace.source = values[0] if values else None
+
+
 def cmd_gui(args) -> int:
+    sources = list(getattr(args, "sources", None) or [])
+    if len(sources) > 1:
+        return run_window(args, sources)
     return run_window(args, getattr(args, "source", None))
 
 
@@ -75,7 +90,7 @@ def fix_qt_environment() -> None:
             del os.environ[name]
 
 
-def run_window(args: argparse.Namespace | None, source_spec: str | None = None) -> int:
+def run_window(args: argparse.Namespace | None, source_spec: str | list[str] | None = None) -> int:
     """Open the window and run the Qt event loop until it is closed; returns the exit status.
     Raises FastSAMVideoError (one line) when there is no display to show it on."""
     from .app import run_window as run

@@ -18,7 +18,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_window(args, source_spec: str | None = None) -> int:
+def run_window(args, source_spec: str | list[str] | None = None) -> int:
     if not has_display():
         raise FastSAMVideoError("no display to open the window on (DISPLAY is not set): run headless with "
                                 "`fastsam-video run SOURCE`, or set QT_QPA_PLATFORM=offscreen")
@@ -34,7 +34,9 @@ def run_window(args, source_spec: str | None = None) -> int:
     app.setOrganizationName("fastsam-video")
     window = MainWindow(args)
     window.show()
-    if source_spec:
+    if isinstance(source_spec, (list, tuple)):
+        window.open_sources(list(source_spec))
+    elif source_spec:
         window.open_source(source_spec)
     # Ctrl-C in the terminal closes the window (and so finalises a recording); Python only runs
     # its signal handlers between bytecodes, so wake the interpreter now and then.

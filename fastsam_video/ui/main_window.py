@@ -1,6 +1,11 @@
 """MainWindow: the video with its overlays, mouse prompts, the object list, sources,
 recording, snapshots and live statistics.
 
+Several sources (`open_sources`) run as the cameras of one Pipeline and show as a grid of
+tiles (`camera_grid`); each camera has its own prompts, object states and newest result
+(`CameraState`). The selected tile (click it) is the one the object list, prompts,
+recording and snapshots act on.
+
 Threads: the window never decodes or runs the model. The pipeline calls `on_result` on its
 inference thread; that only emits a queued signal, and the UI thread keeps the newest
 result of those queued (older ones are dropped, their tracker events kept). Opening and
@@ -10,6 +15,7 @@ closing sources run on worker threads (`session.Sessions`).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import logging
 import re
 import time
@@ -26,9 +32,10 @@ from ..pipeline import Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
 from ..tracker import ObjectPrompt, PromptSet
 from ..types import FastSAMVideoError, PromptError
+from .camera_grid import CameraGrid
 from .object_list import ObjectList
 from .prompting import BACKGROUND, NEW, PromptEditor, point_gesture
-from .session import PipelineFactory, Sessions
+from .session import PipelineFactory, Sessions, describe_error
 from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
 from .video_view import VideoView
 
@@ -127,6 +134,19 @@ class HelpOverlay(QLabel):
         self.raise_()
 
 
+class CameraState:
+    """What the window keeps per camera: its prompts, object states and newest results."""
+
+    def __init__(self, prompts: PromptSet):
+        self.editor = PromptEditor(prompts)
+        self.statuses: dict[int, object] = {}
+        self.notes: dict[int, str] = {}
+        self.latest: Result | None = None
+        self.pending: Result | None = None  # newest result not yet shown
+        self.events: list[str] = []
+        self.error: str | None = None  # the camera failed (the others go on)
+
+
 def _prompt_text(prompt: ObjectPrompt) -> tuple[str, str]:
     """(short kind, tooltip) for the object list."""
     if prompt.points:
@@ -159,7 +179,8 @@ class MainWindow(QMainWindow):
         self.args = complete_args(args)  # `run`'s options, or none at all, work too
         self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
         self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
-        self.editor = PromptEditor(self._initial_prompts())
+        self._cams = [CameraState(self._initial_prompts())]
+        self._camera = 0  # the selected camera: the object list, recording and snapshots act on it
         self._everything_explicit = bool(getattr(self.args, "everything", False))
         self._everything_auto = False
 
@@ -179,15 +200,11 @@ class MainWindow(QMainWindow):
         self._tickets = itertools.count(1)  # one sequence for both, so a number names one thing
         self._generation = 0  # of the running pipeline: results of older ones are ignored
         self._request = 0  # of the newest open request
-        self._opening: str | None = None
-        self._spec: str | None = None  # the running (or last) source
-        self._pending: Result | None = None
+        self._opening: list[str] | None = None
+        self._specs: list[str] = []  # the running (or last) sources
         self._present_scheduled = False
-        self._latest: Result | None = None
-        self._events: list[str] = []
-        self._statuses: dict[int, object] = {}
-        self._notes: dict[int, str] = {}
         self._recording: tuple[Path, float] | None = None
+        self._recording_camera: int | None = None  # None: every camera (--record)
         self._record_on_open = self.args.record  # --record: the first source records from its start
         self._exports_on_open = bool(self.args.export_masks or self.args.export_coco)
         self._snapshot: StatsSnapshot | None = None
@@ -320,17 +337,18 @@ class MainWindow(QMainWindow):
         return button
 
     def _build_ui(self) -> None:
-        self.view = VideoView()
-        self.view.pointClicked.connect(self._on_view_click)
-        self.view.boxDrawn.connect(self._on_view_box)
+        self.grid = CameraGrid()
+        self.grid.activated.connect(self.select_camera)
+        self.grid.pointClicked.connect(self._on_tile_click)
+        self.grid.boxDrawn.connect(self._on_tile_box)
         self.banner = Banner()
         video = QWidget()
         column = QVBoxLayout(video)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
         column.addWidget(self.banner)
-        column.addWidget(self.view, 1)
-        self.help = HelpOverlay(self.view)
+        column.addWidget(self.grid, 1)
+        self.help = HelpOverlay(self.grid)
 
         panel = QWidget()
         panel.setMinimumWidth(270)
@@ -407,8 +425,120 @@ class MainWindow(QMainWindow):
         return self._pipeline
 
     @property
+    def view(self) -> VideoView:
+        """The selected camera's view (the only one with one source)."""
+        return self.grid.tiles[min(self._camera, len(self.grid.tiles) - 1)].view
+
+    @property
+    def tiles(self):
+        return self.grid.tiles
+
+    @property
+    def camera(self) -> int:
+        """The selected camera (0-based)."""
+        return self._camera
+
+    @property
+    def camera_count(self) -> int:
+        return len(self._cams)
+
+    @property
+    def editor(self) -> PromptEditor:
+        return self._cams[self._camera].editor
+
+    @property
+    def _statuses(self) -> dict:
+        return self._cams[self._camera].statuses
+
+    @_statuses.setter
+    def _statuses(self, value: dict) -> None:
+        self._cams[self._camera].statuses = value
+
+    @property
+    def _notes(self) -> dict:
+        return self._cams[self._camera].notes
+
+    @_notes.setter
+    def _notes(self, value: dict) -> None:
+        self._cams[self._camera].notes = value
+
+    @property
+    def _latest(self) -> Result | None:
+        return self._cams[self._camera].latest
+
+    @_latest.setter
+    def _latest(self, value: Result | None) -> None:
+        self._cams[self._camera].latest = value
+
+    @property
+    def _spec(self) -> str | None:
+        return self._specs[0] if self._specs else None
+
+    @property
     def latest_result(self) -> Result | None:
         return self._latest
+
+    def camera_prompts(self, camera: int) -> PromptSet:
+        return self._cams[camera].editor.prompts
+
+    def camera_latest(self, camera: int) -> Result | None:
+        return self._cams[camera].latest
+
+    def select_camera(self, camera: int) -> None:
+        """Make `camera` the one the object list, prompts, recording and snapshots act on."""
+        if not 0 <= camera < len(self._cams):
+            return
+        if camera != self._camera:
+            self._camera = camera
+            self._refresh_objects()
+            self._update_stats()
+            self._update_recording()
+            self._update_everything_action()
+        self.grid.select(camera if len(self._cams) > 1 else -1)
+
+    def _update_everything_action(self) -> None:
+        on = self.editor.prompts.everything
+        if self.everything_action.isChecked() != on:
+            self.everything_action.blockSignals(True)
+            self.everything_action.setChecked(on)
+            self.everything_action.blockSignals(False)
+
+    def _on_tile_click(self, camera: int, x: float, y: float, button, modifiers) -> None:
+        self.select_camera(camera)
+        self._on_view_click(x, y, button, modifiers)
+
+    def _on_tile_box(self, camera: int, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.select_camera(camera)
+        self._on_view_box(x1, y1, x2, y2)
+
+    def _set_cameras(self, specs: list[str], keep: bool) -> None:
+        """One CameraState and tile per source; `keep`: the prompts stay (same sources, or
+        prompts made before the first source: copied to every camera)."""
+        first = self._cams[0].editor.prompts
+        if len(self._cams) == len(specs):
+            cams = self._cams
+            if not keep:
+                for cam in cams:
+                    cam.editor.clear()  # ids keep growing: a new object never takes an old colour
+        elif keep:
+            cams = [CameraState(first) for _ in specs]
+        else:
+            cams = [CameraState(replace(first, objects=())) for _ in specs]
+        for cam in cams:
+            cam.statuses, cam.notes, cam.error = {}, {}, None
+            if not keep:
+                cam.latest = None
+        self._cams = cams
+        self._camera = 0
+        self.grid.set_count(len(specs))
+        for i, (tile, spec) in enumerate(zip(self.grid.tiles, specs, strict=True)):
+            tile.set_name(redact_url(spec))
+            tile.stats.setText("–")
+            tile.view.set_overlay(None)
+            if not keep or len(specs) > 1 and cams[i].latest is None:
+                tile.view.set_frame(None)
+        self.grid.select(0 if len(specs) > 1 else -1)
+        self._update_everything_action()
 
     @property
     def prompts(self) -> PromptSet:
@@ -458,20 +588,32 @@ class MainWindow(QMainWindow):
         """Open `spec` (file, folder, glob, camera index, stream URL) on a worker thread. The
         running source keeps playing until the new one is open; a failure is shown in the
         window and leaves it as it was."""
-        spec = str(spec).strip()
-        if not spec or self._shut:
+        self.open_sources([spec])
+
+    def open_sources(self, specs: list[str]) -> None:
+        """Open several sources as cameras of one pipeline, shown in a grid (one: as
+        `open_source`). A camera that cannot be opened shows its error; the others play."""
+        specs = [str(spec).strip() for spec in specs if str(spec).strip()]
+        if not specs or self._shut:
             return
         self._request = next(self._tickets)
-        self._opening = spec
-        name = redact_url(spec)
+        self._opening = specs
+        name = self._describe(specs)
         self.show_status(f"Opening {name}…", 0)
         if self._pipeline is None:
             self.view.set_placeholder(f"Opening {name}…")
-        self._sessions.open_source(self._request, spec, realtime=self._realtime())
+        if len(specs) == 1:
+            self._sessions.open_source(self._request, specs[0], realtime=self._realtime())
+        else:
+            self._sessions.open_sources(self._request, specs, realtime=self._realtime())
+
+    @staticmethod
+    def _describe(specs: list[str]) -> str:
+        return redact_url(specs[0]) if len(specs) == 1 else f"{len(specs)} cameras"
 
     def restart_source(self) -> None:
-        if self._spec:
-            self.open_source(self._spec)
+        if self._specs:
+            self.open_sources(self._specs)
 
     def close_source(self) -> None:
         self._request = next(self._tickets)  # forget an open in progress too
@@ -481,8 +623,11 @@ class MainWindow(QMainWindow):
             self._sessions.close_later(pipeline, self._recording_note(pipeline))
         self._recording = None
         self._update_recording()
-        self._latest = None  # the spec stays: F5 opens it again, with the prompts made on it
-        self.view.set_frame(None)
+        for cam in self._cams:
+            cam.latest = None  # the specs stay: F5 opens them again, with the prompts made on them
+        for tile in self.grid.tiles:
+            tile.view.set_frame(None)
+            tile.view.set_overlay(None)
         self.view.set_placeholder("No source. Open a video file, a camera or a stream: Ctrl+O")
         self.source_label.setText("no source")
         self.setWindowTitle("fastsam-video")
@@ -493,7 +638,8 @@ class MainWindow(QMainWindow):
     def _detach(self) -> Pipeline | None:
         pipeline, self._pipeline = self._pipeline, None
         self._generation = next(self._tickets)
-        self._pending = None
+        for cam in self._cams:
+            cam.pending = None
         return pipeline
 
     def _recording_note(self, pipeline: Pipeline | None) -> str | None:
@@ -501,25 +647,23 @@ class MainWindow(QMainWindow):
             return f"recording saved: {self._recording[0]}"
         return None
 
-    def _on_source_ready(self, request: int, source: FrameSource) -> None:
+    def _on_source_ready(self, request: int, source: FrameSource | list[FrameSource]) -> None:
         if request != self._request or self._shut or not self._sessions.claim(source):
             self._sessions.discard(source)
             return
-        spec = self._opening or ""
-        same = self._spec is None or spec == self._spec  # prompts made before the first source stay
+        specs = self._opening or [""]
+        same = not self._specs or specs == self._specs  # prompts made before the first source stay
         previous = self._detach()
         note = self._recording_note(previous)
         self._recording = None
         self._update_recording()
-        if not same:  # the prompts' coordinates belong to the other video
-            self.editor.clear()
-            self._latest = None
-            self.view.set_frame(None)
-        self._spec = spec
-        self._statuses, self._notes = {}, {}
+        # not `same`: the prompts' coordinates belong to the other video
+        self._set_cameras(specs, keep=same)
+        self._specs = list(specs)
         self._refresh_objects()
-        name = redact_url(spec)
-        self.view.set_placeholder(f"Starting {name}…")
+        name = self._describe(specs)
+        for tile in self.grid.tiles:
+            tile.view.set_placeholder(f"Starting {name}…")
         record, self._record_on_open = self._record_on_open, None
         exports, self._exports_on_open = self._exports_on_open, False
         generation = self._generation
@@ -533,16 +677,18 @@ class MainWindow(QMainWindow):
             return
         self._opening = None
         self._pipeline = pipeline
-        pipeline.set_prompts(self.editor.prompts)  # edits made while it was opening
+        for camera, cam in enumerate(self._cams[:len(pipeline.channels)]):
+            pipeline.set_prompts(cam.editor.prompts, camera=camera)  # edits made while it was opening
         pipeline.start()
         if pipeline.record_path is not None:
             self._recording = (pipeline.record_path, time.monotonic())
+            self._recording_camera = None  # --record: every camera
         self._update_recording()
-        spec = self._spec
-        if kind_of(spec) == "file" and Path(spec).expanduser().exists():
-            spec = str(Path(spec).expanduser().resolve())  # reopens from anywhere
-        remember_source(self.settings, spec)
-        name = redact_url(self._spec)
+        for spec in self._specs:
+            if kind_of(spec) == "file" and Path(spec).expanduser().exists():
+                spec = str(Path(spec).expanduser().resolve())  # reopens from anywhere
+            remember_source(self.settings, spec)
+        name = self._describe(self._specs)
         self.setWindowTitle(f"{name} — fastsam-video")
         self.source_label.setText(name)
         self.banner.hide()
@@ -556,7 +702,7 @@ class MainWindow(QMainWindow):
             return
         if number == self._request:
             self._opening = None
-        if self._pipeline is None and self._latest is None:
+        if self._pipeline is None and all(cam.latest is None for cam in self._cams):
             self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
         self.show_error(message)
         self.sourceFailed.emit(message)
@@ -566,39 +712,48 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ results (UI thread)
     def _on_result(self, generation: int, result: Result) -> None:
-        if generation != self._generation:
+        camera = getattr(result.frame, "source_id", 0) or 0
+        if generation != self._generation or not 0 <= camera < len(self._cams):
             return
-        self._events.extend(result.events)
-        self._pending = result  # newest wins; the older ones queued before it are dropped unseen
+        cam = self._cams[camera]
+        cam.events.extend(result.events)
+        cam.pending = result  # newest wins (per camera); the older ones queued before it are dropped unseen
         if not self._present_scheduled:
             self._present_scheduled = True
             QTimer.singleShot(0, self._present)
 
     def _present(self) -> None:
         self._present_scheduled = False
-        result, self._pending = self._pending, None
-        if result is None or self._shut:
+        if self._shut:
             return
-        self._latest = result
-        self.view.set_frame(result.annotated)
-        if self._pipeline is not None:
-            self._pipeline.stats.mark_displayed()
-        self._statuses = {s.object_id: s for s in result.objects}
-        events, self._events = self._events, []
-        for event in events:
-            match = _EVENT.match(event)
-            if match:
-                object_id, rest = int(match.group(1)), match.group(2)
-                if "nothing found" in rest:
-                    self._notes[object_id] = "not found"
-                elif rest.startswith("dropped"):
-                    self._notes[object_id] = "dropped"
-                else:
-                    self._notes.pop(object_id, None)
-        if events:
-            self.show_status(" · ".join(events[-3:]), 4000)
-        self._refresh_objects()
-        self.resultShown.emit(result)
+        several = len(self._cams) > 1
+        for camera, cam in enumerate(self._cams):
+            result, cam.pending = cam.pending, None
+            if result is None:
+                continue
+            cam.latest = result
+            self.grid.tiles[camera].view.set_frame(result.annotated)
+            pipeline = self._pipeline
+            if pipeline is not None and camera < len(pipeline.channels):
+                pipeline.channels[camera].stats.mark_displayed()
+            cam.statuses = {s.object_id: s for s in result.objects}
+            events, cam.events = cam.events, []
+            for event in events:
+                match = _EVENT.match(event)
+                if match:
+                    object_id, rest = int(match.group(1)), match.group(2)
+                    if "nothing found" in rest:
+                        cam.notes[object_id] = "not found"
+                    elif rest.startswith("dropped"):
+                        cam.notes[object_id] = "dropped"
+                    else:
+                        cam.notes.pop(object_id, None)
+            if events and (not several or camera == self._camera):
+                prefix = f"camera {camera + 1}: " if several else ""
+                self.show_status(prefix + " · ".join(events[-3:]), 4000)
+            if camera == self._camera:
+                self._refresh_objects()
+            self.resultShown.emit(result)
 
     def _tick(self) -> None:
         pipeline = self._pipeline
@@ -609,8 +764,10 @@ class MainWindow(QMainWindow):
             except FastSAMVideoError as err:
                 done, error = True, str(err)
             if done:
-                self._snapshot = pipeline.snapshot()
+                self._snapshot = pipeline.snapshot(camera=min(self._camera, len(pipeline.channels) - 1))
                 self._ended(error)
+            elif len(pipeline.channels) > 1:
+                self._update_tiles(pipeline)
             else:
                 self._update_connection(pipeline)
         self._update_stats()
@@ -637,19 +794,41 @@ class MainWindow(QMainWindow):
             self.banner.hide()
             self.show_status(f"{name}: {connection.describe()}", 6000)
 
+    def _update_tiles(self, pipeline: Pipeline) -> None:
+        """Several cameras: each tile's stats line, connection state and error overlay."""
+        for camera, (tile, channel) in enumerate(zip(self.grid.tiles, pipeline.channels)):
+            cam = self._cams[camera]
+            if channel.error is not None and cam.error is None:
+                cam.error = describe_error(channel.error, f"camera {camera + 1}")
+                tile.view.set_overlay(f"camera {camera + 1} failed:\n{cam.error}")
+                self.show_status(f"camera {camera + 1}: {cam.error}", 10000)  # the pipeline logged it
+            snap = pipeline.snapshot(camera=camera)
+            parts = [f"{snap.inference_fps:.1f} fps", f"latency {snap.latency_p50 * 1e3:.0f} ms",
+                     f"{snap.frames} frames"]
+            connection = snap.connection
+            if cam.error is not None:
+                parts = ["failed"]
+            elif connection is not None and connection.state != "connected":
+                parts.append(connection.describe())
+            elif channel.done:
+                parts.append("ended")
+            tile.stats.setText(" · ".join(parts))
+
     def _ended(self, error: str | None) -> None:
         spec = self._spec or ""
+        specs = list(self._specs)
         pipeline, self._pipeline = self._pipeline, None  # same generation: its last results still show
         note = self._recording_note(pipeline)
         self._recording = None
         self._update_recording()
         self._sessions.close_later(pipeline, note)
-        name = redact_url(spec)
+        name = redact_url(spec) if len(specs) <= 1 else self._describe(specs)
         if error:
             self.show_error(error)
             self.sourceFailed.emit(error)
-        elif self.loop_action.isChecked() and kind_of(spec) == "file" and self._opening is None:
-            self.open_source(spec)
+        elif (self.loop_action.isChecked() and specs and all(kind_of(s) == "file" for s in specs)
+              and self._opening is None):
+            self.open_sources(specs)
         else:
             self.show_status(f"End of {name}" + (f" · {note}" if note else ""), 10000)
         self.sourceEnded.emit(name)
@@ -657,8 +836,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ prompts
     def _push_prompts(self) -> None:
         self._follow_everything_rule()
-        if self._pipeline is not None:
-            self._pipeline.set_prompts(self.editor.prompts)
+        if self._pipeline is not None and self._camera < len(self._pipeline.channels):
+            self._pipeline.set_prompts(self.editor.prompts, camera=self._camera)
         self._refresh_objects()
 
     def _on_view_click(self, x: float, y: float, button, modifiers) -> None:
@@ -782,7 +961,8 @@ class MainWindow(QMainWindow):
             self.show_status("open a source first, then record")
             self._update_recording()
             return None
-        target = Path(path) if path else self.output_dir / f"fastsam-{self._stamp()}.mp4"
+        camera = f"-cam{self._camera + 1}" if len(self._cams) > 1 else ""
+        target = Path(path) if path else self.output_dir / f"fastsam-{self._stamp()}{camera}.mp4"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -790,10 +970,11 @@ class MainWindow(QMainWindow):
                             "folder: File > Output folder)")
             self._update_recording()
             return None
-        self._pipeline.set_recording(target)
+        self._pipeline.set_recording(target, camera=self._camera)
         self._recording = (target, time.monotonic())
+        self._recording_camera = self._camera
         self._update_recording()
-        self.show_status(f"recording to {target}")
+        self.show_status(f"recording {f'camera {self._camera + 1} ' if len(self._cams) > 1 else ''}to {target}")
         return target
 
     def stop_recording(self) -> Path | None:
@@ -801,7 +982,10 @@ class MainWindow(QMainWindow):
             return None
         path = self._recording[0]
         if self._pipeline is not None:
-            self._pipeline.set_recording(None)
+            cameras = (range(len(self._pipeline.channels)) if self._recording_camera is None
+                       else [self._recording_camera])
+            for camera in cameras:
+                self._pipeline.set_recording(None, camera=camera)
         self._recording = None
         self._update_recording()
         self.show_status(f"recording saved: {path}", 8000)
@@ -850,13 +1034,18 @@ class MainWindow(QMainWindow):
             path, started = recording
             elapsed = int(time.monotonic() - started)
             self.record_button.setText("■ Stop")
-            self.record_label.setText(f"● REC {elapsed // 60:02d}:{elapsed % 60:02d}  {path.name}")
+            which = ""
+            if len(self._cams) > 1:
+                which = "all cameras  " if self._recording_camera is None else f"camera {self._recording_camera + 1}  "
+            self.record_label.setText(f"● REC {elapsed // 60:02d}:{elapsed % 60:02d}  {which}{path.name}")
             self.record_label.setToolTip(str(path))
             self.record_label.setStyleSheet("color: #e5484d; font-weight: bold")
 
     # ------------------------------------------------------------------ stats
     def _update_stats(self) -> None:
-        snap = self._pipeline.snapshot() if self._pipeline is not None else self._snapshot
+        pipeline = self._pipeline
+        snap = (pipeline.snapshot(camera=min(self._camera, len(pipeline.channels) - 1))
+                if pipeline is not None else self._snapshot)
         if self._pipeline is not None:
             self._snapshot = snap
         labels = self.stat_labels
@@ -877,11 +1066,19 @@ class MainWindow(QMainWindow):
         pipeline = self._pipeline
         if pipeline is None:
             return "–" if self._spec is None else "stopped"
-        connection = getattr(pipeline.source, "connection", None)
+        camera = min(self._camera, len(pipeline.channels) - 1)
+        source = pipeline.channels[camera].source
+        prefix = f"camera {camera + 1}: " if len(pipeline.channels) > 1 else ""
+        if pipeline.channels[camera].error is not None:
+            return prefix + "failed"
+        connection = getattr(source, "connection", None)
         if connection is not None:
-            return connection.state + (f" ({connection.reconnects} reconnects)" if connection.reconnects else "")
-        kind = kind_of(self._spec or "")
-        if kind == "file" and pipeline.source.live:
+            return prefix + connection.state + (f" ({connection.reconnects} reconnects)"
+                                                if connection.reconnects else "")
+        kind = kind_of(self._specs[camera] if camera < len(self._specs) else "")
+        if prefix:
+            return prefix + (f"{kind}, real time" if kind == "file" and source.live else kind)
+        if kind == "file" and source.live:
             return "file, real time"
         return kind
 

@@ -18,7 +18,7 @@ from typing import Callable
 from ..pipeline import Pipeline, Result
 from ..sources import FrameSource, _redact_text, open_source, redact_url
 from ..tracker import PromptSet, TrackerConfig
-from ..types import FastSAMVideoError
+from ..types import FastSAMVideoError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class PipelineFactory:
             import torchvision.ops  # noqa: F401
             return self._segmenter
 
-    def open(self, spec: str, *, realtime: bool) -> FrameSource:
+    def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:
         args = self.args
         return open_source(spec, realtime=realtime, rtsp_transport=args.rtsp_transport,
-                           open_timeout=args.open_timeout, read_timeout=args.read_timeout)
+                           open_timeout=args.open_timeout, read_timeout=args.read_timeout, source_id=source_id)
 
-    def build(self, source: FrameSource, prompts: PromptSet, on_result: Callable[[Result], None], *,
+    def build(self, source: FrameSource | list[FrameSource], prompts: PromptSet, on_result: Callable[[Result], None], *,
               record: str | Path | None = None, exports: bool = False) -> Pipeline:
         """A pipeline (not started) on an opened source; the source is closed if this fails."""
         from ..prompts import ClipEncoder
@@ -74,8 +74,22 @@ class PipelineFactory:
                             on_result=on_result, hud=args.hud,
                             queue_size=2)  # a click refers to the frame on screen: keep capture close to it
         except BaseException:
-            source.close()
+            for item in source if isinstance(source, (list, tuple)) else [source]:
+                item.close()
             raise
+
+
+class FailedSource(FrameSource):
+    """Stands in for a camera of several that could not be opened: its first read raises the
+    opening error, so the pipeline reports that camera as failed while the others play."""
+
+    def __init__(self, spec: str, message: str, source_id: int = 0):
+        super().__init__(source_id)
+        self.name = redact_url(spec)
+        self.message = message
+
+    def _read_image(self):
+        raise SourceError(self.message)
 
 
 class Sessions:
@@ -133,6 +147,29 @@ class Sessions:
 
         self._spawn(run, "ui open source")
 
+    def open_sources(self, request: int, specs: list[str], *, realtime: bool) -> None:
+        """Several cameras: `source_ready(request, [sources])`; a camera that cannot be opened
+        becomes a `FailedSource` (shown as failed, the others play); `failed` only if all fail."""
+        def run() -> None:
+            sources: list[FrameSource] = []
+            errors: list[str] = []
+            for index, spec in enumerate(specs):
+                try:
+                    source = self.factory.open(spec, realtime=realtime, source_id=index)
+                except Exception as err:
+                    if not isinstance(err, FastSAMVideoError):
+                        log.exception("opening %s failed", redact_url(spec))
+                    message = describe_error(err, f"opening {redact_url(spec)}")
+                    errors.append(message)
+                    source = FailedSource(spec, message, source_id=index)
+                sources.append(source)
+            if len(errors) == len(specs):
+                self._failed(request, errors[0])
+                return
+            self._hand_over(sources, lambda: self._source_ready(request, sources))
+
+        self._spawn(run, "ui open sources")
+
     def start_pipeline(self, generation: int, source: FrameSource, prompts: PromptSet,
                        on_result: Callable[[Result], None], *, record: str | Path | None = None,
                        exports: bool = False, previous: Pipeline | None = None,
@@ -152,19 +189,24 @@ class Sessions:
         if not self._spawn(run, "ui start pipeline"):
             self._discard(source)
 
-    def claim(self, item: FrameSource | Pipeline) -> bool:
+    def _index(self, item) -> int | None:
+        return next((i for i, x in enumerate(self._unclaimed) if x is item), None)
+
+    def claim(self, item) -> bool:
         """True (once) if `item` came from this object and the caller now owns it."""
         with self._lock:
-            if item in self._unclaimed and not self._closing:
-                self._unclaimed.remove(item)
+            index = self._index(item)
+            if index is not None and not self._closing:
+                del self._unclaimed[index]
                 return True
             return False
 
     def discard(self, item: FrameSource | Pipeline) -> None:
         """Close something handed over that will not be used (a stale open), on a worker."""
         with self._lock:
-            if item in self._unclaimed:
-                self._unclaimed.remove(item)
+            index = self._index(item)
+            if index is not None:
+                del self._unclaimed[index]
         if not self._spawn(lambda: self._discard(item), "ui close source"):
             self._discard(item)
 
@@ -173,15 +215,16 @@ class Sessions:
         if not self._spawn(lambda: self._close(pipeline, note), "ui close pipeline"):
             self._close(pipeline, note)
 
-    def _discard(self, item: FrameSource | Pipeline) -> None:
-        source = item
+    def _discard(self, item) -> None:
+        sources = item if isinstance(item, (list, tuple)) else [item]
         if isinstance(item, Pipeline):
             self._close(item, None)
-            source = item.source  # never started: no capture thread owns (and closes) it
-        try:
-            source.close()
-        except Exception as err:
-            log.warning("closing %s failed: %s", source.name, err)
+            sources = [ch.source for ch in item.channels]  # never started: no capture thread owns (and closes) them
+        for source in sources:
+            try:
+                source.close()
+            except Exception as err:
+                log.warning("closing %s failed: %s", source.name, err)
 
     def _close(self, pipeline: Pipeline, note: str | None) -> None:
         try:

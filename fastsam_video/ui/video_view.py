@@ -24,6 +24,7 @@ class VideoView(QWidget):
 
     pointClicked = pyqtSignal(float, float, object, object)  # x, y, Qt.MouseButton, Qt.KeyboardModifier
     boxDrawn = pyqtSignal(float, float, float, float)
+    pressed = pyqtSignal()  # any mouse press (a camera tile is selected by it)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -38,6 +39,7 @@ class VideoView(QWidget):
         self._press_button = Qt.MouseButton.NoButton
         self._drag_to: QPointF | None = None
         self.placeholder = "No source. Open a video file, a camera or a stream: Ctrl+O"
+        self.overlay: str | None = None  # an error drawn over the last frame (a failed camera)
 
     # ------------------------------------------------------------------ frames
     def set_frame(self, image: np.ndarray | None) -> None:
@@ -57,6 +59,11 @@ class VideoView(QWidget):
         if self._image is None:
             self.update()
 
+    def set_overlay(self, text: str | None) -> None:
+        if text != self.overlay:
+            self.overlay = text
+            self.update()
+
     def image_rect(self) -> QRectF:
         """Where the frame is drawn, in widget pixels."""
         return QRectF(*fit_rect(self.size(), self.frame_size()))
@@ -73,6 +80,9 @@ class VideoView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(24, 24, 27))
         if self._image is None:
+            if self.overlay:
+                self._draw_overlay(painter)
+                return
             painter.setPen(QColor(170, 170, 175))
             painter.drawText(self.rect().adjusted(20, 20, -20, -20),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
@@ -84,6 +94,14 @@ class VideoView(QWidget):
             painter.setPen(pen)
             painter.setBrush(QColor(255, 255, 255, 40))
             painter.drawRect(QRectF(self._press, self._drag_to).normalized())
+        if self.overlay:
+            self._draw_overlay(painter)
+
+    def _draw_overlay(self, painter: QPainter) -> None:
+        painter.fillRect(self.rect(), QColor(107, 32, 32, 190))
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(self.rect().adjusted(16, 16, -16, -16),
+                         Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.overlay)
 
     # ------------------------------------------------------------------ mouse
     def _is_drag(self, pos: QPointF) -> bool:
@@ -93,6 +111,7 @@ class VideoView(QWidget):
         return abs(delta.x()) + abs(delta.y()) >= min(QApplication.startDragDistance(), 6)  # "a few pixels"
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.pressed.emit()
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self._array is not None:
             self._press = event.position()
             self._press_button = event.button()
