@@ -43,6 +43,14 @@ _SECRET_QUERY_KEYS = re.compile(r"([?&](?:password|passwd|pwd|pass|token|access_
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
+def check_stream_options(rtsp_transport: str, open_timeout: float, read_timeout: float) -> None:
+    if rtsp_transport not in RTSP_TRANSPORTS:
+        raise SourceError(f"unknown RTSP transport {rtsp_transport!r} (use one of {', '.join(RTSP_TRANSPORTS)})")
+    if not (open_timeout > 0 and read_timeout > 0):
+        raise SourceError(f"timeouts must be positive, got open {open_timeout} s and read {read_timeout} s "
+                          "(a stream without them can hang forever)")
+
+
 def redact_url(url: str) -> str:
     """`url` with its password (and password-like query values) replaced by ***.
 
@@ -311,11 +319,7 @@ class StreamSource(FrameSource):
         super().__init__(source_id)
         self.url = url
         self.name = redact_url(url)
-        if rtsp_transport not in RTSP_TRANSPORTS:
-            raise SourceError(f"unknown RTSP transport {rtsp_transport!r} (use one of {', '.join(RTSP_TRANSPORTS)})")
-        if not (open_timeout > 0 and read_timeout > 0):
-            raise SourceError(f"timeouts must be positive, got open {open_timeout} s and read {read_timeout} s "
-                              "(a stream without them can hang forever)")
+        check_stream_options(rtsp_transport, open_timeout, read_timeout)
         self.rtsp_transport = rtsp_transport
         self.open_timeout = open_timeout
         self.read_timeout = read_timeout
@@ -460,11 +464,7 @@ class ReconnectingSource(FrameSource):
                  source_id: int = 0, stream_factory: Callable[[], FrameSource] | None = None) -> None:
         super().__init__(source_id)
         self.name = redact_url(url)
-        if rtsp_transport not in RTSP_TRANSPORTS:
-            raise SourceError(f"unknown RTSP transport {rtsp_transport!r} (use one of {', '.join(RTSP_TRANSPORTS)})")
-        if not (open_timeout > 0 and read_timeout > 0):
-            raise SourceError(f"timeouts must be positive, got open {open_timeout} s and read {read_timeout} s "
-                              "(a stream without them can hang forever)")
+        check_stream_options(rtsp_transport, open_timeout, read_timeout)
         self.backoff = tuple(float(b) for b in backoff)
         if not self.backoff or min(self.backoff) < 0:
             raise SourceError(f"backoff must be one or more delays >= 0 s, got {backoff!r}")
