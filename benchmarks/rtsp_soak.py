@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fastsam_video.sources import CaptureThread, open_source  # noqa: E402
-from tests.rtsp_server import RtspServer, unavailable  # noqa: E402
+from tests.rtsp_server import FrameLog, RtspServer, unavailable, wait_until  # noqa: E402
 
 # (kind, seconds the camera stays away)
 FAULTS = [("kill", 1.0), ("freeze", 3.0), ("kill", 6.0), ("freeze", 1.0), ("kill", 0.2), ("freeze", 8.0)]
@@ -43,42 +41,6 @@ def process_stats() -> tuple[float, int, int]:
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
     return rss, threads, len(os.listdir("/proc/self/fd"))
-
-
-class Consumer(threading.Thread):
-    def __init__(self, capture: CaptureThread) -> None:
-        super().__init__(name="consumer", daemon=True)
-        self.capture = capture
-        self.received: list[float] = []  # when each frame was taken
-        self.ages: list[float] = []
-        self.last_index = -1
-        self.out_of_order = 0
-
-    def run(self) -> None:
-        while True:
-            try:
-                frame = self.capture.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if frame is None:
-                return
-            now = time.monotonic()
-            self.received.append(now)
-            self.ages.append(now - frame.t_capture)
-            self.out_of_order += frame.index <= self.last_index
-            self.last_index = frame.index
-
-    def frames_after(self, t: float) -> int:
-        return sum(1 for r in self.received[-400:] if r > t)
-
-
-def wait_until(condition, timeout: float) -> float | None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.005)
-    return None
 
 
 def summary(values: list[float]) -> str:
@@ -114,10 +76,9 @@ def main() -> int:
     source = open_source(server.url(), rtsp_transport=args.transport, open_timeout=args.open_timeout,
                          read_timeout=args.read_timeout)
     capture = CaptureThread(source)
-    consumer = Consumer(capture)
-    consumer.start()
+    consumer = FrameLog(capture)
     started = time.monotonic()
-    if wait_until(lambda: consumer.received, 10) is None:
+    if wait_until(lambda: consumer.frames, 10) is None:
         print("no frame within 10 s of the start", file=sys.stderr)
         return 1
     time.sleep(2)  # past the imports' and the first connection's allocations
@@ -143,7 +104,7 @@ def main() -> int:
             time.sleep(max(0.0, fault_at + away - time.monotonic()))
             server.start() if kind == "kill" else server.thaw()
             back_at = up_since = time.monotonic()
-            t_back = wait_until(lambda: consumer.frames_after(back_at) > 0, 60)
+            t_back = wait_until(lambda: consumer.count_after(back_at) > 0, 60)
             if t_notice is not None:
                 noticed[kind].append(t_notice)
             if t_back is None:
@@ -156,7 +117,7 @@ def main() -> int:
             print(f"{time.monotonic() - started:6.1f} s  {kind:6} {away:4.1f} s: noticed in "
                   f"{'-' if t_notice is None else f'{t_notice:.2f} s'}, frames again "
                   f"{'never' if t_back is None else f'{t_back:.2f} s'} after it came back | "
-                  f"{state.describe()} | {len(consumer.received)} frames | RSS {rss:.1f} MiB", flush=True)
+                  f"{state.describe()} | {len(consumer.frames)} frames | RSS {rss:.1f} MiB", flush=True)
             time.sleep(max(0.0, next_fault - time.monotonic()))
         time.sleep(max(0.0, deadline - time.monotonic()))
     finally:
@@ -164,9 +125,8 @@ def main() -> int:
         if up_since is not None:
             up_time += end - up_since
         rss1, threads1, fds1 = process_stats()
-        received = len(consumer.received)
-        capture.close()
-        consumer.join(5)
+        received = len(consumer.frames)
+        consumer.stop()
         server.close()
     elapsed = end - started
     expected = args.fps * up_time
@@ -179,8 +139,10 @@ def main() -> int:
     print(f"never rejoined: {missed}")
     print(f"frames received {received}; sent by the server {server.sent} (its own count); "
           f"fps x up time {expected:.0f}; received / (fps x up time) {received / max(expected, 1):.1%}")
-    print(f"frame age at the consumer: median {statistics.median(consumer.ages) * 1e3:.0f} ms, "
-          f"max {max(consumer.ages) * 1e3:.0f} ms; out of order {consumer.out_of_order}; "
+    ages = [f.age for f in consumer.frames]
+    out_of_order = sum(b.index <= a.index for a, b in zip(consumer.frames, consumer.frames[1:]))
+    print(f"frame age at the consumer: median {statistics.median(ages) * 1e3:.0f} ms, "
+          f"max {max(ages) * 1e3:.0f} ms; out of order {out_of_order}; "
           f"capture dropped {capture.dropped} (consumer slower for a moment)")
     print(f"reconnects {source.connection.reconnects}")
     print(f"RSS {rss0:.1f} MiB at the start, {rss1:.1f} MiB at the end (min {min(samples):.1f}, "

@@ -264,7 +264,6 @@ def object_prompts(ordered: list[tuple[str, object]]):
     prompts = []
     for object_id, (kind, value) in enumerate(entries, start=1):
         if kind == "points":
-            PointPrompt(tuple((x, y) for x, y, _ in value), tuple(l for _, _, l in value))
             prompts.append(ObjectPrompt(object_id, points=tuple((x, y) for x, y, _ in value),
                                         labels=tuple(l for _, _, l in value)))
         elif kind == "box":

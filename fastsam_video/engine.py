@@ -161,7 +161,6 @@ class Segmenter:
         from .runtime import select_backend  # backend: "torch" | "onnx" (ONNX Runtime, CPU) | "auto"
 
         self.backend, self.runtime = select_backend(backend, self.model, self.weights, self.device)
-        self.timings: dict[str, float] = {}
         if warmup:
             self.warmup()
 
@@ -239,10 +238,12 @@ class Segmenter:
             masks = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0] > 0
         else:  # cheaper: threshold at prototype resolution, nearest-neighbour up
             masks = F.interpolate((logits > 0)[None].to(torch.uint8), size=(height, width), mode="nearest")[0].bool()
-        ys = torch.arange(height, device=masks.device)[None, :, None]
-        xs = torch.arange(width, device=masks.device)[None, None, :]
-        x1, y1, x2, y2 = (boxes[:, i, None, None] for i in range(4))
-        return masks & (xs >= x1.floor()) & (xs < x2.ceil()) & (ys >= y1.floor()) & (ys < y2.ceil())
+        ys = torch.arange(height, device=masks.device)
+        xs = torch.arange(width, device=masks.device)
+        x1, y1, x2, y2 = (boxes[:, i, None] for i in range(4))
+        masks &= ((ys >= y1.floor()) & (ys < y2.ceil()))[:, :, None]  # rows inside the box
+        masks &= ((xs >= x1.floor()) & (xs < x2.ceil()))[:, None, :]  # columns inside the box
+        return masks
 
     def postprocess(self, raw: torch.Tensor, proto: torch.Tensor, boxes_in: list[Letterbox],
                     shapes: list[tuple[int, int]]) -> list[Segmentation]:
@@ -282,9 +283,9 @@ class Segmenter:
         results = self.postprocess(raw, proto, boxes, [tuple(t.shape[:2]) for t in tensors])
         self._sync()
         t3 = time.perf_counter()
-        self.timings = {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        timings = {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
         for r in results:
-            r.timings.update(self.timings)
+            r.timings.update(timings)
         return results
 
     def segment(self, image: np.ndarray | torch.Tensor | Frame) -> Segmentation:

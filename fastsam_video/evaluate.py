@@ -90,8 +90,8 @@ class ClipScore:
 
 
 def score_sequence(name: str, predicted: list[np.ndarray], truth: list[np.ndarray],
-                   lost: list[set[int]], seconds: float, min_visible: float = 0.5) -> ClipScore:
-    """predicted / truth: per-frame label maps; lost: ids the tracker reported lost per frame.
+                   seconds: float, min_visible: float = 0.5) -> ClipScore:
+    """predicted / truth: per-frame label maps.
 
     Frames where the object is visible but has no mask count as lost; an id switch is a frame
     where the object is covered (IoU > 0.5) by a mask carrying another id. Re-acquisition: after
@@ -173,7 +173,7 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
     truth = [read_davis_png(p) for p in annotations]
     tracker = PromptTracker(config)
     tracker.set_prompts(PromptSet(tuple(clip_prompts(folder, truth[0], prompt_kind))))
-    predicted, lost = [], []
+    predicted = []
     started = time.perf_counter()
     with open_source(str(clip_video(folder))) as source:
         for frame in source:
@@ -183,14 +183,13 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
             image = torch.from_numpy(frame.image).to(device)
             result = tracker.update(seg, image, frame.index, frame.pts if frame.pts is not None else frame.t_capture)
             predicted.append(result.segmentation.label_map().cpu().numpy())
-            lost.append({o.object_id for o in result.lost})
             if on_frame is not None:
                 on_frame(frame.index, frame.image, result.segmentation)
     seconds = time.perf_counter() - started
     if len(predicted) != len(truth):
         raise FastSAMVideoError(f"{folder}: the video has {len(predicted)} frames but there are "
                                 f"{len(truth)} annotations: they must match one to one")
-    return score_sequence(folder.name, predicted, truth, lost, seconds)
+    return score_sequence(folder.name, predicted, truth, seconds)
 
 
 def format_scores(scores: list[ClipScore]) -> str:

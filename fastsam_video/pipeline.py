@@ -365,7 +365,7 @@ class Pipeline:
                     continue
                 for ch, _ in batch:
                     ch.apply_recording_request()
-                for (ch, frame), result in zip(batch, self.process_batch(batch)):
+                for (ch, _), result in zip(batch, self.process_batch(batch)):
                     for thread, _ in ch.sinks:
                         thread.put(result)
                     if self.on_result is not None:
@@ -379,10 +379,6 @@ class Pipeline:
             self.error = err
         finally:
             self.finished.set()
-
-    def process(self, frame: Frame) -> Result:
-        """One frame of the first camera (inference thread only)."""
-        return self.process_batch([(self.channels[0], frame)])[0]
 
     @torch.inference_mode()
     def process_batch(self, batch: list[tuple[Channel, Frame]]) -> list[Result]:

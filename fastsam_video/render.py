@@ -74,10 +74,11 @@ class Annotator:
     better_quality: bool = False
     font_scale: float = 0.5
     
-    def overlay(self, scene: np.ndarray | torch.Tensor, seg: Segmentation) -> np.ndarray:
-        """The scene with the masks blended in and outlined, as a new host (H, W, 3) uint8 array."""
+    def overlay(self, scene: np.ndarray | torch.Tensor, seg: Segmentation) -> np.ndarray | torch.Tensor:
+        """The scene with the masks blended in and outlined, as a new (H, W, 3) uint8 image: a numpy
+        array for CPU segmentations, a tensor on the device otherwise (so layers stay there)."""
         if len(seg) == 0:
-            return (scene.cpu().numpy() if isinstance(scene, torch.Tensor) else scene).copy()
+            return scene.clone() if isinstance(scene, torch.Tensor) else scene.copy()
         if self.better_quality:
             seg = Segmentation(refine_masks(seg.masks), seg.boxes, seg.scores, seg.object_ids, seg.timings)
         order, top = seg.layers()
@@ -87,7 +88,7 @@ class Annotator:
         if seg.device.type == "cpu":
             return self._overlay_cv2(np.asarray(scene.cpu() if isinstance(scene, torch.Tensor) else scene),
                                      top.numpy(), lut.numpy())
-        return self._overlay_torch(torch.as_tensor(scene).to(seg.device), top, lut.to(seg.device)).cpu().numpy()
+        return self._overlay_torch(torch.as_tensor(scene).to(seg.device), top, lut.to(seg.device))
 
     def _kernel(self) -> int:
         return 2 * max(1, self.contour_thickness // 2) + 1  # a morphological gradient: edges on both sides
@@ -129,6 +130,7 @@ class Annotator:
                  lost: Sequence[LostObject] = ()) -> np.ndarray:
         """The annotated BGR frame on the host (a new array; `scene` is not modified)."""
         out = self.overlay(scene, seg)
+        out = out.cpu().numpy() if isinstance(out, torch.Tensor) else out  # the one copy to the host
         if self.labels and len(seg):
             boxes = seg.boxes.round().int().cpu().tolist()
             for object_id, (x1, y1, _, _) in zip(seg.object_ids.cpu().tolist(), boxes):

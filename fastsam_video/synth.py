@@ -243,7 +243,6 @@ def write_dataset(out: Path, train: int, val: int, seed: int = 0) -> Path:
             h, w = sizes[int(rng.integers(len(sizes)))]
             image, instances = random_scene(rng, h, w)
             cv2.imwrite(str(out / "images" / split / f"{i:05d}.png"), image)
-            np.save(out / "labels" / split / f"{i:05d}_instances.npy", instances) if split == "val" else None
             lines = []
             for polygon in instance_polygons(instances):
                 coords = (polygon / np.array([w, h], np.float32)).clip(0, 1).reshape(-1)

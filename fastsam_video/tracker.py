@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from .prompts import (ImageTextEncoder, box_mask_iou, masks_at_points, masks_to_boxes, select_by_boxes,
-                      select_by_points, select_by_text)
+from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, box_mask_iou, masks_at_points,
+                      masks_to_boxes, select_by_boxes, select_by_points, select_by_text)
 from .render import LostObject
 from .types import FastSAMVideoError, PromptError, Segmentation, union
 
@@ -53,13 +53,15 @@ class ObjectPrompt:
             raise PromptError(f"object {self.object_id}: expected exactly one of points, box or text, got {kinds}")
         if self.object_id < 1:
             raise PromptError(f"object ids start at 1, got {self.object_id}")
-        if self.points:
-            if len(self.points) != len(self.labels):
-                raise PromptError(f"object {self.object_id}: {len(self.points)} points but {len(self.labels)} labels")
-            if 1 not in self.labels:
-                raise PromptError(f"object {self.object_id}: a point set needs at least one foreground point")
-        if self.box is not None and not (self.box[2] > self.box[0] and self.box[3] > self.box[1]):
-            raise PromptError(f"object {self.object_id}: box {list(self.box)} is empty (expected x1<x2, y1<y2)")
+        try:  # the same rules as a one-off prompt
+            if self.points:
+                PointPrompt(self.points, self.labels)
+            elif self.box is not None:
+                BoxPrompt(self.box)
+            else:
+                TextPrompt(self.text)
+        except PromptError as err:
+            raise PromptError(f"object {self.object_id}: {err}") from None
 
     @property
     def kind(self) -> str:

@@ -7,9 +7,10 @@ Two halves in one file:
   a keyframe every second), optionally behind basic auth; prints `READY <port>` once it
   listens and `SENT <n>` (frames handed to the payloader so far) twice a second; quits
   after `--seconds` or when its stdin closes (the parent died).
-* imported by the tests: `RtspServer` starts, kills (SIGKILL), freezes (SIGSTOP), thaws
-  (SIGCONT) and restarts that process; `unavailable()` says why it cannot run (the tests
-  then skip with that reason).
+* imported by the tests and the soak benchmark: `RtspServer` starts, kills (SIGKILL), freezes
+  (SIGSTOP), thaws (SIGCONT) and restarts that process; `unavailable()` says why it cannot run
+  (the tests then skip with that reason); `FrameLog` consumes a CaptureThread and notes what
+  arrived when; `wait_until` polls a condition.
 
 Packages (Debian 12; CI installs them, ~22 s):
 
@@ -23,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -235,3 +238,74 @@ class RtspServer:
 
 if __name__ == "__main__":
     serve()
+
+
+# --- the consuming side, shared by the tests and the soak benchmark ---------------------
+
+def wait_until(condition, timeout: float, step: float = 0.01) -> float | None:
+    """Seconds until `condition()` held, or None if it did not within `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
+
+
+@dataclass(frozen=True)
+class Received:
+    """What is kept of a frame: no image, so a long soak holds no frames."""
+
+    index: int
+    t_capture: float
+    pts: float | None
+    received_at: float
+
+    @property
+    def age(self) -> float:
+        return self.received_at - self.t_capture
+
+
+class FrameLog:
+    """Takes every frame a CaptureThread offers, on its own thread, optionally writes it to
+    recorders (what a pipeline does, minus the model), and notes when each arrived."""
+
+    def __init__(self, capture, recorders=()) -> None:
+        self.capture = capture
+        self.recorders = recorders
+        self.frames: list[Received] = []
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="consumer")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    frame = self.capture.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if frame is None:
+                    return
+                for recorder in self.recorders:
+                    recorder.write(frame.image, frame.t_capture)
+                self.frames.append(Received(frame.index, frame.t_capture, frame.pts, time.monotonic()))
+        except BaseException as err:  # re-raised by stop()
+            self.error = err
+
+    def count_after(self, t: float) -> int:
+        """Frames that arrived after monotonic time `t` (newest first: they are what is asked for)."""
+        count = 0
+        for frame in reversed(self.frames):
+            if frame.received_at <= t:
+                break
+            count += 1
+        return count
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.capture.close()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the consumer did not stop within {timeout:g} s")
+        if self.error is not None:
+            raise self.error

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import queue
-import threading
 import time
 from pathlib import Path
 
@@ -20,9 +18,9 @@ import pytest
 
 from fastsam_video.sinks import SegmentedRecorder, VideoRecorder
 from fastsam_video.sources import CaptureThread, ReconnectingSource, StreamSource, open_source
-from fastsam_video.types import Frame, SourceError
+from fastsam_video.types import SourceError
 
-from .rtsp_server import RtspServer, unavailable
+from .rtsp_server import FrameLog, Received, RtspServer, unavailable, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,57 +42,7 @@ def server():
     server.close()
 
 
-def wait_until(condition, timeout: float, step: float = 0.01) -> float | None:
-    """Seconds until `condition()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
-
-
-class Consumer:
-    """Takes every frame a CaptureThread offers, on its own thread, and optionally writes it
-    to recorders: what a pipeline does, minus the model."""
-
-    def __init__(self, capture: CaptureThread, recorders=()) -> None:
-        self.capture = capture
-        self.recorders = recorders
-        self.frames: list[Frame] = []
-        self.received_at: list[float] = []
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="consumer")
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    frame = self.capture.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if frame is None:
-                    return
-                for recorder in self.recorders:
-                    recorder.write(frame.image, frame.t_capture)
-                self.frames.append(frame)
-                self.received_at.append(time.monotonic())
-        except BaseException as err:
-            self.error = err
-
-    def count_after(self, t: float) -> int:
-        return sum(1 for r in self.received_at if r > t)
-
-    def stop(self) -> None:
-        self.capture.close()
-        self._thread.join(10)
-        assert not self._thread.is_alive()
-        if self.error is not None:
-            raise self.error
-
-
-def check_continuity(frames: list[Frame], contiguous: bool = False) -> None:
+def check_continuity(frames: list[Received], contiguous: bool = False) -> None:
     """Indices, capture times and pts only go forward across reconnects (a CaptureThread
     may skip frames its consumer was too slow for; a direct reader gets them all)."""
     indices = [f.index for f in frames]
@@ -131,7 +79,7 @@ def test_udp_transport_is_selectable(server):
 def test_a_killed_server_is_noticed_at_once_and_rejoined_after_its_restart(server):
     server.start()
     capture = CaptureThread(open_source(server.url(), **FAST))  # the default backoff: 1, 2, 5, ... s
-    consumer = Consumer(capture)
+    consumer = FrameLog(capture)
     try:
         assert wait_until(lambda: len(consumer.frames) >= FPS, 5)
         source = capture.source
@@ -159,7 +107,7 @@ def test_a_killed_server_is_noticed_at_once_and_rejoined_after_its_restart(serve
 def test_a_frozen_server_is_noticed_within_the_read_timeout_and_rejoined_when_it_thaws(server):
     server.start()
     capture = CaptureThread(open_source(server.url(), backoff=(0.5, 1.0), **FAST))
-    consumer = Consumer(capture)
+    consumer = FrameLog(capture)
     try:
         assert wait_until(lambda: len(consumer.frames) >= FPS, 5)
         source = capture.source
@@ -200,7 +148,7 @@ def test_a_server_down_at_start_is_waited_for(server, caplog):
     source = open_source(server.url(), backoff=(0.3, 0.6), **FAST)  # nothing listens on the port yet
     assert time.monotonic() - start < 0.5
     capture = CaptureThread(source)
-    consumer = Consumer(capture)
+    consumer = FrameLog(capture)
     try:
         assert source.connection.state == "reconnecting"
         assert wait_until(lambda: source.connection.attempts >= 3, 3)
@@ -210,7 +158,7 @@ def test_a_server_down_at_start_is_waited_for(server, caplog):
         server.start()
         up = time.monotonic()
         assert wait_until(lambda: len(consumer.frames) > 0, 5)
-        assert consumer.received_at[0] - up < 0.6 + 2.0  # next attempt within 0.6 s, first frame ~0.6 s
+        assert consumer.frames[0].received_at - up < 0.6 + 2.0  # next attempt within 0.6 s, first frame ~0.6 s
         state = source.connection
         assert (state.state, state.attempts, state.reconnects) == ("connected", 0, 1)
     finally:
@@ -227,7 +175,7 @@ def test_a_recording_across_two_drops_plays_and_holds_every_frame_received(serve
     whole = VideoRecorder(tmp_path / "whole.mp4", fps_hint=FPS)
     segments = SegmentedRecorder(tmp_path / "seg-{index:03d}.mp4", segment_seconds=2.0, fps_hint=FPS)
     capture = CaptureThread(open_source(server.url(), backoff=(0.3, 0.6), **FAST))
-    consumer = Consumer(capture, recorders=(whole, segments))
+    consumer = FrameLog(capture, recorders=(whole, segments))
     try:
         assert wait_until(lambda: len(consumer.frames) >= FPS, 5)
         server.kill()  # drop 1: the camera is gone for a while
@@ -295,7 +243,7 @@ def test_the_password_never_reaches_a_log_line_or_an_error(server, caplog, capfd
         source = open_source(url, backoff=(0.2,), **FAST)
         texts += [source.name, repr(source)]
         capture = CaptureThread(source)
-        consumer = Consumer(capture)
+        consumer = FrameLog(capture)
         texts.append(capture._thread.name)
         try:
             assert wait_until(lambda: len(consumer.frames) >= 5, 5)
