@@ -3,12 +3,14 @@
     fastsam-video bench pipeline [SOURCE]   bare forward vs this pipeline vs ultralytics' stream loop
     fastsam-video bench prompts             selection + rendering vs FastSAM-style per-mask loops
     fastsam-video bench tracker             tracker cost with 10 objects beside the forward pass
+    fastsam-video bench soak [SOURCE]       a live camera for --minutes: host and GPU memory stay flat
 
 Speed targets are ratios from one run: the machine is shared and noisy, absolute times are not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
@@ -16,7 +18,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,6 +26,7 @@ import torch
 from .engine import Segmenter
 from .prompts import masks_to_boxes, select_by_boxes, select_by_points
 from .render import Annotator
+from .sources import FrameSource
 from .types import Segmentation
 
 ARCHITECTURES = {"fastsam-s": "yolov8s-seg.yaml", "fastsam-x": "yolov8x-seg.yaml"}
@@ -70,104 +73,214 @@ def timed(fn: Callable[[], object], repeat: int, sync: Callable[[], None] = lamb
 
 # ---------------------------------------------------------------- pipeline
 
-def decode_all(source: str, limit: int) -> tuple[list[np.ndarray], float]:
-    """Frames of `source` in memory, and the decode cost per frame (ms)."""
+def decode_all(source: str, limit: int) -> tuple[list[np.ndarray], float, float]:
+    """Frames of `source` in memory, the decode cost per frame (ms), and the source's frame rate."""
     from .sources import open_source
 
     frames = []
     start = time.perf_counter()
     with open_source(source) as src:
+        fps = src.fps or 30.0
         for frame in src:
             frames.append(frame.image)
             if len(frames) >= limit:
                 break
-    return frames, (time.perf_counter() - start) / max(len(frames), 1) * 1e3
+    return frames, (time.perf_counter() - start) / max(len(frames), 1) * 1e3, fps
+
+
+class ReplaySource(FrameSource):
+    """Frames from memory as a live camera: frame i is ready at start + i / fps on the wall
+    clock (the pipeline drops what it cannot keep up with), looping for `seconds` if given."""
+
+    live = True
+
+    def __init__(self, frames: list[np.ndarray], fps: float, seconds: float | None = None):
+        super().__init__()
+        self.frames, self.fps = frames, fps
+        self.name = f"live replay at {fps:g} fps"
+        self._count = round(seconds * fps) if seconds else len(frames)
+        self._start: float | None = None
+
+    def _read_image(self) -> tuple[np.ndarray, float] | None:
+        i = self._next_index
+        if i >= self._count:
+            return None
+        if self._start is None:
+            self._start = time.monotonic()
+        time.sleep(max(self._start + i / self.fps - time.monotonic(), 0.0))
+        return self.frames[i % len(self.frames)], i / self.fps
+
+
+def gpu_memory_mb() -> str:
+    if not torch.cuda.is_available():
+        return "no GPU"
+    return (f"{torch.cuda.memory_allocated() / 2**20:.0f} MB allocated, "
+            f"{torch.cuda.memory_reserved() / 2**20:.0f} MB reserved")
+
+
+def box_prompts(segmenter: Segmenter, image: np.ndarray, objects: int):
+    """Box prompts on the `objects` highest-scoring masks of `image`."""
+    from .tracker import ObjectPrompt, PromptSet
+
+    first = segmenter.segment(image)
+    order = torch.argsort(first.scores, descending=True)[:objects]
+    return PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[k].tolist()))
+                           for i, k in enumerate(order.tolist())))
+
+
+def run_pipeline(source: FrameSource, segmenter: Segmenter, prompts, folder: Path, frames: int | None = None):
+    """(seconds per frame, mean stage ms, stats snapshot, encode ms) for one pipeline run that
+    tracks, renders and records."""
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(source, segmenter, prompts, record=folder / f"bench-{time.monotonic_ns()}.mp4",
+                        max_frames=frames)
+    sums: dict[str, float] = {}
+
+    def collect(result) -> None:
+        for key, value in pipeline.stats.stage_ms.items():
+            sums[key] = sums.get(key, 0.0) + value
+
+    pipeline.on_result = collect
+    start = time.perf_counter()
+    with pipeline:
+        pipeline.wait()
+        snap = pipeline.snapshot()
+    seconds = (time.perf_counter() - start) / max(snap.frames, 1)
+    return seconds, {k: v / max(snap.frames, 1) for k, v in sums.items()}, snap, pipeline.stats.encode_ms
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def bare_forward(forward: Callable[[torch.Tensor], object], inputs: list[torch.Tensor],
+                 sync: Callable[[], None]) -> float:
+    """Seconds per frame of the network alone on prepared inputs (after one warm-up call)."""
+    with torch.inference_mode():
+        forward(inputs[0])
+        sync()
+        start = time.perf_counter()
+        for x in inputs:
+            forward(x)
+        sync()
+    return (time.perf_counter() - start) / len(inputs)
+
+
+def ultralytics_loop(source: str, segmenter: Segmenter, frames: list[np.ndarray]) -> float:
+    """Seconds per frame of ultralytics' `FastSAM(...)(source, stream=True)` with the same settings,
+    its PyTorch on every core (as a user runs it)."""
+    from ultralytics import FastSAM
+
+    with torch_threads(os.cpu_count() or 1):
+        model = FastSAM(str(segmenter.weights))
+        kwargs = dict(stream=True, imgsz=segmenter.imgsz, conf=segmenter.conf, iou=segmenter.iou,
+                      max_det=segmenter.max_det, retina_masks=segmenter.retina, device=str(segmenter.device),
+                      verbose=False, **({"half": True} if segmenter.half else {}))
+        for _ in model(frames[0], **{**kwargs, "stream": False}):
+            pass  # warm-up
+        start = time.perf_counter()
+        count = 0
+        for _ in model(source, **kwargs):
+            count += 1
+            if count >= len(frames):
+                break
+        return (time.perf_counter() - start) / max(count, 1)
 
 
 def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects: int,
                    run_ultralytics: bool = True) -> str:
-    from .pipeline import Pipeline
     from .sources import open_source
-    from .tracker import ObjectPrompt, PromptSet
 
-    frames, decode_ms = decode_all(source, frames_limit)
+    frames, decode_ms, fps = decode_all(source, frames_limit)
     n = len(frames)
     lines = [f"machine: {machine()}", f"model: {segmenter!r}",
-             f"source: {source} ({n} frames, {frames[0].shape[1]}x{frames[0].shape[0]})", ""]
-    rss_start = rss_mb()
+             f"source: {source} ({n} frames, {frames[0].shape[1]}x{frames[0].shape[0]}, {fps:g} fps)", ""]
+    rss_start, gpu_start = rss_mb(), gpu_memory_mb()
 
     # (a) the bare forward pass on the same frames, inputs prepared beforehand
     with torch.inference_mode():
         inputs = [segmenter.preprocess([segmenter.to_device(f)])[0] for f in frames]
-        segmenter.forward(inputs[0])
-        segmenter._sync()
-        start = time.perf_counter()
-        for x in inputs:
-            segmenter.forward(x)
-        segmenter._sync()
-        forward_s = (time.perf_counter() - start) / n
+    forward_s = bare_forward(segmenter.forward, inputs, segmenter._sync)
+    torch_forward_s = forward_s
+    if segmenter.backend != "torch":  # the reference, at its best: PyTorch on every core
+        with torch_threads(os.cpu_count() or 1):
+            torch_forward_s = bare_forward(segmenter.model, inputs, segmenter._sync)
     del inputs
 
-    # (b) this pipeline end to end: decode thread, inference, tracking, render, encode thread
-    first = segmenter.segment(frames[0])
-    order = torch.argsort(first.scores, descending=True)[:objects]
-    prompts = PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[k].tolist()))
-                              for i, k in enumerate(order.tolist())))
+    # (b) this pipeline end to end: decode thread, model thread, results thread (NMS, masks,
+    # tracking, rendering), encode thread; then (d) the same as a live camera at the clip's rate
+    prompts = box_prompts(segmenter, frames[0], objects)
     with tempfile.TemporaryDirectory() as tmp:
-        src = open_source(source)
-        pipeline = Pipeline(src, segmenter, prompts, record=Path(tmp) / "bench.mp4", max_frames=n)
-        stage_sums: dict[str, float] = {}
-
-        def collect(result) -> None:
-            for key, value in pipeline.stats.stage_ms.items():
-                stage_sums[key] = stage_sums.get(key, 0.0) + value
-
-        pipeline.on_result = collect
-        start = time.perf_counter()
-        with pipeline:
-            pipeline.wait()
-            snap = pipeline.snapshot()
-        pipeline_s = (time.perf_counter() - start) / n
-        encode_ms = pipeline.stats.encode_ms
-    stages = {k: v / n for k, v in stage_sums.items()}
+        pipeline_s, stages, _, encode_ms = run_pipeline(open_source(source), segmenter, prompts, Path(tmp), n)
+        _, _, live, _ = run_pipeline(ReplaySource(frames, fps), segmenter, prompts, Path(tmp))
 
     # (c) ultralytics' own FastSAM stream loop, equivalent settings
-    ultra_s = None
-    if run_ultralytics:
-        from ultralytics import FastSAM
-
-        model = FastSAM(str(segmenter.weights))
-        kwargs = dict(stream=True, imgsz=segmenter.imgsz, conf=segmenter.conf, iou=segmenter.iou,
-                      max_det=segmenter.max_det, retina_masks=segmenter.retina, device=str(segmenter.device),
-                      half=segmenter.half, verbose=False)
-        for _ in model(frames[0], **{**kwargs, "stream": False}):
-            pass  # warm-up
-        start = time.perf_counter()
-        count = sum(1 for _ in model(source, **kwargs))
-        ultra_s = (time.perf_counter() - start) / max(min(count, n), 1)
-        del model
+    ultra_s = ultralytics_loop(source, segmenter, frames) if run_ultralytics else None
     gc.collect()
-    rss_end = rss_mb()
 
-    stage_text = ", ".join(f"{k} {v:.1f}" for k, v in stages.items() if k != "total")
-    lines += [
-        f"{'run':<34}{'fps':>8}{'ms/frame':>10}",
-        f"{'(a) bare forward pass':<34}{1 / forward_s:>8.1f}{forward_s * 1e3:>10.1f}",
-        f"{'(b) this pipeline, end to end':<34}{1 / pipeline_s:>8.1f}{pipeline_s * 1e3:>10.1f}",
-    ]
+    def row(name: str, seconds: float) -> str:
+        return f"{name:<40}{1 / seconds:>8.1f}{seconds * 1e3:>10.1f}"
+
+    lines += [f"{'run':<40}{'fps':>8}{'ms/frame':>10}", row(f"(a) bare forward pass ({segmenter.backend})", forward_s)]
+    if segmenter.backend != "torch":
+        lines.append(row("(a) bare forward pass (PyTorch)", torch_forward_s))
+    lines.append(row("(b) this pipeline, end to end", pipeline_s))
     if ultra_s:
-        lines.append(f"{'(c) ultralytics FastSAM stream':<34}{1 / ultra_s:>8.1f}{ultra_s * 1e3:>10.1f}")
-    lines += ["", f"pipeline stages (ms/frame): decode {decode_ms:.1f} (own thread), {stage_text}, "
-                  f"encode {encode_ms:.1f} (own thread)",
-              f"pipeline latency capture->result: p50 {snap.latency_p50 * 1e3:.0f} ms, p99 {snap.latency_p99 * 1e3:.0f} ms "
-              f"(file source: includes time queued behind earlier frames)",
+        lines.append(row("(c) ultralytics FastSAM stream", ultra_s))
+    stage_text = ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+    ratios = [f"pipeline / bare forward = {forward_s / pipeline_s:.2f}"]
+    if segmenter.backend != "torch":
+        ratios.append(f"pipeline / bare PyTorch forward = {torch_forward_s / pipeline_s:.2f}")
+    if ultra_s:
+        ratios.append(f"pipeline vs ultralytics = {ultra_s / pipeline_s:.2f}x")
+    lines += ["", f"pipeline stages (ms/frame): decode {decode_ms:.1f} (capture thread), {stage_text}, "
+                  f"encode {encode_ms:.1f} (recorder thread)",
+              f"(d) live camera at {fps:g} fps: capture->result latency p50 {live.latency_p50 * 1e3:.0f} ms, "
+              f"p99 {live.latency_p99 * 1e3:.0f} ms (= {live.latency_p99 / forward_s:.1f} bare forward passes); "
+              f"{live.frames} frames shown, {live.dropped} dropped as stale",
               f"tracked objects: {len(prompts.objects)}",
-              f"ratios: pipeline / bare forward = {forward_s / pipeline_s:.2f}"
-              + (f", pipeline / ultralytics = {ultra_s / pipeline_s:.2f}x faster" if ultra_s else ""),
-              f"host RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB at end"]
+              "ratios: " + ", ".join(ratios),
+              f"host RSS: {rss_start:.0f} MB at start, {rss_mb():.0f} MB at end"]
     if torch.cuda.is_available():
-        lines.append(f"GPU memory: peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
+        lines.append(f"GPU memory: {gpu_start} at start, {gpu_memory_mb()} at end, "
+                     f"peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB allocated")
     return "\n".join(lines)
+
+
+def bench_soak(source: str, segmenter: Segmenter, minutes: float, objects: int,
+               report: Callable[[str], None] = print) -> str:
+    """The pipeline on a live replay of `source` (looped, at its frame rate) for `minutes`, tracking
+    and recording, with host RSS and GPU memory reported every minute: memory must stay flat."""
+    from .pipeline import Pipeline
+
+    frames, _, fps = decode_all(source, 300)
+    prompts = box_prompts(segmenter, frames[0], objects)
+    report(f"machine: {machine()}\nmodel: {segmenter!r}\nsource: {source} looped as a live camera at {fps:g} fps "
+           f"for {minutes:g} min, {len(prompts.objects)} tracked objects, recording")
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Pipeline(ReplaySource(frames, fps, seconds=minutes * 60), segmenter, prompts,
+                            record=Path(tmp) / "soak.mp4", segment_seconds=60)
+        start = time.monotonic()
+        with pipeline:
+            while not pipeline.wait(timeout=min(60.0, minutes * 60)):
+                snap = pipeline.snapshot()
+                samples.append(rss_mb())
+                report(f"{(time.monotonic() - start) / 60:5.1f} min: {snap.frames} frames, "
+                       f"host RSS {samples[-1]:.0f} MB, GPU {gpu_memory_mb()}, latency p99 "
+                       f"{snap.latency_p99 * 1e3:.0f} ms, dropped {snap.dropped}")
+            snap = pipeline.snapshot()
+    samples.append(rss_mb())
+    return (f"after {(time.monotonic() - start) / 60:.1f} min: {snap.frames} frames, {snap.dropped} dropped; host RSS "
+            f"{samples[0]:.0f} MB after the first minute, {samples[-1]:.0f} MB at the end "
+            f"({samples[-1] - samples[0]:+.0f} MB); GPU {gpu_memory_mb()}")
 
 
 # ---------------------------------------------------------------- prompts and rendering

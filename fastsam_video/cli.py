@@ -114,9 +114,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-det", type=int, default=300)
     group.add_argument("--retina", type=parse_bool, nargs="?", const=True, default=True,
                        help="full-resolution mask edges (default true)")
-    group.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
+    group.add_argument("--backend", choices=("torch", "onnx", "auto"), default="auto",
                        help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
-                            "auto (onnx on the CPU when installed)")
+                            "auto (default: onnx on the CPU when installed, else torch)")
 
 
 def make_segmenter(args):
@@ -124,7 +124,7 @@ def make_segmenter(args):
 
     return Segmenter(args.model, device=args.device, half=False if args.fp32 else None, imgsz=args.imgsz,
                      conf=args.conf, iou=args.iou, max_det=args.max_det, retina=args.retina,
-                     backend=getattr(args, "backend", "torch"))
+                     backend=getattr(args, "backend", "auto"))
 
 
 # ---------------------------------------------------------------- image
@@ -479,6 +479,7 @@ def cmd_bench(args) -> int:
 
     from . import bench
 
+    print(f"fastsam-video bench {args.what}  ({time.strftime('%Y-%m-%d %H:%M')})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.arch:
             args.model = str(bench.architecture_checkpoint(args.arch, Path(tmp)))
@@ -488,11 +489,13 @@ def cmd_bench(args) -> int:
         if args.what == "pipeline":
             report = bench.bench_pipeline(args.source or str(DEMO_CLIP / "video.mp4"), segmenter, args.frames,
                                           args.objects, run_ultralytics=not args.no_ultralytics)
+        elif args.what == "soak":
+            report = bench.bench_soak(args.source or str(DEMO_CLIP / "video.mp4"), segmenter, args.minutes,
+                                      args.objects, report=lambda line: print(line, flush=True))
         elif args.what == "prompts":
             report = bench.bench_prompts(segmenter)
         else:
             report = bench.bench_tracker(segmenter)
-    print(f"fastsam-video bench {args.what}  ({time.strftime('%Y-%m-%d %H:%M')})")
     print(report)
     return 0
 
@@ -500,8 +503,8 @@ def cmd_bench(args) -> int:
 def add_bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks: pipeline vs bare forward vs ultralytics; prompts; tracker",
                        description="Print FPS and per-stage milliseconds measured side by side in one run.")
-    p.add_argument("what", choices=("pipeline", "prompts", "tracker"))
-    p.add_argument("source", nargs="?", help="video for `pipeline` (default: the bundled clip)")
+    p.add_argument("what", choices=("pipeline", "soak", "prompts", "tracker"))
+    p.add_argument("source", nargs="?", help="video for `pipeline` and `soak` (default: the bundled clip)")
     add_model_options(p)
     p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "
                    "weights (timing only; conf 0 and a fixed detection count make runs comparable)")
@@ -509,6 +512,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=100, help="frames to time (default 100)")
     p.add_argument("--objects", type=int, default=5, help="tracked objects in the pipeline run (default 5)")
     p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
+    p.add_argument("--minutes", type=float, default=10.0, help="length of the `soak` run (default 10)")
     p.set_defaults(func=cmd_bench)
 
 

@@ -1,12 +1,14 @@
 """The streaming pipeline: capture thread -> inference thread -> sinks and the display.
 
     capture (one thread per source)    newest-frame slot (live) / bounded queue (files)
-    inference (one thread)             owns the model and the tracker: segment, track, render
+    inference (one thread)             owns the model: letterbox + forward pass of frame t+1 ...
+    results (one thread)               ... while NMS, mask decoding, tracking and rendering of frame t
+                                       run here (one-slot hand-off); owns the trackers and the sinks
     sinks (one thread each)            recorder, DAVIS and COCO exporters, bounded queues
     display                            `on_result` callback with each result (the UI's bridge)
 
-One stop Event; every queue wait has a timeout; a worker's error is re-raised by `wait()` /
-`close()` with `raise ... from`. The prompt state is an immutable PromptSet replaced whole by
+One stop Event; every queue wait has a timeout; a worker's error stops the others and is
+re-raised by `wait()` / `close()` with `raise ... from`. The prompt state is an immutable PromptSet replaced whole by
 `set_prompts` from any thread and applied from the next frame on.
 """
 
@@ -134,8 +136,9 @@ def per_camera_path(path: str | Path | None, index: int, cameras: int) -> Path |
 
 
 class Channel:
-    """One camera: its capture thread, tracker, prompt snapshot, sinks and stats. Everything but
-    `prompts` and the recording request belongs to the inference thread."""
+    """One camera: its capture thread, tracker, prompt snapshot, sinks and stats. The capture
+    side (`capture`, `submitted`, `done`, `error`) belongs to the inference thread; the tracker,
+    sinks and stats to the results thread; `prompts` and the recording request are set from any."""
 
     def __init__(self, index: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
                  segment_seconds: float | None = None):
@@ -148,7 +151,8 @@ class Channel:
         self.sinks: list[tuple[SinkThread, object]] = []
         self.record_path: Path | None = None
         self.recording_request: tuple[Path | None] | None = None
-        self.done = False  # the source ended, or failed
+        self.submitted = 0  # frames sent through the model
+        self.done = False  # the source ended, failed, or gave max_frames
         self.error: BaseException | None = None
         self.block = not source.live  # files: completeness wins; live: never stall inference
         self.segment_seconds = segment_seconds
@@ -231,7 +235,10 @@ class Pipeline:
         self.finished = threading.Event()
         self.error: BaseException | None = None
         self._queue_size = queue_size
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # one slot: the model runs one batch ahead of the results thread, never more (live
+        # frames stay fresh; a file's frames wait in the capture queue instead)
+        self._handoff: queue.Queue = queue.Queue(maxsize=1)
         prompts = prompts if prompts is not None else PromptSet(everything=True)
         self.channels = [Channel(i, src, prompts, PromptTracker(tracker_config, text_encoder), segment_seconds)
                          for i, src in enumerate(sources)]
@@ -284,8 +291,10 @@ class Pipeline:
     def start(self) -> Pipeline:
         for ch in self.channels:
             ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
-        self._thread = threading.Thread(target=self._run, name="inference")
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._inference_loop, name="inference"),
+                         threading.Thread(target=self._results_loop, name="results")]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -308,10 +317,11 @@ class Pipeline:
         for ch in self.channels:
             if ch.capture is not None:
                 ch.capture.close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("the inference thread did not stop within %.0f s", timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.1))
+            if thread.is_alive():
+                log.warning("the %s thread did not stop within %.0f s", thread.name, timeout)
         errors = [err for ch in self.channels for err in ch.close_sinks()]
         self._raise_error()
         if errors:
@@ -354,39 +364,67 @@ class Pipeline:
             if frame is None:
                 ch.done = True
                 continue
+            ch.submitted += 1
+            ch.done = self.max_frames is not None and ch.submitted >= self.max_frames
             batch.append((ch, frame))
         return batch
 
-    def _run(self) -> None:
+    def _fail(self, err: BaseException) -> None:
+        """Record the first worker error (re-raised by wait / close) and stop every thread."""
+        if self.error is None:
+            self.error = err
+        self.stop_event.set()
+
+    def _hand_off(self, item) -> bool:
+        while not self.stop_event.is_set():
+            try:
+                self._handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _inference_loop(self) -> None:
         try:
             while not self.stop_event.is_set() and not all(ch.done for ch in self.channels):
                 batch = self._next_frames()
-                if not batch:
+                if batch:
+                    images = [self.segmenter.to_device(frame.image) for _, frame in batch]
+                    self._hand_off((batch, images, self.segmenter.infer(images)))
+            failed = [ch.error for ch in self.channels if ch.error is not None]
+            if failed and len(failed) == len(self.channels):
+                raise failed[0]  # every camera failed: nothing left to run
+            self._hand_off(None)  # the end: the results thread finishes what it holds, then stops
+        except BaseException as err:
+            self._fail(err)
+
+    # -------------------------------------------------------------- results thread
+    def _results_loop(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    item = self._handoff.get(timeout=0.1)
+                except queue.Empty:
                     continue
+                if item is None:
+                    break
+                batch, images, output = item
                 for ch, _ in batch:
                     ch.apply_recording_request()
-                for (ch, _), result in zip(batch, self.process_batch(batch)):
+                for (ch, _), result in zip(batch, self._finish(batch, images, self.segmenter.decode(output))):
                     for thread, _ in ch.sinks:
                         thread.put(result)
                     if self.on_result is not None:
                         self.on_result(result)
-                    if self.max_frames is not None and ch.stats.frames >= self.max_frames:
-                        ch.done = True
-            failed = [ch.error for ch in self.channels if ch.error is not None]
-            if failed and len(failed) == len(self.channels):
-                raise failed[0]  # every camera failed: nothing left to run
         except BaseException as err:  # re-raised in the consumer by wait() / close()
-            self.error = err
+            self._fail(err)
         finally:
             self.finished.set()
 
     @torch.inference_mode()
-    def process_batch(self, batch: list[tuple[Channel, Frame]]) -> list[Result]:
-        """One model call for the frames of several cameras, then tracking and rendering each."""
-        t0 = time.perf_counter()
-        images = [self.segmenter.to_device(frame.image) for _, frame in batch]
-        segmentations = self.segmenter.segment_batch(images)
-        t1 = time.perf_counter()
+    def _finish(self, batch: list[tuple[Channel, Frame]], images: list[torch.Tensor],
+                segmentations: list[Segmentation]) -> list[Result]:
+        """Track and render each camera's frame of a decoded batch."""
         results = []
         for (ch, frame), image, everything in zip(batch, images, segmentations):
             t2 = time.perf_counter()
@@ -403,8 +441,7 @@ class Pipeline:
                 scene = image
             annotated = self.annotator.annotate(scene, shown, lost=track.lost)
             t4 = time.perf_counter()
-            ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3,
-                                 "total": (t1 - t0 + t4 - t2) * 1e3}
+            ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
             done = time.monotonic()
             ch.stats.frames += 1
             ch.stats.inference.mark(done)

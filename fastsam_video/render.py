@@ -97,17 +97,24 @@ class Annotator:
         if top.dtype != np.uint8:  # > 255 masks: rare, take the general path
             return self._overlay_torch(torch.from_numpy(scene), torch.from_numpy(top.astype(np.int64)),
                                        torch.from_numpy(lut)).numpy()
+        out = scene.copy()
+        x, y, w, h = cv2.boundingRect(top)  # the masks' region: all the work below stays inside it
+        if w == 0:
+            return out
+        pad = self._kernel() // 2 + 1 if self.contours else 0
+        x0, y0 = max(x - pad, 0), max(y - pad, 0)
+        x1, y1 = min(x + w + pad, top.shape[1]), min(y + h + pad, top.shape[0])
+        top, region, view = top[y0:y1, x0:x1], scene[y0:y1, x0:x1], out[y0:y1, x0:x1]
         table = np.zeros((256, 1, 3), np.uint8)
         table[:len(lut), 0] = lut
-        top3 = cv2.merge([top, top, top])
-        colors = cv2.LUT(top3, table)
-        out = scene.copy()
-        np.copyto(out, cv2.addWeighted(scene, 1 - self.alpha, colors, self.alpha, 0), where=top3 > 0)
+        blended = cv2.addWeighted(region, 1 - self.alpha, cv2.applyColorMap(top, table), self.alpha, 0)
+        cv2.copyTo(blended, top, view)  # where any mask is
         if self.contours:
             kernel = np.ones((self._kernel(),) * 2, np.uint8)
             upper = cv2.dilate(top, kernel)  # the topmost layer next to each pixel gives the edge its colour
-            edge = (upper != cv2.erode(top, kernel)) & (upper > 0)
-            np.copyto(out, cv2.LUT(cv2.merge([upper, upper, upper]), table), where=edge[..., None])
+            edge = cv2.compare(upper, cv2.erode(top, kernel), cv2.CMP_NE)
+            edge &= cv2.compare(upper, 0, cv2.CMP_GT)
+            cv2.copyTo(cv2.applyColorMap(upper, table), edge, view)
         return out
 
     def _overlay_torch(self, scene: torch.Tensor, top: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("YOLO_VERBOSE", "False")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the CLI's default backend exports the model to ONNX once: into this run's own cache, not the user's
+os.environ.setdefault("FASTSAM_VIDEO_CACHE", tempfile.mkdtemp(prefix="fastsam-video-cache-"))
 
 import numpy as np
 import pytest

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from fastsam_video.engine import Segmenter, letterbox_geometry, resolve_weights, snap_to_border
+import torch.nn.functional as F
+
+from fastsam_video.engine import (FrameToProto, Segmenter, crop_to_boxes, letterbox_geometry, resolve_weights,
+                                  snap_to_border, upsample, upsample_in_boxes)
 from fastsam_video.types import Segmentation, WeightsError
 
 
@@ -44,6 +47,57 @@ def test_segmentation_is_frame_sized_and_masks_lie_in_their_boxes(segmenter, sti
     x1, y1, x2, y2 = seg.boxes[0].tolist()
     assert xs.min() >= np.floor(x1) - 20 and xs.max() < np.ceil(x2) + 20  # border snapping moves boxes <= 20 px
     assert ys.min() >= np.floor(y1) - 20 and ys.max() < np.ceil(y2) + 20
+
+
+def test_cpu_decoding_inside_boxes_equals_sampling_the_whole_frame_then_cropping():
+    generator = torch.Generator().manual_seed(0)
+    for n, (height, width) in ((5, (480, 854)), (12, (481, 641))):
+        box = letterbox_geometry(height, width, 320)
+        proto_h, proto_w = box.input_h // 4, box.input_w // 4
+        to_proto = FrameToProto.of(box, height, width, proto_h, proto_w)
+        logits = F.avg_pool2d(torch.randn(1, n, proto_h, proto_w, generator=generator), 5, 1, 2)[0] * 20  # blobs
+        corner = torch.rand(n, 2, generator=generator) * torch.tensor([width, height]) - 20  # some start outside
+        size = torch.rand(n, 2, generator=generator) * torch.tensor([width, height]) * 0.6 + 2
+        boxes = torch.cat([corner, corner + size], 1)
+        expected = crop_to_boxes(upsample(logits, to_proto, height, width) > 0, boxes)
+        got = upsample_in_boxes(logits, boxes, to_proto, height, width)
+        assert got.shape == expected.shape and got.dtype == torch.bool
+        assert expected.sum() > 1000
+        assert (got != expected).sum() <= expected.sum() * 1e-3  # OpenCV samples at 1/32-pixel steps
+
+
+def test_frame_pixels_map_onto_the_prototype_grid_through_the_letterbox():
+    box = letterbox_geometry(480, 854, 320)  # 854x480 -> 320x180 content, padded to 320x192 (6 px on top)
+    assert (box.content_w, box.content_h, box.pad_top, box.input_h) == (320, 180, 6, 192)
+    to_proto = FrameToProto.of(box, 480, 854, 48, 80)
+    v, u = to_proto.grid(480, 854, torch.device("cpu"))
+    # the content spans prototype columns 0..80 and rows 1.5..46.5; pixel centres lie half a pixel inside
+    column, row = 80 / 854, 45 / 480  # one frame pixel, in prototype pixels
+    assert u[0].item() == pytest.approx(column / 2 - 0.5, abs=1e-5)
+    assert u[-1].item() == pytest.approx(80 - column / 2 - 0.5, abs=1e-4)
+    assert v[0].item() == pytest.approx(1.5 + row / 2 - 0.5, abs=1e-5)
+    assert v[-1].item() == pytest.approx(46.5 - row / 2 - 0.5, abs=1e-4)
+
+
+def test_masks_match_ultralytics_retina_decoding(segmenter, still_images):
+    from ultralytics.utils.nms import non_max_suppression
+    from ultralytics.utils.ops import process_mask_native, scale_boxes
+
+    image = cv2.imread(str(still_images[1][0]))
+    output = segmenter.infer([image])
+    ours = segmenter.decode(output)[0]
+    det = non_max_suppression(output.raw, segmenter.conf, segmenter.iou, agnostic=True, nc=1)[0]
+    letterbox = output.letterboxes[0]
+    boxes = scale_boxes((letterbox.input_h, letterbox.input_w), det[:, :4].clone(), image.shape[:2])
+    theirs = process_mask_native(output.proto[0], det[:, 6:], boxes, image.shape[:2]).bool()
+    assert len(ours) == len(theirs) > 0
+    inter = (ours.masks & theirs).flatten(1).sum(1).float()
+    union = (ours.masks | theirs).flatten(1).sum(1).float()
+    iou = inter / union.clamp(min=1)
+    # ultralytics interpolates twice (x2 / x4, then to the frame): a few pixels differ along edges,
+    # which matters only for masks a few prototype pixels wide
+    large = theirs.flatten(1).sum(1) > 1000
+    assert large.sum() >= 3 and iou[large].min() > 0.96 and iou.min() > 0.9, iou
 
 
 def test_bundled_model_finds_the_objects_of_held_out_scenes(segmenter):

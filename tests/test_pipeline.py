@@ -24,7 +24,8 @@ CLIP = SAMPLES / "clips" / "crossing" / "video.mp4"
 
 
 class FakeSegmenter:
-    """Stands in for the model: one square mask where the frame is brightest, after a delay."""
+    """Stands in for the model: after a delay, one square mask in the frame's upper-left quarter.
+    Like Segmenter, `infer` is the model's step and `decode` the post-processing step."""
 
     device = torch.device("cpu")
     precision = "fp32"
@@ -37,15 +38,18 @@ class FakeSegmenter:
     def to_device(self, image: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(image)
 
-    def segment_batch(self, images: list[torch.Tensor]) -> list[Segmentation]:
-        return [self.segment(image) for image in images]
-
-    def segment(self, image: torch.Tensor) -> Segmentation:
+    def infer(self, images: list[torch.Tensor]) -> list[tuple[int, int]]:
         self.calls += 1
         if self.fail_at is not None and self.calls >= self.fail_at:
             raise RuntimeError("model exploded")
         time.sleep(self.delay)
-        h, w = image.shape[:2]
+        return [tuple(image.shape[:2]) for image in images]
+
+    def decode(self, shapes: list[tuple[int, int]]) -> list[Segmentation]:
+        return [self.square(h, w) for h, w in shapes]
+
+    @staticmethod
+    def square(h: int, w: int) -> Segmentation:
         masks = torch.zeros((1, h, w), dtype=torch.bool)
         masks[0, h // 4:h // 2, w // 4:w // 2] = True
         box = torch.tensor([[w // 4, h // 4, w // 2, h // 2]], dtype=torch.float32)
@@ -136,6 +140,52 @@ def test_worker_error_is_reraised_from_the_original():
     pipeline.close()
 
 
+def test_an_error_after_the_model_is_reraised_and_no_thread_outlives_close():
+    before = set(threading.enumerate())
+
+    def broken_display(result):
+        if result.frame.index == 4:
+            raise ValueError("display gone")
+
+    pipeline = Pipeline(open_source(str(CLIP)), FakeSegmenter(), on_result=broken_display).start()
+    with pytest.raises(FastSAMVideoError, match="ValueError: display gone") as err:
+        pipeline.wait(30)
+    assert isinstance(err.value.__cause__, ValueError)
+    pipeline.close()
+    assert threads_besides(before) == []
+
+
+class TimedSegmenter(FakeSegmenter):
+    """Records when each model step runs."""
+
+    def __init__(self, delay: float):
+        super().__init__(delay=delay)
+        self.spans: list[tuple[float, float]] = []
+
+    def infer(self, images):
+        start = time.monotonic()
+        out = super().infer(images)
+        self.spans.append((start, time.monotonic()))
+        return out
+
+
+def test_the_model_works_on_the_next_frame_while_the_last_one_is_finished():
+    segmenter = TimedSegmenter(delay=0.03)
+    finishing: list[tuple[float, float]] = []
+
+    def slow_display(result):  # stands in for tracking and rendering taking as long as the model
+        start = time.monotonic()
+        time.sleep(0.03)
+        finishing.append((start, time.monotonic()))
+
+    with Pipeline(open_source(str(CLIP)), segmenter, max_frames=12, on_result=slow_display) as pipeline:
+        assert pipeline.wait(30)
+    assert len(finishing) == 12 and pipeline.channels[0].submitted == 12  # max_frames: not one more read
+    # serial processing would never run the two at once; overlapped, most model steps do
+    overlapping = [s for s in segmenter.spans if any(s[0] < f[1] and f[0] < s[1] for f in finishing)]
+    assert len(overlapping) >= 6
+
+
 def test_recording_started_and_stopped_at_run_time(tmp_path):
     source = open_source(str(CLIP))
     seen = []
@@ -198,9 +248,9 @@ class BatchCountingSegmenter(FakeSegmenter):
         super().__init__()
         self.batch_sizes = []
 
-    def segment_batch(self, images):
+    def infer(self, images):
         self.batch_sizes.append(len(images))
-        return super().segment_batch(images)
+        return super().infer(images)
 
 
 def test_several_cameras_share_one_model_call_and_keep_their_own_outputs(tmp_path):

@@ -134,7 +134,7 @@ def test_cli_model_options_take_a_backend():
 
     parser = argparse.ArgumentParser()
     add_model_options(parser)
-    assert parser.parse_args([]).backend == "torch"
+    assert parser.parse_args([]).backend == "auto"
     assert parser.parse_args(["--backend", "onnx"]).backend == "onnx"
     with pytest.raises(SystemExit):
         parser.parse_args(["--backend", "tensorrt"])
