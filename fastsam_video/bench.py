@@ -264,6 +264,8 @@ def bench_soak(source: str, segmenter: Segmenter, minutes: float, objects: int,
     prompts = box_prompts(segmenter, frames[0], objects)
     report(f"machine: {machine()}\nmodel: {segmenter!r}\nsource: {source} looped as a live camera at {fps:g} fps "
            f"for {minutes:g} min, {len(prompts.objects)} tracked objects, recording")
+    rss_start, gpu_start = rss_mb(), gpu_memory_mb()
+    report(f"start: host RSS {rss_start:.0f} MB, GPU {gpu_start}")
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = Pipeline(ReplaySource(frames, fps, seconds=minutes * 60), segmenter, prompts,
@@ -277,10 +279,12 @@ def bench_soak(source: str, segmenter: Segmenter, minutes: float, objects: int,
                        f"host RSS {samples[-1]:.0f} MB, GPU {gpu_memory_mb()}, latency p99 "
                        f"{snap.latency_p99 * 1e3:.0f} ms, dropped {snap.dropped}")
             snap = pipeline.snapshot()
-    samples.append(rss_mb())
-    return (f"after {(time.monotonic() - start) / 60:.1f} min: {snap.frames} frames, {snap.dropped} dropped; host RSS "
-            f"{samples[0]:.0f} MB after the first minute, {samples[-1]:.0f} MB at the end "
-            f"({samples[-1] - samples[0]:+.0f} MB); GPU {gpu_memory_mb()}")
+    rss_end = rss_mb()
+    warm = (f", {samples[0]:.0f} MB after the first minute, {rss_end - samples[0]:+.0f} MB since then"
+            if samples else "")
+    return (f"after {(time.monotonic() - start) / 60:.1f} min: {snap.frames} frames, {snap.dropped} dropped; "
+            f"host RSS {rss_start:.0f} MB at start, {rss_end:.0f} MB at the end{warm}; "
+            f"GPU {gpu_start} at start, {gpu_memory_mb()} at the end")
 
 
 # ---------------------------------------------------------------- prompts and rendering

@@ -1,8 +1,10 @@
 """Segmenter: loads a FastSAM / YOLOv8-seg checkpoint and turns BGR frames into
 class-agnostic segmentations, FP16 on CUDA, everything kept on the device.
 
-Call order per batch: letterbox (on the device) -> forward -> NMS -> mask decoding at the
-frame's resolution for the kept detections only -> FastSAM's border snapping.
+Call order per batch: `infer` = letterbox (on the device) -> forward; then `decode` = NMS -> mask
+decoding at the frame's resolution for the kept detections only (inside their boxes on the CPU,
+in bounded chunks on the GPU) -> FastSAM's border snapping. `segment_batch` does both; the
+pipeline runs them on two threads so that frame t is decoded while frame t+1 is in the network.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ModelDefaults:
 FASTSAM_DEFAULTS = ModelDefaults(imgsz=1024, conf=0.4, iou=0.9)
 # The bundled model is trained at 320 px on scenes without nested parts.
 BUNDLED_DEFAULTS = ModelDefaults(imgsz=320, conf=0.4, iou=0.7)
+UPSAMPLE_PIXELS = 16_000_000  # float logits upsampled at once on the device (64 MB)
 
 
 def bundled_weights() -> Path:
@@ -247,7 +250,7 @@ class Segmenter:
         # smooth full-resolution edges: interpolate the logits, then threshold
         if logits.device.type == "cpu":
             return upsample_in_boxes(logits, boxes, to_proto, height, width)
-        return crop_to_boxes(upsample(logits, to_proto, height, width) > 0, boxes)
+        return upsample_on_device(logits, boxes, to_proto, height, width)
 
     def postprocess(self, raw: torch.Tensor, proto: torch.Tensor, boxes_in: list[Letterbox],
                     shapes: list[tuple[int, int]]) -> list[Segmentation]:
@@ -385,6 +388,18 @@ def crop_to_boxes(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     masks &= ((ys >= y1.floor()) & (ys < y2.ceil()))[:, :, None]  # rows inside the box
     masks &= ((xs >= x1.floor()) & (xs < x2.ceil()))[:, None, :]  # columns inside the box
     return masks
+
+
+def upsample_on_device(logits: torch.Tensor, boxes: torch.Tensor, to_proto: FrameToProto, height: int,
+                       width: int, chunk_pixels: int = UPSAMPLE_PIXELS) -> torch.Tensor:
+    """The GPU path of retina decoding: `upsample(...) > 0` cropped to the boxes, a few masks at a
+    time so that the float intermediate stays under `chunk_pixels` however many masks there are."""
+    n = logits.shape[0]
+    masks = torch.empty((n, height, width), dtype=torch.bool, device=logits.device)
+    chunk = max(1, chunk_pixels // (height * width))
+    for start in range(0, n, chunk):
+        torch.gt(upsample(logits[start:start + chunk], to_proto, height, width), 0, out=masks[start:start + chunk])
+    return crop_to_boxes(masks, boxes)
 
 
 def upsample_in_boxes(logits: torch.Tensor, boxes: torch.Tensor, to_proto: FrameToProto,

@@ -8,8 +8,8 @@
     display                            `on_result` callback with each result (the UI's bridge)
 
 One stop Event; every queue wait has a timeout; a worker's error stops the others and is
-re-raised by `wait()` / `close()` with `raise ... from`. The prompt state is an immutable PromptSet replaced whole by
-`set_prompts` from any thread and applied from the next frame on.
+re-raised by `wait()` / `close()` with `raise ... from`. The prompt state is an immutable
+PromptSet replaced whole by `set_prompts` from any thread and applied from the next frame on.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class StatsSnapshot:
     device: str
     precision: str
     connection: ConnectionState | None = None  # network cameras: connected / reconnecting in N s
+    gpu_memory_mb: float | None = None  # CUDA: memory held by PyTorch's allocator
 
     def line(self) -> str:
         stages = " ".join(f"{k} {v:.0f}" for k, v in self.stage_ms.items())
@@ -98,14 +99,17 @@ class StatsSnapshot:
                 + f" | latency p50 {self.latency_p50 * 1e3:.0f} ms p95 {self.latency_p95 * 1e3:.0f} ms"
                 + f" p99 {self.latency_p99 * 1e3:.0f} ms | dropped {self.dropped}"
                 + (f", sinks dropped {self.sink_dropped}" if self.sink_dropped else "")
-                + f" | {self.device} {self.precision}" + (f" | ms: {stages}" if stages else "")
+                + f" | {self.device} {self.precision}"
+                + (f" {self.gpu_memory_mb:.0f} MB" if self.gpu_memory_mb is not None else "")
+                + (f" | ms: {stages}" if stages else "")
                 + (f" | {self.connection.describe()}" if self.connection is not None else ""))
 
     def hud(self) -> list[str]:
         return [f"capture {self.capture_fps:.1f}  infer {self.inference_fps:.1f}  display {self.display_fps:.1f} fps",
                 f"latency p50 {self.latency_p50 * 1e3:.0f} ms  p95 {self.latency_p95 * 1e3:.0f} ms  "
                 f"dropped {self.dropped}",
-                f"{self.device} {self.precision}"] + (
+                f"{self.device} {self.precision}"
+                + (f"  {self.gpu_memory_mb:.0f} MB" if self.gpu_memory_mb is not None else "")] + (
                     [self.connection.describe()] if self.connection is not None and not self.connection.connected
                     else [])
 
@@ -344,7 +348,9 @@ class Pipeline:
             dropped=capture.dropped if capture else 0, sink_dropped=sum(t.dropped for t, _ in ch.sinks),
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
             stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
-            precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None))
+            precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None),
+            gpu_memory_mb=(torch.cuda.memory_reserved(self.segmenter.device) / 2**20
+                           if self.segmenter.device.type == "cuda" else None))
 
     # -------------------------------------------------------------- inference thread
     def _next_frames(self) -> list[tuple[Channel, Frame]]:
@@ -375,14 +381,14 @@ class Pipeline:
             self.error = err
         self.stop_event.set()
 
-    def _hand_off(self, item) -> bool:
+    def _hand_off(self, item) -> None:
+        """Into the one-slot queue, waiting for the results thread (given up once stopping)."""
         while not self.stop_event.is_set():
             try:
                 self._handoff.put(item, timeout=0.1)
-                return True
+                return
             except queue.Full:
                 continue
-        return False
 
     def _inference_loop(self) -> None:
         try:

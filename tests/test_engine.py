@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fastsam_video.engine import (FrameToProto, Segmenter, crop_to_boxes, letterbox_geometry, resolve_weights,
-                                  snap_to_border, upsample, upsample_in_boxes)
+                                  snap_to_border, upsample, upsample_in_boxes, upsample_on_device)
 from fastsam_video.types import Segmentation, WeightsError
 
 
@@ -64,6 +64,9 @@ def test_cpu_decoding_inside_boxes_equals_sampling_the_whole_frame_then_cropping
         assert got.shape == expected.shape and got.dtype == torch.bool
         assert expected.sum() > 1000
         assert (got != expected).sum() <= expected.sum() * 1e-3  # OpenCV samples at 1/32-pixel steps
+        # the device path, in chunks of 2 masks, gives the same masks as all at once
+        chunked = upsample_on_device(logits, boxes, to_proto, height, width, chunk_pixels=2 * height * width)
+        assert torch.equal(chunked, expected)
 
 
 def test_frame_pixels_map_onto_the_prototype_grid_through_the_letterbox():

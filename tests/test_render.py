@@ -87,3 +87,14 @@ def test_fastsam_plot_writes_the_overlay(tmp_path):
     out = prompt.plot(annotations=prompt.everything_prompt(), output_path=tmp_path / "sub" / "out.jpg")
     written = cv2.imread(str(tmp_path / "sub" / "out.jpg"))
     assert written.shape == scene.shape and (out != scene).any()
+
+
+def test_topmost_layer_is_the_highest_rank_covering_each_pixel():
+    from fastsam_video.types import topmost
+
+    generator = torch.Generator().manual_seed(0)
+    masks = torch.rand((12, 60, 80), generator=generator) > 0.6
+    rank = torch.randperm(12, generator=generator) + 1
+    expected = (masks.to(torch.int64) * rank[:, None, None]).amax(0)
+    assert torch.equal(topmost(masks, rank).long(), expected)
+    assert topmost(masks[:, :, ::3], rank).shape == (60, 27)  # strided views work too
