@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .engine import Segmenter
+from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource
@@ -381,38 +382,26 @@ class Pipeline:
             self.error = err
         self.stop_event.set()
 
-    def _hand_off(self, item) -> None:
-        """Into the one-slot queue, waiting for the results thread (given up once stopping)."""
-        while not self.stop_event.is_set():
-            try:
-                self._handoff.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
     def _inference_loop(self) -> None:
         try:
             while not self.stop_event.is_set() and not all(ch.done for ch in self.channels):
                 batch = self._next_frames()
                 if batch:
                     images = [self.segmenter.to_device(frame.image) for _, frame in batch]
-                    self._hand_off((batch, images, self.segmenter.infer(images)))
+                    put_until_stopped(self._handoff, (batch, images, self.segmenter.infer(images)), self.stop_event)
             failed = [ch.error for ch in self.channels if ch.error is not None]
             if failed and len(failed) == len(self.channels):
                 raise failed[0]  # every camera failed: nothing left to run
-            self._hand_off(None)  # the end: the results thread finishes what it holds, then stops
+            put_until_stopped(self._handoff, None, self.stop_event)  # the end: the results thread stops
         except BaseException as err:
             self._fail(err)
 
     # -------------------------------------------------------------- results thread
     def _results_loop(self) -> None:
         try:
-            while not self.stop_event.is_set():
-                try:
-                    item = self._handoff.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item is None:
+            while True:
+                item = get_until_stopped(self._handoff, self.stop_event)
+                if item is None or item is STOPPED:  # the end, or stopping
                     break
                 batch, images, output = item
                 for ch, _ in batch:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .queues import STOPPED, get_until_stopped
 from .types import FastSAMVideoError, RecordingError, Segmentation
 
 log = logging.getLogger(__name__)
@@ -573,12 +574,9 @@ class SinkThread:
         raise RecordingError(f"{self.name} was stopped (no writes after close())")
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
+        while True:
+            item = get_until_stopped(self._queue, self._stop)
+            if item is _END or item is STOPPED:
                 return
             try:
                 self._write(*item)

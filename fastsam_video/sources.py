@@ -30,6 +30,7 @@ import av
 import cv2
 import numpy as np
 
+from .queues import put_until_stopped
 from .types import FastSAMVideoError, Frame, SourceError
 
 log = logging.getLogger(__name__)
@@ -872,11 +873,11 @@ class CaptureThread:
                 if self.live:
                     self._put_newest(frame)
                 else:
-                    self._put_waiting(frame)
+                    put_until_stopped(self._queue, frame, self._stop)
         except BaseException as err:  # stored and re-raised in the consumer
             self.error = err
         finally:
-            self._put_waiting(_END)
+            put_until_stopped(self._queue, _END, self._stop)
             try:
                 self.source.close()
             except Exception as err:
@@ -900,14 +901,6 @@ class CaptureThread:
                     self.dropped += 1
                 except queue.Empty:
                     pass  # the consumer took it meanwhile
-
-    def _put_waiting(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     def close(self) -> None:
         self._stop.set()

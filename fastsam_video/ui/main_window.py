@@ -443,32 +443,13 @@ class MainWindow(QMainWindow):
         return len(self._cams)
 
     @property
+    def _cam(self) -> CameraState:
+        """The state of the camera shown in the side panels (prompts, statuses, latest result)."""
+        return self._cams[self._camera]
+
+    @property
     def editor(self) -> PromptEditor:
-        return self._cams[self._camera].editor
-
-    @property
-    def _statuses(self) -> dict:
-        return self._cams[self._camera].statuses
-
-    @_statuses.setter
-    def _statuses(self, value: dict) -> None:
-        self._cams[self._camera].statuses = value
-
-    @property
-    def _notes(self) -> dict:
-        return self._cams[self._camera].notes
-
-    @_notes.setter
-    def _notes(self, value: dict) -> None:
-        self._cams[self._camera].notes = value
-
-    @property
-    def _latest(self) -> Result | None:
-        return self._cams[self._camera].latest
-
-    @_latest.setter
-    def _latest(self, value: Result | None) -> None:
-        self._cams[self._camera].latest = value
+        return self._cam.editor
 
     @property
     def _spec(self) -> str | None:
@@ -476,7 +457,7 @@ class MainWindow(QMainWindow):
 
     @property
     def latest_result(self) -> Result | None:
-        return self._latest
+        return self._cam.latest
 
     def camera_prompts(self, camera: int) -> PromptSet:
         return self._cams[camera].editor.prompts
@@ -787,7 +768,7 @@ class MainWindow(QMainWindow):
                 self.banner.show_message(text)
                 self.statusBar().showMessage(text)
                 self._connection_shown = True
-            if self._latest is None:
+            if self._cam.latest is None:
                 self.view.set_placeholder(f"{text}\n\nOpen another source: Ctrl+O")
         elif self._connection_shown and connection.connected:
             self._connection_shown = False
@@ -856,7 +837,7 @@ class MainWindow(QMainWindow):
         except PromptError as err:
             self.show_status(str(err), 6000)
             return None
-        self._notes[object_id] = "pending"
+        self._cam.notes[object_id] = "pending"
         self._push_prompts()
         self.select_object(object_id)
         label = "background point" if gesture == BACKGROUND else "point"
@@ -868,7 +849,7 @@ class MainWindow(QMainWindow):
 
     def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
         object_id = self.editor.box(x1, y1, x2, y2)
-        self._notes[object_id] = "pending"
+        self._cam.notes[object_id] = "pending"
         self._push_prompts()
         self.select_object(object_id)
         self.show_status(f"object {object_id}: box ({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f})")
@@ -884,7 +865,7 @@ class MainWindow(QMainWindow):
         except PromptError as err:
             self.show_status(str(err), 6000)
             return None
-        self._notes[object_id] = "pending"
+        self._cam.notes[object_id] = "pending"
         self._push_prompts()
         self.select_object(object_id)
         self.show_status(f'object {object_id}: looking for "{text.strip()}" (the first text prompt loads CLIP)')
@@ -899,13 +880,13 @@ class MainWindow(QMainWindow):
 
     def remove_object(self, object_id: int) -> None:
         self.editor.remove(object_id)
-        self._notes.pop(object_id, None)
+        self._cam.notes.pop(object_id, None)
         self._push_prompts()
         self.show_status(f"object {object_id} removed")
 
     def clear_prompts(self) -> None:
         self.editor.clear()
-        self._notes.clear()
+        self._cam.notes.clear()
         self._push_prompts()
         self.show_status("all objects cleared")
 
@@ -934,8 +915,8 @@ class MainWindow(QMainWindow):
         rows = []
         for prompt in sorted(self.editor.prompts.objects, key=lambda o: o.object_id):
             kind, detail = _prompt_text(prompt)
-            status = self._statuses.get(prompt.object_id)
-            note = self._notes.get(prompt.object_id)
+            status = self._cam.statuses.get(prompt.object_id)
+            note = self._cam.notes.get(prompt.object_id)
             if status is not None:
                 state = "tracked" if status.state == "tracked" else f"lost ({status.frames_lost} frames)"
             else:
@@ -993,7 +974,7 @@ class MainWindow(QMainWindow):
 
     def save_snapshot(self, path: str | Path | None = None) -> Path | None:
         """The frame on screen, with its overlays, as a PNG; returns its path."""
-        result = self._latest
+        result = self._cam.latest
         if result is None:
             self.show_status("nothing to save yet: open a source first")
             return None
@@ -1025,7 +1006,7 @@ class MainWindow(QMainWindow):
             self.record_action.setChecked(on)
             self.record_action.blockSignals(False)
         self.record_action.setEnabled(self._pipeline is not None or on)
-        self.snapshot_action.setEnabled(self._latest is not None)
+        self.snapshot_action.setEnabled(self._cam.latest is not None)
         if recording is None:
             self.record_button.setText("● Record")
             self.record_label.setText(f"Saves to {self.output_dir}")
