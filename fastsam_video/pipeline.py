@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .engine import Segmenter
+from .events import Event
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
@@ -44,7 +45,7 @@ class Result:
     annotated: np.ndarray  # BGR, with overlays, ids and prompt markers
     lost: tuple[LostObject, ...]
     objects: tuple[ObjectStatus, ...]
-    events: tuple[str, ...]
+    events: tuple[Event, ...]
     t_done: float
 
     @property
@@ -443,5 +444,6 @@ class Pipeline:
             ch.stats.latencies.append(done - frame.t_capture)
             if self.hud:
                 draw_hud(annotated, self.snapshot(ch.index).hud())
-            results.append(Result(frame, shown, annotated, track.lost, track.objects, track.events, done))
+            events = tuple(e.on_camera(ch.index) for e in track.events)
+            results.append(Result(frame, shown, annotated, track.lost, track.objects, events, done))
         return results

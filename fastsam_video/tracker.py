@@ -30,6 +30,7 @@ from torchvision.ops import box_iou
 from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, box_mask_iou, masks_at_points,
                       masks_to_boxes, select_by_boxes, select_by_points, select_by_text)
 from .render import LostObject
+from .events import Event, EventKind, ObjectState
 from .types import FastSAMVideoError, PromptError, Segmentation, union
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ class TrackedObject:
     # the prompt relative to the object's box: (u, v) in box units, so it moves and scales with it
     rel_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     rel_box: np.ndarray | None = None
-    state: str = "tracked"
+    state: ObjectState = ObjectState.TRACKED
     lost_since: float | None = None
     last_index: int = 0
     frames_lost: int = 0
@@ -271,7 +272,7 @@ class ObjectStatus:
 
     object_id: int
     kind: str
-    state: str  # tracked | lost
+    state: ObjectState
     frames_lost: int
 
 
@@ -280,7 +281,7 @@ class TrackResult:
     segmentation: Segmentation  # tracked objects only, object_ids = their ids
     lost: tuple[LostObject, ...]
     objects: tuple[ObjectStatus, ...]
-    events: tuple[str, ...]
+    events: tuple[Event, ...]
 
 
 class PromptTracker:
@@ -301,13 +302,14 @@ class PromptTracker:
         """Replace the prompt snapshot; applied on the next `update`."""
         self.prompts = prompts
 
-    def _sync(self, seg: Segmentation, image: torch.Tensor, frame_index: int, events: list[str]) -> None:
+    def _sync(self, seg: Segmentation, image: torch.Tensor, frame_index: int, t: float,
+              events: list[Event]) -> None:
         wanted = {p.object_id: p for p in self.prompts.objects}
         for object_id in list(self.objects):
             if object_id not in wanted:
                 del self.objects[object_id]
                 self._applied.pop(object_id, None)
-                events.append(f"object {object_id} removed")
+                events.append(Event(EventKind.OBJECT_REMOVED, object_id=object_id, pts=t))
         for object_id, prompt in wanted.items():
             if self._applied.get(object_id) == prompt or prompt in self._rejected:
                 continue
@@ -315,17 +317,19 @@ class PromptTracker:
                 created = self._create(prompt, seg, image, frame_index)
             except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
                 self._rejected.add(prompt)
-                events.append(f"object {object_id}: {err}")
+                events.append(Event(EventKind.OBJECT_REJECTED, object_id=object_id, pts=t, detail=str(err)))
                 continue
             if created is None:
                 self._rejected.add(prompt)
                 self.objects.pop(object_id, None)
-                events.append(f"object {object_id}: nothing found under the {prompt.kind} prompt")
+                events.append(Event(EventKind.OBJECT_NOT_FOUND, object_id=object_id, pts=t,
+                                   detail=f"nothing found under the {prompt.kind} prompt"))
                 continue
             was_there = object_id in self.objects
             self.objects[object_id] = created
             self._applied[object_id] = prompt
-            events.append(f"object {object_id} {'updated' if was_there else 'added'} ({prompt.kind})")
+            events.append(Event(EventKind.OBJECT_UPDATED if was_there else EventKind.OBJECT_ADDED, object_id=object_id,
+                                pts=t, detail=prompt.kind))
 
     def _select(self, prompt: ObjectPrompt, seg: Segmentation, image: torch.Tensor) -> Segmentation:
         if prompt.points:
@@ -369,22 +373,23 @@ class PromptTracker:
     def update(self, seg: Segmentation, image: torch.Tensor, frame_index: int, t: float) -> TrackResult:
         """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR on
         seg's device; `t`: the frame's time in seconds (pts or capture time)."""
-        events: list[str] = []
-        self._sync(seg, image, frame_index, events)
+        events: list[Event] = []
+        self._sync(seg, image, frame_index, t, events)
         created_now = {i for i, o in self.objects.items() if o.last_index == frame_index}
         active = [o for i, o in self.objects.items() if i not in created_now]
         if active:
             self._match(active, seg, image, frame_index, t, events)
         for obj in list(self.objects.values()):
-            if obj.state == "lost" and t - obj.lost_since > self.config.max_lost_seconds:
+            if obj.state is ObjectState.LOST and t - obj.lost_since > self.config.max_lost_seconds:
                 del self.objects[obj.object_id]
-                events.append(f"object {obj.object_id} dropped: lost for over {self.config.max_lost_seconds:g} s")
+                events.append(Event(EventKind.OBJECT_DROPPED, object_id=obj.object_id, pts=t,
+                                    detail=f"lost for over {self.config.max_lost_seconds:g} s"))
         for event in events:
-            log.info(event)
+            log.info("%s", event)
         return self._result(seg, events)
 
     def _match(self, active: list[TrackedObject], seg: Segmentation, image: torch.Tensor,
-               frame_index: int, t: float, events: list[str]) -> None:
+               frame_index: int, t: float, events: list[Event]) -> None:
         cfg = self.config
         device = seg.device
         h, w = seg.shape
@@ -401,13 +406,13 @@ class PromptTracker:
             dt = max(frame_index - obj.last_index, 1)
             obj.last_index = frame_index
             # a lost object keeps its velocity for a few frames (passing behind something), then slows down
-            damping = 0.8 if obj.state == "lost" and obj.frames_lost > cfg.coast_frames else 1.0
+            damping = 0.8 if obj.state is ObjectState.LOST and obj.frames_lost > cfg.coast_frames else 1.0
             before = _cxcywh(obj.kalman.box)
             box = obj.kalman.predict(dt, damping)
             motion = _cxcywh(box)[:2] - before[:2]
             obj.full_shift = (int(round(motion[1])), int(round(motion[0])))
             shift = motion / stride
-            if obj.state == "tracked":
+            if obj.state is ObjectState.TRACKED:
                 predicted.append(shifted(obj.mask, int(round(shift[1])), int(round(shift[0]))))
                 obj.mask = predicted[-1]  # the shifted mask is next frame's starting point
             else:
@@ -442,8 +447,8 @@ class PromptTracker:
                 prompt_term[i] = box_mask_iou(cand, work_box, cand_area)[0]  # at work resolution, like the rest
         box_iou = _box_iou(pred_boxes, seg.boxes)
 
-        tracked = [i for i, o in enumerate(active) if o.state == "tracked"]
-        lost = [i for i, o in enumerate(active) if o.state == "lost"]
+        tracked = [i for i, o in enumerate(active) if o.state is ObjectState.TRACKED]
+        lost = [i for i, o in enumerate(active) if o.state is ObjectState.LOST]
         taken = torch.zeros(n, dtype=torch.bool, device=device)
         assigned: dict[int, int] = {}
 
@@ -466,11 +471,11 @@ class PromptTracker:
                 continue
             k = assigned[i]
             parts = (~taken) & (inside[i] > cfg.part_inside) & (appearance[i] > cfg.min_appearance) & ~excluded[i]
-            if obj.state == "lost":
+            if obj.state is ObjectState.LOST:
                 parts[:] = False  # a re-found object starts from the mask that matched
             chosen = torch.cat([torch.as_tensor([k], device=device), torch.nonzero(parts).flatten()])
             taken[chosen] = True
-            self._observe(obj, seg, cand, cand_desc, chosen, events,
+            self._observe(obj, seg, cand, cand_desc, chosen, events, t,
                           confident=bool(appearance[i, k] > cfg.reacquire_appearance))
 
     @staticmethod
@@ -493,11 +498,11 @@ class PromptTracker:
         return out
 
     def _observe(self, obj: TrackedObject, seg: Segmentation, cand: torch.Tensor, cand_desc: torch.Tensor,
-                 chosen: torch.Tensor, events: list[str], confident: bool) -> None:
+                 chosen: torch.Tensor, events: list[Event], t: float, confident: bool) -> None:
         full = union(seg.masks[chosen]) if len(chosen) > 1 else seg.masks[int(chosen[0])]  # a view, no copy
         work = cand[chosen].any(0)
         area = float(work.sum())
-        if (obj.state == "tracked" and obj.full_mask is not None
+        if (obj.state is ObjectState.TRACKED and obj.full_mask is not None
                 and area > self.config.merged_area * obj.typical_area):
             # the model merged this object with another one (they overlap): keep the object's own
             # predicted shape inside the merged mask, coast on the motion model, learn nothing
@@ -512,10 +517,10 @@ class PromptTracker:
         obj.mask = work
         obj.area = area
         obj.box = box
-        if obj.state == "lost":  # a stale velocity would throw the next prediction off
+        if obj.state is ObjectState.LOST:  # a stale velocity would throw the next prediction off
             obj.kalman = BoxKalman(box)
-            events.append(f"object {obj.object_id} re-acquired after {obj.frames_lost} frames")
-            obj.state, obj.lost_since, obj.frames_lost = "tracked", None, 0
+            events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t, frames=obj.frames_lost))
+            obj.state, obj.lost_since, obj.frames_lost = ObjectState.TRACKED, None, 0
         else:
             obj.kalman.update(box)
         whole = obj.area > 0.6 * obj.typical_area  # a partly hidden object teaches nothing
@@ -525,15 +530,15 @@ class PromptTracker:
             obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
 
     @staticmethod
-    def _lose(obj: TrackedObject, t: float, events: list[str]) -> None:
-        if obj.state == "tracked":
-            obj.state, obj.lost_since = "lost", t
-            events.append(f"object {obj.object_id} lost")
+    def _lose(obj: TrackedObject, t: float, events: list[Event]) -> None:
+        if obj.state is ObjectState.TRACKED:
+            obj.state, obj.lost_since = ObjectState.LOST, t
+            events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
         obj.frames_lost += 1
         obj.full_mask = None
 
-    def _result(self, seg: Segmentation, events: list[str]) -> TrackResult:
-        shown = [o for o in self.objects.values() if o.state == "tracked" and o.full_mask is not None]
+    def _result(self, seg: Segmentation, events: list[Event]) -> TrackResult:
+        shown = [o for o in self.objects.values() if o.state is ObjectState.TRACKED and o.full_mask is not None]
         device = seg.device
         if shown:
             masks = torch.stack([o.full_mask for o in shown])
@@ -543,7 +548,7 @@ class PromptTracker:
         else:
             out = Segmentation.empty(*seg.shape, device=device)
         lost = tuple(LostObject(o.object_id, tuple(float(v) for v in o.kalman.box))
-                     for o in self.objects.values() if o.state == "lost")
+                     for o in self.objects.values() if o.state is ObjectState.LOST)
         status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
                        for o in sorted(self.objects.values(), key=lambda o: o.object_id))
         return TrackResult(out, lost, status, tuple(events))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from fastsam_video.events import EventKind
 from fastsam_video.pipeline import Pipeline
 from fastsam_video.sinks import read_davis_png, rle_decode
 from fastsam_video.sources import open_source
@@ -128,7 +129,7 @@ def test_prompts_replaced_mid_stream_apply_from_the_next_frame():
         assert pipeline.wait(30)
     assert len(seen[0].segmentation) == 0
     assert seen[-1].segmentation.object_ids.tolist() == [1]
-    assert any("object 1 added" in e for r in seen for e in r.events)
+    assert any((e.kind, e.object_id, e.camera) == (EventKind.OBJECT_ADDED, 1, 0) for r in seen for e in r.events)
 
 
 def test_worker_error_is_reraised_from_the_original():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from fastsam_video.events import EventKind
 from fastsam_video.evaluate import evaluate_clip
 from fastsam_video.prompts import masks_to_boxes
 from fastsam_video.synth import render_clip, sample_clips
@@ -60,10 +61,10 @@ def test_state_changes_tracked_lost_reacquired_removed():
     assert states(lost) == {1: "lost"} and len(lost.segmentation) == 0
     assert [o.object_id for o in lost.lost] == [1]  # drawn as lost, not as a current mask
     back = step(tracker, 4, square(24, 22))
-    assert states(back) == {1: "tracked"} and any("re-acquired" in e for e in back.events)
+    assert states(back) == {1: "tracked"} and any(e.kind is EventKind.OBJECT_REACQUIRED for e in back.events)
     tracker.set_prompts(tracker.prompts.remove(1))
     removed = step(tracker, 5, square(24, 22))
-    assert removed.objects == () and any("removed" in e for e in removed.events)
+    assert removed.objects == () and any(e.kind is EventKind.OBJECT_REMOVED for e in removed.events)
 
 
 def test_lost_object_is_dropped_after_the_configured_time():
@@ -72,7 +73,7 @@ def test_lost_object_is_dropped_after_the_configured_time():
     step(tracker, 0, square(20, 20))
     step(tracker, 1)
     result = step(tracker, 30)  # one second later
-    assert result.objects == () and any("dropped" in e for e in result.events)
+    assert result.objects == () and any(e.kind is EventKind.OBJECT_DROPPED for e in result.events)
 
 
 def test_adding_an_object_mid_stream_leaves_the_others_alone():
@@ -82,8 +83,8 @@ def test_adding_an_object_mid_stream_leaves_the_others_alone():
     tracker.set_prompts(tracker.prompts.add(ObjectPrompt(2, points=((55, 35),), labels=(1,))))
     result = step(tracker, 1, square(11, 10), square(51, 30))
     assert sorted(result.segmentation.object_ids.tolist()) == [1, 2]
-    assert any("object 2 added" in e for e in result.events)
-    assert not any("object 1" in e for e in result.events)
+    assert any((e.kind, e.object_id) == (EventKind.OBJECT_ADDED, 2) for e in result.events)
+    assert not any(e.object_id == 1 for e in result.events)
 
 
 def test_two_objects_competing_for_one_mask_do_not_share_it():
@@ -101,7 +102,8 @@ def test_prompt_on_empty_background_says_nothing_is_there():
     tracker.set_prompts(PromptSet((ObjectPrompt(1, points=((70, 55),), labels=(1,)),)))
     result = step(tracker, 0, square(10, 10))
     assert result.objects == () and len(result.segmentation) == 0
-    assert result.events == ("object 1: nothing found under the points prompt",)
+    assert [(e.kind, e.object_id, e.message()) for e in result.events] == [
+        (EventKind.OBJECT_NOT_FOUND, 1, "object 1: nothing found under the points prompt")]
     assert step(tracker, 1, square(10, 10)).events == ()  # said once, not every frame
 
 
@@ -177,5 +179,6 @@ def test_text_prompt_without_clip_is_rejected_and_the_stream_goes_on():
     tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 10)), ObjectPrompt(2, text="a dog"))))
     result = step(tracker, 0, square(10, 10))
     assert [o.object_id for o in result.objects] == [1]
-    assert any("object 2: CLIP weights" in e for e in result.events)
+    assert any(e.kind is EventKind.OBJECT_REJECTED and e.message().startswith("object 2: CLIP weights")
+               for e in result.events)
     assert step(tracker, 1, square(11, 10)).objects[0].state == "tracked"

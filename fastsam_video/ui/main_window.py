@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxL
                              QMainWindow, QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
                              QWidget)
 
+from ..events import Event, EventKind, ObjectState
 from ..pipeline import Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
 from ..tracker import ObjectPrompt, PromptSet
@@ -68,7 +68,8 @@ MOUSE = [
     ("Ctrl+click", "Foreground point for the selected object"),
 ]
 
-_EVENT = re.compile(r"^object (\d+)\b:?\s*(.*)$")
+# what the object list shows for an object whose last event was one of these
+_EVENT_NOTES = {EventKind.OBJECT_NOT_FOUND: "not found", EventKind.OBJECT_DROPPED: "dropped"}
 
 
 class ResultBridge(QObject):
@@ -143,7 +144,7 @@ class CameraState:
         self.notes: dict[int, str] = {}
         self.latest: Result | None = None
         self.pending: Result | None = None  # newest result not yet shown
-        self.events: list[str] = []
+        self.events: list[Event] = []
         self.error: str | None = None  # the camera failed (the others go on)
 
 
@@ -720,18 +721,16 @@ class MainWindow(QMainWindow):
             cam.statuses = {s.object_id: s for s in result.objects}
             events, cam.events = cam.events, []
             for event in events:
-                match = _EVENT.match(event)
-                if match:
-                    object_id, rest = int(match.group(1)), match.group(2)
-                    if "nothing found" in rest:
-                        cam.notes[object_id] = "not found"
-                    elif rest.startswith("dropped"):
-                        cam.notes[object_id] = "dropped"
-                    else:
-                        cam.notes.pop(object_id, None)
+                if event.object_id is None:
+                    continue
+                note = _EVENT_NOTES.get(event.kind)
+                if note:
+                    cam.notes[event.object_id] = note
+                else:
+                    cam.notes.pop(event.object_id, None)
             if events and (not several or camera == self._camera):
                 prefix = f"camera {camera + 1}: " if several else ""
-                self.show_status(prefix + " · ".join(events[-3:]), 4000)
+                self.show_status(prefix + " · ".join(e.message() for e in events[-3:]), 4000)
             if camera == self._camera:
                 self._refresh_objects()
             self.resultShown.emit(result)
@@ -918,7 +917,7 @@ class MainWindow(QMainWindow):
             status = self._cam.statuses.get(prompt.object_id)
             note = self._cam.notes.get(prompt.object_id)
             if status is not None:
-                state = "tracked" if status.state == "tracked" else f"lost ({status.frames_lost} frames)"
+                state = "tracked" if status.state is ObjectState.TRACKED else f"lost ({status.frames_lost} frames)"
             else:
                 state = note or ("pending" if self._pipeline is not None else "waiting for a source")
             rows.append((prompt.object_id, kind, detail, state))

@@ -12,6 +12,7 @@ from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication
 
+from fastsam_video.events import Event, EventKind, ObjectState
 from fastsam_video.pipeline import Result
 from fastsam_video.tracker import ObjectStatus
 from fastsam_video.types import Frame, Segmentation
@@ -109,7 +110,7 @@ def test_only_the_newest_queued_result_is_shown(qtbot, make_window):
     def burst():  # like the inference thread: results faster than the UI shows them
         for i in range(10):
             window._bridge.result.emit(generation, fake_result(
-                i, events=(f"event {i}",), objects=(ObjectStatus(1, "text", "tracked" if i == 9 else "lost", 0),)))
+                i, events=(Event(EventKind.OBJECT_LOST, object_id=1),), objects=(ObjectStatus(1, "text", ObjectState.TRACKED if i == 9 else ObjectState.LOST, 0),)))
 
     thread = threading.Thread(target=burst)
     thread.start()

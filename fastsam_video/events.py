@@ -1,0 +1,93 @@
+"""Typed events and states shared by the tracker, the pipeline and every front end.
+
+Front ends (the CLI log, the window, the web API) consume these records as they are; none of
+them parses text. `Event.message()` is the one human-readable wording.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+
+class _Named(str, Enum):
+    """An enum whose value is its lower-case name; compares equal to that string (JSON-friendly)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ObjectState(_Named):
+    TRACKED = "tracked"  # matched to a mask in this frame
+    LOST = "lost"  # no mask fits; drawn as a dashed predicted box, re-acquired when it is seen again
+
+
+class EventKind(_Named):
+    OBJECT_ADDED = "object_added"
+    OBJECT_UPDATED = "object_updated"  # its prompt changed
+    OBJECT_REMOVED = "object_removed"  # the user removed it
+    OBJECT_NOT_FOUND = "object_not_found"  # nothing under its prompt
+    OBJECT_REJECTED = "object_rejected"  # the prompt cannot run (e.g. no CLIP weights)
+    OBJECT_LOST = "object_lost"
+    OBJECT_REACQUIRED = "object_reacquired"
+    OBJECT_DROPPED = "object_dropped"  # lost for longer than the tracker keeps objects
+    CAMERA_CONNECTED = "camera_connected"
+    CAMERA_RECONNECTING = "camera_reconnecting"
+    CAMERA_RESIZED = "camera_resized"  # the frame size changed mid-stream
+    CAMERA_ENDED = "camera_ended"
+    CAMERA_FAILED = "camera_failed"
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    SINK_FAILED = "sink_failed"  # a recorder or exporter of one camera stopped (disk full, file removed)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to one object or camera. `camera` is the camera's 0-based index
+    in the pipeline, `pts` the frame's time in seconds (presentation time, else capture time),
+    `wall_time` time.time(); `detail` the free part of the message (a prompt kind, an error)."""
+
+    kind: EventKind
+    camera: int = 0
+    object_id: int | None = None
+    pts: float | None = None
+    wall_time: float = field(default_factory=time.time)
+    detail: str = ""
+    frames: int | None = None  # re-acquired after this many frames
+
+    def message(self) -> str:
+        who = f"object {self.object_id}" if self.object_id is not None else f"camera {self.camera + 1}"
+        k = EventKind
+        text = {
+            k.OBJECT_ADDED: f"{who} added ({self.detail})",
+            k.OBJECT_UPDATED: f"{who} updated ({self.detail})",
+            k.OBJECT_REMOVED: f"{who} removed",
+            k.OBJECT_NOT_FOUND: f"{who}: {self.detail}",
+            k.OBJECT_REJECTED: f"{who}: {self.detail}",
+            k.OBJECT_LOST: f"{who} lost",
+            k.OBJECT_REACQUIRED: f"{who} re-acquired after {self.frames} frames",
+            k.OBJECT_DROPPED: f"{who} dropped: {self.detail}",
+            k.CAMERA_CONNECTED: f"{who} connected",
+            k.CAMERA_RECONNECTING: f"{who} reconnecting",
+            k.CAMERA_RESIZED: f"{who} frame size changed",
+            k.CAMERA_ENDED: f"{who} ended",
+            k.CAMERA_FAILED: f"{who} failed",
+            k.RECORDING_STARTED: f"{who} recording started",
+            k.RECORDING_STOPPED: f"{who} recording stopped",
+            k.SINK_FAILED: f"{who} output failed",
+        }[self.kind]
+        if self.object_id is None and self.detail and self.kind not in (k.OBJECT_REJECTED, k.OBJECT_NOT_FOUND):
+            text += f": {self.detail}"
+        return text
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def on_camera(self, camera: int) -> Event:
+        return replace(self, camera=camera)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind.value, "camera": self.camera, "object_id": self.object_id, "pts": self.pts,
+                "wall_time": self.wall_time, "detail": self.detail, "frames": self.frames,
+                "message": self.message()}
