@@ -244,7 +244,7 @@ def test_the_password_never_reaches_a_log_line_or_an_error(server, caplog, capfd
         texts += [source.name, repr(source)]
         capture = CaptureThread(source)
         consumer = FrameLog(capture)
-        texts.append(capture._thread.name)
+        texts.append(capture.name)
         try:
             assert wait_until(lambda: len(consumer.frames) >= 5, 5)
             server.kill()

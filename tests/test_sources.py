@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from fastsam_video import sources
-from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, ReconnectingSource,
-                                   StreamSource, WebcamSource, open_source, redact_url)
+from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, Reconnecting,
+                                   ReconnectingSource, StreamSource, WebcamSource, close_all, open_source, redact_url)
 from fastsam_video.types import SourceError
 
 W, H = 64, 48
@@ -177,8 +177,19 @@ def test_open_source_picks_the_source_by_spec(tmp_path, monkeypatch):
     write_images(tmp_path / "images", 2)
     video = write_video(tmp_path / "clip.mp4", n=2)
     opened = []
-    monkeypatch.setattr(sources, "WebcamSource", lambda index, **kw: opened.append(index) or "webcam")
-    assert open_source("0") == "webcam" and open_source("webcam:3") == "webcam" and opened == [0, 3]
+
+    def webcam(index, **kw):
+        opened.append(index)
+        return WebcamSource(index, capture_factory=lambda i: FakeCapture(frames=[np.zeros((H, W, 3), np.uint8)]))
+
+    monkeypatch.setattr(sources, "WebcamSource", webcam)
+    for spec, index in [("0", 0), ("webcam:3", 3)]:
+        with open_source(spec) as source:  # a webcam reconnects like a network camera
+            assert isinstance(source, Reconnecting) and source.name == f"webcam {index}"
+            assert source.read().index == 0 and source.connection.state == "connected"
+    assert opened == [0, 3]
+    plain = open_source("webcam:1", reconnect=False)
+    assert isinstance(plain, WebcamSource) and opened == [0, 3, 1]
     for spec, kind in [(str(video), FileSource), (str(tmp_path / "images"), FolderSource),
                        (str(tmp_path / "images" / "frame0.png"), FolderSource),
                        (str(tmp_path / "images" / "*.png"), FolderSource),
