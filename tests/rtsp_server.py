@@ -37,8 +37,8 @@ from pathlib import Path
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve()
 
-PIPELINE = ("( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={width},height={height},"
-            "framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency speed-preset=ultrafast "
+PIPELINE = ("( videotestsrc is-live=true pattern=ball ! capsfilter name=size caps=video/x-raw,format=I420,"
+            "width={width},height={height},framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency speed-preset=ultrafast "
             "key-int-max={fps} threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
             "config-interval=-1 )")
 
@@ -57,6 +57,9 @@ def serve(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--seconds", type=float, default=120.0, help="quit after this long (a safety net)")
+    p.add_argument("--switch-every", type=float, default=1.0,
+                   help="the /switch mount changes its frame size (WIDTHxHEIGHT <-> SWITCH_SIZE) this often")
+    p.add_argument("--switch-size", default="480x360")
     p.add_argument("--user")
     p.add_argument("--password")
     args = p.parse_args(argv)
@@ -71,6 +74,24 @@ def serve(argv: list[str] | None = None) -> None:
     def on_media(factory, media):
         count = media.get_element().get_by_name("count")
         count.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+    sizes = [(args.width, args.height), tuple(int(v) for v in args.switch_size.split("x"))]
+
+    def on_switching_media(factory, media):
+        """A camera reconfigured mid-stream: the caps (and x264's SPS) change every --switch-every s."""
+        on_media(factory, media)
+        size, turn = media.get_element().get_by_name("size"), [0]
+
+        def switch() -> bool:
+            if media.get_status() == GstRtspServer.RTSPMediaStatus.UNPREPARED:
+                return False  # the client left
+            turn[0] += 1
+            width, height = sizes[turn[0] % 2]
+            size.set_property("caps", Gst.Caps.from_string(
+                f"video/x-raw,format=I420,width={width},height={height},framerate={args.fps}/1"))
+            return True
+
+        GLib.timeout_add(int(args.switch_every * 1000), switch)
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -91,6 +112,10 @@ def serve(argv: list[str] | None = None) -> None:
         factory.add_role_from_structure(permissions.get_role("user"))
         factory.set_permissions(permissions)
     server.get_mount_points().add_factory("/x", factory)
+    switching = GstRtspServer.RTSPMediaFactory()
+    switching.set_launch(PIPELINE.format(width=args.width, height=args.height, fps=args.fps))
+    switching.connect("media-configure", on_switching_media)
+    server.get_mount_points().add_factory("/switch", switching)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
         sys.exit(2)

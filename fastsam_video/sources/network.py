@@ -204,6 +204,8 @@ _PERMANENT_CAUSES = (av.error.HTTPBadRequestError, av.error.HTTPUnauthorizedErro
 
 
 def _is_permanent(err: SourceError) -> bool:
+    if "no answer within" in str(err):  # a camera that is frozen or still booting: wait for it
+        return False
     return isinstance(err.__cause__, _PERMANENT_CAUSES) or "has no video" in str(err)
 
 
