@@ -4,7 +4,9 @@ Two halves in one file:
 
 * run as a script by Debian's `/usr/bin/python3` (where `gi` lives, not the project's venv):
   serves `rtsp://127.0.0.1:PORT/x`, a live `videotestsrc` encoded by x264 (zerolatency,
-  a keyframe every second), optionally behind basic auth; prints `READY <port>` once it
+  a keyframe every second), optionally behind basic auth, and `rtsp://127.0.0.1:PORT/switch`,
+  the same camera changing its frame size (WIDTHxHEIGHT <-> --switch-size, every
+  --switch-every seconds, in-band: no reconnect); prints `READY <port>` once it
   listens and `SENT <n>` (frames handed to the payloader so far) twice a second; quits
   after `--seconds` or when its stdin closes (the parent died).
 * imported by the tests and the soak benchmark: `RtspServer` starts, kills (SIGKILL), freezes
@@ -173,9 +175,11 @@ class RtspServer:
     """One server process on a fixed port; `start()` again after `kill()` reuses the port."""
 
     def __init__(self, port: int | None = None, *, fps: int = 25, width: int = 320, height: int = 240,
-                 user: str | None = None, password: str | None = None, seconds: float = 300.0) -> None:
+                 user: str | None = None, password: str | None = None, seconds: float = 300.0,
+                 switch_every: float = 1.0, switch_size: tuple[int, int] = (480, 360)) -> None:
         self.port = port or free_port()
         self.fps, self.width, self.height = fps, width, height
+        self.switch_every, self.switch_size = switch_every, switch_size  # the /switch mount (url(path="switch"))
         self.user, self.password = user, password
         self.seconds = seconds
         self.process: subprocess.Popen | None = None
@@ -199,7 +203,8 @@ class RtspServer:
         self.sent_total += self._sent
         self._sent = 0
         cmd = [SYSTEM_PYTHON, str(SCRIPT), "--port", str(self.port), "--fps", str(self.fps),
-               "--width", str(self.width), "--height", str(self.height), "--seconds", str(self.seconds)]
+               "--width", str(self.width), "--height", str(self.height), "--seconds", str(self.seconds),
+               "--switch-every", str(self.switch_every), "--switch-size", "{}x{}".format(*self.switch_size)]
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
         deadline = time.monotonic() + timeout
