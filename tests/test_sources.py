@@ -615,18 +615,18 @@ def test_closing_n_cameras_stuck_on_silent_servers_takes_one_timeout_not_n():
     try:
         start = time.monotonic()
         # a camera frozen at start is waited for, not refused (its first open times out in the constructor)
-        cameras = [open_source(f"rtsp://127.0.0.1:{s.getsockname()[1]}/x", open_timeout=1.0, read_timeout=1.0,
-                               backoff=(0.05,)) for s in servers]
-        assert all("no answer within 1 s" in c.connection.last_error for c in cameras)
-        assert time.monotonic() - start < 4 * 1.0 + 1.0
+        cameras = [open_source(f"rtsp://127.0.0.1:{s.getsockname()[1]}/x", open_timeout=0.5, read_timeout=0.5,
+                               backoff=(0.02,)) for s in servers]
+        assert all("no answer within 0.5 s" in c.connection.last_error for c in cameras)
+        assert time.monotonic() - start < 4 * 0.5 + 1.0
         captures = [CaptureThread(camera) for camera in cameras]
-        time.sleep(0.3)  # every camera is inside its next open
+        time.sleep(0.2)  # every camera is inside its next open
         start = time.monotonic()
         assert close_all(captures)
         took = time.monotonic() - start
     finally:
         for server in servers:
             server.close()
-    assert took < 1.0 + 0.5, took  # one open timeout; one after the other: up to 4 x 1 s
+    assert took < 0.5 + 0.4, took  # one open timeout; one after the other: up to 4 x 0.5 s
     assert not any(c.alive for c in captures) and not capture_threads()
     assert all(c.source.connection.state == "closed" for c in captures)
