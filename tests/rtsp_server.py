@@ -40,8 +40,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve()
 
 PIPELINE = ("( videotestsrc is-live=true pattern=ball ! capsfilter name=size caps=video/x-raw,format=I420,"
-            "width={width},height={height},framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency speed-preset=ultrafast "
-            "key-int-max={fps} threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
+            "width={width},height={height},framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency "
+            "speed-preset=ultrafast key-int-max={fps} threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
             "config-interval=-1 )")
 
 

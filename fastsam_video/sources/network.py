@@ -286,7 +286,8 @@ class Reconnecting(FrameSource):
             if self._state is ConnectionStatus.RECONNECTING and self._retry_at is not None:
                 retry = max(0.0, self._retry_at - now)
             if self._stop.is_set():  # closed (or closing: the reader may still be inside an attempt)
-                return ConnectionState(ConnectionStatus.CLOSED, self._attempts, None, self._last_error, self._reconnects)
+                return ConnectionState(ConnectionStatus.CLOSED, self._attempts, None, self._last_error,
+                                       self._reconnects)
             return ConnectionState(self._state, self._attempts, retry, self._last_error, self._reconnects,
                                    None if self._down_since is None else now - self._down_since)
 
