@@ -23,6 +23,15 @@ class ObjectState(_Named):
     LOST = "lost"  # no mask fits; drawn as a dashed predicted box, re-acquired when it is seen again
 
 
+class ConnectionStatus(_Named):
+    """Where a live source (network camera, webcam) stands."""
+
+    CONNECTING = "connecting"  # the first attempt is under way
+    CONNECTED = "connected"  # frames flow
+    RECONNECTING = "reconnecting"  # lost or never reached; waiting for or making the next attempt
+    CLOSED = "closed"
+
+
 class EventKind(_Named):
     OBJECT_ADDED = "object_added"
     OBJECT_UPDATED = "object_updated"  # its prompt changed

@@ -4,7 +4,9 @@ Two halves in one file:
 
 * run as a script by Debian's `/usr/bin/python3` (where `gi` lives, not the project's venv):
   serves `rtsp://127.0.0.1:PORT/x`, a live `videotestsrc` encoded by x264 (zerolatency,
-  a keyframe every second), optionally behind basic auth; prints `READY <port>` once it
+  a keyframe every second), optionally behind basic auth, and `rtsp://127.0.0.1:PORT/switch`,
+  the same camera changing its frame size (WIDTHxHEIGHT <-> --switch-size, every
+  --switch-every seconds, in-band: no reconnect); prints `READY <port>` once it
   listens and `SENT <n>` (frames handed to the payloader so far) twice a second; quits
   after `--seconds` or when its stdin closes (the parent died).
 * imported by the tests and the soak benchmark: `RtspServer` starts, kills (SIGKILL), freezes
@@ -37,9 +39,9 @@ from pathlib import Path
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve()
 
-PIPELINE = ("( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={width},height={height},"
-            "framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency speed-preset=ultrafast "
-            "key-int-max={fps} threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
+PIPELINE = ("( videotestsrc is-live=true pattern=ball ! capsfilter name=size caps=video/x-raw,format=I420,"
+            "width={width},height={height},framerate={fps}/1 ! identity name=count ! x264enc tune=zerolatency "
+            "speed-preset=ultrafast key-int-max={fps} threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
             "config-interval=-1 )")
 
 
@@ -57,6 +59,9 @@ def serve(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--seconds", type=float, default=120.0, help="quit after this long (a safety net)")
+    p.add_argument("--switch-every", type=float, default=1.0,
+                   help="the /switch mount changes its frame size (WIDTHxHEIGHT <-> SWITCH_SIZE) this often")
+    p.add_argument("--switch-size", default="480x360")
     p.add_argument("--user")
     p.add_argument("--password")
     args = p.parse_args(argv)
@@ -71,6 +76,24 @@ def serve(argv: list[str] | None = None) -> None:
     def on_media(factory, media):
         count = media.get_element().get_by_name("count")
         count.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+    sizes = [(args.width, args.height), tuple(int(v) for v in args.switch_size.split("x"))]
+
+    def on_switching_media(factory, media):
+        """A camera reconfigured mid-stream: the caps (and x264's SPS) change every --switch-every s."""
+        on_media(factory, media)
+        size, turn = media.get_element().get_by_name("size"), [0]
+
+        def switch() -> bool:
+            if media.get_status() == GstRtspServer.RTSPMediaStatus.UNPREPARED:
+                return False  # the client left
+            turn[0] += 1
+            width, height = sizes[turn[0] % 2]
+            size.set_property("caps", Gst.Caps.from_string(
+                f"video/x-raw,format=I420,width={width},height={height},framerate={args.fps}/1"))
+            return True
+
+        GLib.timeout_add(int(args.switch_every * 1000), switch)
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -91,6 +114,10 @@ def serve(argv: list[str] | None = None) -> None:
         factory.add_role_from_structure(permissions.get_role("user"))
         factory.set_permissions(permissions)
     server.get_mount_points().add_factory("/x", factory)
+    switching = GstRtspServer.RTSPMediaFactory()
+    switching.set_launch(PIPELINE.format(width=args.width, height=args.height, fps=args.fps))
+    switching.connect("media-configure", on_switching_media)
+    server.get_mount_points().add_factory("/switch", switching)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
         sys.exit(2)
@@ -148,9 +175,11 @@ class RtspServer:
     """One server process on a fixed port; `start()` again after `kill()` reuses the port."""
 
     def __init__(self, port: int | None = None, *, fps: int = 25, width: int = 320, height: int = 240,
-                 user: str | None = None, password: str | None = None, seconds: float = 300.0) -> None:
+                 user: str | None = None, password: str | None = None, seconds: float = 300.0,
+                 switch_every: float = 1.0, switch_size: tuple[int, int] = (480, 360)) -> None:
         self.port = port or free_port()
         self.fps, self.width, self.height = fps, width, height
+        self.switch_every, self.switch_size = switch_every, switch_size  # the /switch mount (url(path="switch"))
         self.user, self.password = user, password
         self.seconds = seconds
         self.process: subprocess.Popen | None = None
@@ -174,7 +203,8 @@ class RtspServer:
         self.sent_total += self._sent
         self._sent = 0
         cmd = [SYSTEM_PYTHON, str(SCRIPT), "--port", str(self.port), "--fps", str(self.fps),
-               "--width", str(self.width), "--height", str(self.height), "--seconds", str(self.seconds)]
+               "--width", str(self.width), "--height", str(self.height), "--seconds", str(self.seconds),
+               "--switch-every", str(self.switch_every), "--switch-size", "{}x{}".format(*self.switch_size)]
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
         deadline = time.monotonic() + timeout

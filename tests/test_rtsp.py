@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from fastsam_video.sinks import SegmentedRecorder, VideoRecorder
-from fastsam_video.sources import CaptureThread, ReconnectingSource, StreamSource, open_source
+from fastsam_video.sources import CaptureThread, ReconnectingSource, StreamSource, close_all, open_source
 from fastsam_video.types import SourceError
 
+from .media import FaultyPyAV
 from .rtsp_server import FrameLog, Received, RtspServer, unavailable, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -142,6 +143,57 @@ def test_closing_while_an_attempt_hangs_on_a_frozen_server_is_bounded(server):
     assert time.monotonic() - start < FAST["open_timeout"] + 0.5 and not capture.alive
 
 
+def test_closing_n_frozen_cameras_takes_one_timeout_not_n(server):
+    n = 4
+    server.start()
+    # no backoff: once frozen, each camera is always inside a read (1 s) or an open (2 s), the worst case
+    captures = [CaptureThread(open_source(server.url(), backoff=(0.0,), **FAST)) for _ in range(n)]
+    try:
+        assert all(c.get(timeout=5) is not None for c in captures)
+        server.freeze()
+        time.sleep(1.5)
+    finally:
+        start = time.monotonic()
+        closed = close_all(captures)
+        took = time.monotonic() - start
+    print(f"closing {n} frozen cameras took {took:.2f} s")
+    assert closed and took < FAST["open_timeout"] + 0.5, took  # one after the other: ~0.5 + (n - 1) x 2 s
+    assert not any(c.alive for c in captures)
+
+
+def test_a_frame_that_fails_to_convert_reconnects_at_once(server, monkeypatch):
+    faults = FaultyPyAV("convert", after=FPS, error=ValueError("Conversion to numpy array failed"))
+    monkeypatch.setattr(av, "open", faults.open(av.open))
+    server.start()
+    capture = CaptureThread(open_source(server.url(), backoff=(0.5,), **FAST))
+    consumer = FrameLog(capture)
+    try:
+        assert wait_until(lambda: faults.failed_at is not None, 5)
+        assert wait_until(lambda: consumer.count_after(faults.failed_at) > 0, 5)
+        back = consumer.frames[-consumer.count_after(faults.failed_at)].received_at - faults.failed_at
+        state = capture.source.connection
+    finally:
+        consumer.stop()
+    print(f"frames flow again {back:.2f} s after a frame failed to convert")
+    assert back < 2.0 and (state.reconnects, faults.opens) == (1, 2)
+    assert state.last_error == "stream: cannot convert a 320x240 yuv420p frame to BGR: Conversion to numpy array failed"
+    check_continuity(consumer.frames)
+
+
+def test_a_camera_that_changes_its_frame_size_keeps_delivering_frames_of_each_size(server):
+    server.start()  # the /switch mount: 320x240 <-> 480x360 every second
+    with CaptureThread(open_source(server.url(path="switch"), **FAST)) as capture:
+        shapes: list[tuple[int, int, int]] = []
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            frame = capture.get(timeout=2)
+            if not shapes or shapes[-1] != frame.image.shape:
+                shapes.append(frame.image.shape)
+        state = capture.source.connection
+    assert len(shapes) >= 3 and set(shapes) == {(240, 320, 3), (360, 480, 3)}, shapes
+    assert state.reconnects == 0 and state.connected  # the size changed in-band: no reconnect
+
+
 def test_a_server_down_at_start_is_waited_for(server, caplog):
     caplog.set_level(logging.INFO, logger="fastsam_video")
     start = time.monotonic()
@@ -244,7 +296,7 @@ def test_the_password_never_reaches_a_log_line_or_an_error(server, caplog, capfd
         texts += [source.name, repr(source)]
         capture = CaptureThread(source)
         consumer = FrameLog(capture)
-        texts.append(capture._thread.name)
+        texts.append(capture.name)
         try:
             assert wait_until(lambda: len(consumer.frames) >= 5, 5)
             server.kill()

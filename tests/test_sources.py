@@ -15,32 +15,11 @@ import numpy as np
 import pytest
 
 from fastsam_video import sources
-from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, ReconnectingSource,
-                                   StreamSource, WebcamSource, open_source, redact_url)
+from fastsam_video.sources import (CaptureThread, FileSource, FolderSource, FrameSource, Reconnecting,
+                                   ReconnectingSource, StreamSource, WebcamSource, close_all, open_source, redact_url)
 from fastsam_video.types import SourceError
 
-W, H = 64, 48
-
-
-def gray_level(i: int) -> int:
-    return 20 + 10 * i
-
-
-def write_video(path: Path, n: int = 20, fps: int = 30, noise: bool = False) -> Path:
-    """An n-frame H.264 MP4; frame i is flat gray_level(i) (or seeded noise)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "10", "g": "5"}
-        for i in range(n):
-            image = (np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8) if noise
-                     else np.full((H, W, 3), gray_level(i), np.uint8))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
+from .media import FaultyPyAV, H, W, cut_short, gray_level, write_two_size_video, write_video
 
 class FakeLiveSource(FrameSource):
     """A camera producing a frame every `period` seconds, forever (or `fail_at` frames)."""
@@ -177,8 +156,19 @@ def test_open_source_picks_the_source_by_spec(tmp_path, monkeypatch):
     write_images(tmp_path / "images", 2)
     video = write_video(tmp_path / "clip.mp4", n=2)
     opened = []
-    monkeypatch.setattr(sources, "WebcamSource", lambda index, **kw: opened.append(index) or "webcam")
-    assert open_source("0") == "webcam" and open_source("webcam:3") == "webcam" and opened == [0, 3]
+
+    def webcam(index, **kw):
+        opened.append(index)
+        return WebcamSource(index, capture_factory=lambda i: FakeCapture(frames=[np.zeros((H, W, 3), np.uint8)]))
+
+    monkeypatch.setattr(sources, "WebcamSource", webcam)
+    for spec, index in [("0", 0), ("webcam:3", 3)]:
+        with open_source(spec) as source:  # a webcam reconnects like a network camera
+            assert isinstance(source, Reconnecting) and source.name == f"webcam {index}"
+            assert source.read().index == 0 and source.connection.state == "connected"
+    assert opened == [0, 3]
+    plain = open_source("webcam:1", reconnect=False)
+    assert isinstance(plain, WebcamSource) and opened == [0, 3, 1]
     for spec, kind in [(str(video), FileSource), (str(tmp_path / "images"), FolderSource),
                        (str(tmp_path / "images" / "frame0.png"), FolderSource),
                        (str(tmp_path / "images" / "*.png"), FolderSource),
@@ -510,3 +500,133 @@ def test_network_urls_wait_for_their_camera_by_default():
     assert isinstance(open_source("lavfi:testsrc2=size=64x48:rate=30"), StreamSource)
     with pytest.raises(SourceError, match="unknown RTSP transport 'quic'"):
         open_source("rtsp://127.0.0.1:9/x", rtsp_transport="quic")
+
+
+# --- files cut short, frame sizes that change ---------------------------------------------
+
+def test_a_file_cut_short_says_how_many_frames_it_lacks(tmp_path, caplog):
+    whole = write_video(tmp_path / "whole.mp4", n=150, noise=True, faststart=True)  # the header comes first
+    (tmp_path / "clip.mp4").write_bytes(whole.read_bytes())
+    clip = cut_short(tmp_path / "clip.mp4", 0.3)
+    with FileSource(whole) as source:
+        assert len(list(source)) == 150 and source.truncated is None
+    assert not caplog.records
+    with FileSource(clip) as source:
+        assert source.expected_frames == 150
+        frames = list(source)
+        assert source.read() is None  # asked again at the end: still one warning
+    read = len(frames)
+    assert 10 < read < 150 and source.frames_read == read
+    assert source.truncated == f"{clip} ended after {read} of 150 frames (the file is cut short)"
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [source.truncated]
+
+
+def test_a_file_whose_frame_size_changes_midway_delivers_both_sizes(tmp_path):
+    path = write_two_size_video(tmp_path / "two.mp4", sizes=((W, H), (96, 64)), frames_each=10)
+    with CaptureThread(FileSource(path)) as capture:
+        frames = []
+        while (frame := capture.get(timeout=5.0)) is not None:
+            frames.append(frame)
+    assert [f.image.shape for f in frames] == [(H, W, 3)] * 10 + [(64, 96, 3)] * 10
+    assert [abs(float(f.image.mean()) - gray_level(f.index)) < 4 for f in frames] == [True] * 20
+    assert [f.index for f in frames] == list(range(20)) and capture.source.truncated is None
+
+
+# --- faults anywhere in a live stream's read path reconnect -------------------------------
+
+@pytest.mark.parametrize("stage", ["open", "demux", "decode", "convert"])
+def test_a_fault_anywhere_in_a_live_streams_read_path_reconnects(monkeypatch, caplog, stage):
+    faults = FaultyPyAV(stage)
+    monkeypatch.setattr(av, "open", faults.open(av.open))
+    with open_source("lavfi:testsrc2=size=64x48:rate=30", reconnect=True, backoff=(0.05,)) as source:
+        frames = [source.read() for _ in range(12)]
+        state = source.connection
+    assert faults.failed_at is not None and faults.opens == 2
+    assert [f.index for f in frames] == list(range(12)) and all(f.image.shape == (48, 64, 3) for f in frames)
+    assert (state.reconnects, state.last_error) == (1, f"RuntimeError: injected {stage} fault")
+    assert any("RuntimeError: injected" in r.getMessage() for r in caplog.records)
+
+
+def test_a_frame_that_cannot_be_converted_is_a_source_error_line(monkeypatch):
+    faults = FaultyPyAV("convert", after=2, error=ValueError("Conversion to numpy array with format `bgr24` failed"))
+    monkeypatch.setattr(av, "open", faults.open(av.open))
+    with StreamSource("lavfi:testsrc2=size=64x48:rate=30") as source:
+        source.read(), source.read()
+        with pytest.raises(SourceError, match=r"^stream lavfi:testsrc2=size=64x48:rate=30: cannot convert a 64x48 "
+                                              r"\w+ frame to BGR: Conversion to numpy") as info:
+            source.read()
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+# --- a webcam that fails is retried like a network camera (no camera here: fakes) ----------
+
+class FlakyWebcam:
+    """A `capture_factory`: each call is the camera opened again, following a plan: the number
+    of frames it grabs before a grab fails (a cable pulled), or 0: it cannot be opened."""
+
+    def __init__(self, *plan: int) -> None:
+        self.plan = list(plan)
+        self.opens: list[float] = []
+        self.captures: list[FakeCapture] = []
+
+    def __call__(self, index: int) -> FakeCapture:
+        self.opens.append(time.monotonic())
+        n = self.plan.pop(0) if self.plan else 1000
+        capture = FakeCapture(opened=n > 0, frames=[np.full((H, W, 3), len(self.opens), np.uint8)] * n)
+        self.captures.append(capture)
+        return capture
+
+
+def test_a_webcam_that_fails_a_grab_is_reopened_with_the_network_backoff(monkeypatch, caplog):
+    camera = FlakyWebcam(3, 0, 0, 3)  # 3 frames, a failed grab, gone for two attempts, back
+    monkeypatch.setattr(sources, "WebcamSource", lambda index, **kw: WebcamSource(index, capture_factory=camera, **kw))
+    with open_source("0", backoff=(0.05, 0.1)) as source:
+        frames = [source.read() for _ in range(6)]
+        state = source.connection
+    assert [f.index for f in frames] == list(range(6))
+    assert [int(f.image[0, 0, 0]) for f in frames] == [1, 1, 1, 4, 4, 4]  # the first, then the fourth opening
+    gaps = np.diff(camera.opens)
+    assert gaps[0] < 0.05 and 0.05 <= gaps[1] < 0.15 and 0.1 <= gaps[2] < 0.2  # at once, then the backoff
+    assert (state.state, state.reconnects, state.attempts) == ("connected", 1, 0)
+    assert all(c.released for c in camera.captures)  # every opening released, also those that failed
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "webcam 0: connection lost: stopped delivering frames; reconnecting" in text
+    assert "webcam 0: cannot connect: cannot open the stream: no camera at that index; retrying in 0.05 s" in text
+
+
+def test_a_webcam_index_with_no_camera_still_fails_at_once(monkeypatch):
+    camera = FlakyWebcam(0)
+    monkeypatch.setattr(sources, "WebcamSource", lambda index, **kw: WebcamSource(index, capture_factory=camera, **kw))
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"^cannot open webcam 7: no camera at that index"):
+        open_source("webcam:7")
+    assert time.monotonic() - start < 0.5 and len(camera.opens) == 1
+
+
+# --- closing many frozen cameras ---------------------------------------------------------
+
+def test_closing_n_cameras_stuck_on_silent_servers_takes_one_timeout_not_n():
+    servers = []
+    for _ in range(4):  # frozen cameras: each connection opens, nothing ever comes back
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        servers.append(server)
+    try:
+        start = time.monotonic()
+        # a camera frozen at start is waited for, not refused (its first open times out in the constructor)
+        cameras = [open_source(f"rtsp://127.0.0.1:{s.getsockname()[1]}/x", open_timeout=0.5, read_timeout=0.5,
+                               backoff=(0.02,)) for s in servers]
+        assert all("no answer within 0.5 s" in c.connection.last_error for c in cameras)
+        assert time.monotonic() - start < 4 * 0.5 + 1.0
+        captures = [CaptureThread(camera) for camera in cameras]
+        time.sleep(0.2)  # every camera is inside its next open
+        start = time.monotonic()
+        assert close_all(captures)
+        took = time.monotonic() - start
+    finally:
+        for server in servers:
+            server.close()
+    assert took < 0.5 + 0.4, took  # one open timeout; one after the other: up to 4 x 0.5 s
+    assert not any(c.alive for c in captures) and not capture_threads()
+    assert all(c.source.connection.state == "closed" for c in captures)
