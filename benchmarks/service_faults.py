@@ -74,7 +74,6 @@ def signalled(folder: Path, args: list[str], signals: list[int], ready: Path, *,
 def resize_recovery() -> str:
     """In process: frames lost at a 2x size change, frames until every object is tracked again."""
     import cv2
-    import numpy as np
 
     from fastsam_video.engine import Segmenter
     from fastsam_video.pipeline import Pipeline

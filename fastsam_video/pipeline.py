@@ -225,7 +225,7 @@ class Channel:
         self.objects: tuple[ObjectStatus, ...] = ()
         self.frame_size: tuple[int, int] | None = None
         self.connection_state: str | None = None  # the last one reported as an event
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: an event subscriber may remove its camera
         self._emit = emit or (lambda event: None)
 
     def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
