@@ -14,10 +14,9 @@ import socket
 import sys
 from typing import Callable
 
+from ..service import SIGNALS, GracefulStop, exit_code
 from ..types import FastSAMVideoError
-from . import add_gui_parser, complete_args, fix_qt_environment  # noqa: F401  (add_gui_parser: here too)
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from . import WindowOptions, add_gui_parser, fix_qt_environment  # noqa: F401  (add_gui_parser: here too)
 
 
 def has_display() -> bool:
@@ -31,55 +30,51 @@ def has_display() -> bool:
 class SignalStop:
     """Delivers SIGINT / SIGTERM to the Qt event loop: `stop(signum)` runs on the UI thread.
 
-    Python runs its signal handlers only between bytecodes, and the Qt loop runs in C++ for
-    as long as nothing happens. So the C-level handler's wake-up byte (`signal.set_wakeup_fd`)
-    goes to a socket that a QSocketNotifier watches: the loop wakes at once and calls `stop`.
-    The Python handler only counts: a second signal exits the process at once (128 + signum),
-    even while `stop` is still closing. `close()` restores the previous handlers."""
+    `service.GracefulStop` installs the handlers (a second signal exits at once, even while
+    `stop` is still closing). Python runs handlers only between bytecodes, and the Qt loop
+    runs in C++ for as long as nothing happens; so the C-level handler's wake-up byte
+    (`signal.set_wakeup_fd`) goes to a socket that a QSocketNotifier watches, and the loop
+    wakes at once. `close()` restores the previous handlers and wake-up fd."""
 
     def __init__(self, stop: Callable[[int], None]):
         from PyQt6.QtCore import QSocketNotifier
 
         self._stop = stop
-        self._received: list[int] = []
         self._stopping = False
+        self.graceful = GracefulStop().__enter__()
         self._read, self._write = socket.socketpair()
         for end in (self._read, self._write):
             end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
-        self._previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
         self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._wake)
-
-    def _handle(self, signum: int, frame) -> None:
-        self._received.append(signum)
-        if len(self._received) > 1:
-            os._exit(128 + signum)
 
     def _wake(self, *_: object) -> None:
         try:
             data = self._read.recv(64)
         except (BlockingIOError, InterruptedError):
             return
-        signals = [n for n in data if n in STOP_SIGNALS]
-        if signals and not self._stopping:
+        # the Python handler has normally run by now; the wake-up byte is the signal's number
+        signum = self.graceful.signal or next((n for n in data if n in SIGNALS), None)
+        if signum is not None and not self._stopping:
             self._stopping = True
-            self._stop(signals[0])
+            self._stop(signum)
 
     def close(self) -> None:
         self._notifier.setEnabled(False)
         signal.set_wakeup_fd(self._previous_fd)
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self.graceful.__exit__(None, None, None)
         self._read.close()
         self._write.close()
 
 
-def run_window(args, source_spec: str | list[str] | None = None) -> int:
+def run_window(options, source_spec: str | list[str] | None = None) -> int:
+    """`options`: a WindowOptions, or the command line's namespace (converted here, once)."""
     if not has_display():
         raise FastSAMVideoError("no display to open the window on (DISPLAY is not set): run headless with "
                                 "`fastsam-video run SOURCE`, or set QT_QPA_PLATFORM=offscreen")
-    args = complete_args(args)
+    if not isinstance(options, WindowOptions):
+        options = WindowOptions.from_args(options)
     fix_qt_environment()
     from PyQt6.QtWidgets import QApplication
 
@@ -88,12 +83,12 @@ def run_window(args, source_spec: str | list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "fastsam-video"])
     app.setApplicationName("fastsam-video")
     app.setOrganizationName("fastsam-video")
-    window = MainWindow(args)
+    window = MainWindow(options)
     status = 0
 
     def stop(signum: int) -> None:
         nonlocal status
-        status = 128 + signum
+        status = exit_code(signum)
         print(f"fastsam-video: {signal.Signals(signum).name}: closing the window", file=sys.stderr, flush=True)
         window.close()  # stops the pipeline: recordings and exports are finalised
         app.exit(status)  # also ends a dialog's nested loop

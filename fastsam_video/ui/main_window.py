@@ -28,19 +28,21 @@ from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from ..pipeline import Pipeline, Result, StatsSnapshot
+from ..events import CameraState
+from ..pipeline import CameraStatus, Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
 from ..tracker import PromptSet
 from ..types import FastSAMVideoError, PromptError
 from .camera_grid import CameraGrid
 from .panels import ObjectsPanel, RecordingPanel, StatsPanel
 from .prompting import NEW, PromptEditor, point_gesture
-from .session import PipelineFactory, Sessions, describe_error
+from .session import PipelineFactory, Sessions, one_line
 from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
 from .video_view import VideoView
+from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
-from .window_state import (CameraState, CameraView, WindowState, recording_file, recording_text, source_text,
-                           stats_texts, tile_text)
+from .window_state import (WindowCamera, WindowState, recording_file, recording_text, source_text, stats_texts,
+                           tile_text)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,9 @@ class ResultBridge(QObject):
 
 
 class MainWindow(QMainWindow):
-    """The application window. `args`: the `gui` command's options (`fastsam_video.ui.gui_args`);
-    `segmenter`: an already loaded model to use instead of loading one from `args`;
+    """The application window. `options`: a `ui.WindowOptions` (default: all defaults; from a
+    command line: `ui.window_options(argv)`); `segmenter`: an already loaded model to use
+    instead of loading one from `options.model`;
     `settings`: where recent sources and preferences live; `output_dir`: where recordings and
     snapshots go (default: the setting, else ./output)."""
 
@@ -69,15 +72,13 @@ class MainWindow(QMainWindow):
     sourceFailed = pyqtSignal(str)  # the one-line message shown
     sourceEnded = pyqtSignal(str)
 
-    def __init__(self, args=None, *, segmenter=None, settings: QSettings | None = None,
+    def __init__(self, options: WindowOptions | None = None, *, segmenter=None, settings: QSettings | None = None,
                  output_dir: str | Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        from . import complete_args
-
-        self.args = complete_args(args)  # `run`'s options, or none at all, work too
+        self.options = options = options if options is not None else WindowOptions()
         self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
         self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
-        self.state = WindowState(self._initial_prompts(), everything_explicit=bool(self.args.everything))
+        self.state = WindowState(options.prompts, everything_explicit=options.everything)
 
         self._bridge = ResultBridge(self)
         queued = Qt.ConnectionType.QueuedConnection
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         self._bridge.failed.connect(self._on_failed, queued)
         self._bridge.message.connect(self._on_message, queued)
         self._bridge.problem.connect(self.show_error, queued)
-        self._sessions = Sessions(PipelineFactory(self.args, segmenter), source_ready=self._bridge.sourceReady.emit,
+        self._sessions = Sessions(PipelineFactory(options, segmenter), source_ready=self._bridge.sourceReady.emit,
                                   opened=self._bridge.opened.emit, failed=self._bridge.failed.emit,
                                   message=self._bridge.message.emit, problem=self._bridge.problem.emit)
 
@@ -100,8 +101,8 @@ class MainWindow(QMainWindow):
         self._present_scheduled = False
         self._recording: tuple[Path, float] | None = None
         self._recording_camera: int | None = None  # None: every camera (--record)
-        self._record_on_open = self.args.record  # --record: the first source records from its start
-        self._exports_on_open = bool(self.args.export_masks or self.args.export_coco)
+        self._record_on_open = options.output.record  # --record: the first source records from its start
+        self._exports_on_open = bool(options.output.export_masks or options.output.export_coco)
         self._snapshot: StatsSnapshot | None = None
         self._connection_shown = False  # the banner shows a stream's connection trouble
         self._shut = False
@@ -124,12 +125,6 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 700)
-
-    def _initial_prompts(self) -> PromptSet:
-        from ..cli import object_prompts
-
-        objects = tuple(object_prompts(self.args.ordered_prompts or []))
-        return PromptSet(objects, everything=bool(self.args.everything) or not objects)
 
     # ------------------------------------------------------------------ building
     def _action(self, text: str, slot, shortcut: str | None = None, *, checkable: bool = False,
@@ -160,7 +155,7 @@ class MainWindow(QMainWindow):
         self.loop_action = a("&Loop video files", self._set_loop, "L", checkable=True,
                              checked=self.settings.value("loop", False, type=bool))
         self.realtime_action = a("Play files in &real time", lambda on: None, checkable=True,
-                                 checked=not self.args.fast,
+                                 checked=not self.options.fast,
                                  tip="On: files play at their frame rate and drop frames like a camera. "
                                      "Off: every frame is processed, as fast as the model goes.")
         self.record_action = a("&Record", self._toggle_recording, "Ctrl+R", checkable=True)
@@ -283,7 +278,7 @@ class MainWindow(QMainWindow):
         return len(self.state.cams)
 
     @property
-    def _cam(self) -> CameraState:
+    def _cam(self) -> WindowCamera:
         """The state of the camera shown in the side panels (prompts, statuses, latest result)."""
         return self.state.cam
 
@@ -480,11 +475,12 @@ class MainWindow(QMainWindow):
             return
         self._opening = None
         self._pipeline = pipeline
-        for camera, cam in enumerate(self.state.cams[:len(pipeline.channels)]):
-            pipeline.set_prompts(cam.editor.prompts, camera=camera)  # edits made while it was opening
+        for camera in pipeline.camera_ids():
+            pipeline.set_prompts(self.state.cams[camera].editor.prompts, camera=camera)  # edits made while opening
         pipeline.start()
-        if pipeline.record_path is not None:
-            self._recording = (pipeline.record_path, time.monotonic())
+        recording = pipeline.status(0).recording
+        if recording is not None:
+            self._recording = (recording, time.monotonic())
             self._recording_camera = None  # --record: every camera
         self._update_recording()
         for spec in self._specs:
@@ -531,9 +527,8 @@ class MainWindow(QMainWindow):
                 continue
             result, events = shown
             self.grid.tiles[camera].view.set_frame(result.annotated)
-            pipeline = self._pipeline
-            if pipeline is not None and camera < len(pipeline.channels):
-                pipeline.channels[camera].stats.mark_displayed()
+            if self._pipeline is not None:
+                self._pipeline.mark_displayed(camera)
             line = self.state.status_line(camera, events)
             if line is not None:
                 self.show_status(line, 4000)
@@ -541,11 +536,12 @@ class MainWindow(QMainWindow):
                 self._refresh_objects()
             self.resultShown.emit(result)
 
-    def _camera_view(self, pipeline: Pipeline, camera: int) -> CameraView:
-        channel = pipeline.channels[camera]
-        spec = self._specs[camera] if camera < len(self._specs) else ""
-        return CameraView(kind=kind_of(spec), live=bool(channel.source.live), failed=channel.error is not None,
-                          ended=channel.done, connection=getattr(channel.source, "connection", None))
+    def _kind(self, camera: int) -> str:
+        return kind_of(self._specs[camera] if camera < len(self._specs) else "")
+
+    def _shown_camera(self, pipeline: Pipeline) -> int:
+        """The selected camera, within the pipeline's."""
+        return min(self.state.camera, len(pipeline.camera_ids()) - 1)
 
     def _tick(self) -> None:
         pipeline = self._pipeline
@@ -556,9 +552,9 @@ class MainWindow(QMainWindow):
             except FastSAMVideoError as err:
                 done, error = True, str(err)
             if done:
-                self._snapshot = pipeline.snapshot(camera=min(self.state.camera, len(pipeline.channels) - 1))
+                self._snapshot = pipeline.status(self._shown_camera(pipeline)).stats
                 self._ended(error)
-            elif len(pipeline.channels) > 1:
+            elif len(pipeline.camera_ids()) > 1:
                 self._update_tiles(pipeline)
             else:
                 self._update_connection(pipeline)
@@ -567,7 +563,7 @@ class MainWindow(QMainWindow):
 
     def _update_connection(self, pipeline: Pipeline) -> None:
         """A network source reconnects by itself (a camera down at start, or lost): say so."""
-        connection = self._camera_view(pipeline, 0).connection
+        connection = pipeline.status(0).connection
         if connection is None:
             return
         name = redact_url(self._spec or "")
@@ -588,13 +584,14 @@ class MainWindow(QMainWindow):
 
     def _update_tiles(self, pipeline: Pipeline) -> None:
         """Several cameras: each tile's stats line, connection state and error overlay."""
-        for camera, (tile, channel) in enumerate(zip(self.grid.tiles, pipeline.channels)):
+        for camera, tile in zip(pipeline.camera_ids(), self.grid.tiles):
+            status: CameraStatus = pipeline.status(camera)
             cam = self.state.cams[camera]
-            if channel.error is not None and cam.error is None:
-                cam.error = describe_error(channel.error, f"camera {camera + 1}")
+            if status.state is CameraState.FAILED and cam.error is None:
+                cam.error = one_line(status.error or "failed")
                 tile.view.set_overlay(f"camera {camera + 1} failed:\n{cam.error}")
                 self.show_status(f"camera {camera + 1}: {cam.error}", 10000)  # the pipeline logged it
-            tile.stats.setText(tile_text(pipeline.snapshot(camera=camera), self._camera_view(pipeline, camera)))
+            tile.stats.setText(tile_text(status))
 
     def _ended(self, error: str | None) -> None:
         spec = self._spec or ""
@@ -618,7 +615,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ prompts
     def _push_prompts(self) -> None:
         self._update_everything_action()
-        if self._pipeline is not None and self.state.camera < len(self._pipeline.channels):
+        if self._pipeline is not None and self.state.camera in self._pipeline.camera_ids():
             self._pipeline.set_prompts(self.editor.prompts, camera=self.state.camera)
         self._refresh_objects()
 
@@ -725,8 +722,7 @@ class MainWindow(QMainWindow):
             return None
         path = self._recording[0]
         if self._pipeline is not None:
-            cameras = (range(len(self._pipeline.channels)) if self._recording_camera is None
-                       else [self._recording_camera])
+            cameras = self._pipeline.camera_ids() if self._recording_camera is None else [self._recording_camera]
             for camera in cameras:
                 self._pipeline.set_recording(None, camera=camera)
         self._recording = None
@@ -777,16 +773,16 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ stats
     def _update_stats(self) -> None:
         pipeline = self._pipeline
-        camera = self.state.camera
+        status = None
         if pipeline is not None:
-            camera = min(camera, len(pipeline.channels) - 1)
-            self._snapshot = pipeline.snapshot(camera=camera)
+            status = pipeline.status(self._shown_camera(pipeline))
+            self._snapshot = status.stats
         if self._snapshot is None:
             self.stats_panel.show_texts(dict.fromkeys(self.stat_labels, "–"))
             return
         texts = stats_texts(self._snapshot)
-        if pipeline is not None:
-            texts["source"] = source_text(self._camera_view(pipeline, camera), camera, len(pipeline.channels))
+        if status is not None:
+            texts["source"] = source_text(status, self._kind(status.camera), len(pipeline.camera_ids()))
         else:
             texts["source"] = "–" if self._spec is None else "stopped"
         self.stats_panel.show_texts(texts)

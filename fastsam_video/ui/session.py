@@ -13,70 +13,69 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from dataclasses import replace
 from typing import Callable
 
+from ..factory import build_pipeline, open_camera
 from ..pipeline import Pipeline, Result
-from ..sources import FrameSource, _redact_text, open_source, redact_url
-from ..tracker import PromptSet, TrackerConfig
+from ..sources import FrameSource, _redact_text, redact_url
+from ..tracker import PromptSet
 from ..types import FastSAMVideoError, SourceError
 
 log = logging.getLogger(__name__)
 
 
-def describe_error(err: BaseException, what: str) -> str:
-    """A one-line, password-free message for an error raised while `what`."""
-    if isinstance(err, FastSAMVideoError):
-        text = str(err)
-    else:
-        text = f"{what} failed: {type(err).__name__}: {err}"
+def one_line(text: str) -> str:
+    """`text` on one line, passwords hidden."""
     return _redact_text(" ".join(text.split()))
 
 
-class PipelineFactory:
-    """Opens sources and builds pipelines with the command line's options; the model is loaded
-    once, for the first source, and shared by every pipeline the window runs (one at a time)."""
+def describe_error(err: BaseException, what: str) -> str:
+    """A one-line, password-free message for an error raised while `what`."""
+    if isinstance(err, FastSAMVideoError):
+        return one_line(str(err))
+    return one_line(f"{what} failed: {type(err).__name__}: {err}")
 
-    def __init__(self, args, segmenter=None):
-        self.args = args
+
+class PipelineFactory:
+    """Opens sources and builds pipelines (`factory`) with the window's options; the model is
+    loaded once, for the first source, and shared by every pipeline the window runs (one at a
+    time). `options`: a `ui.WindowOptions`."""
+
+    def __init__(self, options, segmenter=None):
+        self.options = options
         self._segmenter = segmenter
         self._lock = threading.Lock()
 
     def segmenter(self):
         with self._lock:
             if self._segmenter is None:
-                from ..cli import make_segmenter
-
-                self._segmenter = make_segmenter(self.args)
+                self._segmenter = self.options.model.segmenter()
             # The tracker imports torchvision.ops at its first match: seconds on a busy CPU.
             # Import it here, on this worker, instead of stalling the first tracked frames.
             import torchvision.ops  # noqa: F401
             return self._segmenter
 
     def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:
-        args = self.args
-        return open_source(spec, realtime=realtime, rtsp_transport=args.rtsp_transport,
-                           open_timeout=args.open_timeout, read_timeout=args.read_timeout, source_id=source_id)
+        return open_camera(spec, replace(self.options.stream, realtime=realtime), source_id)
 
     def build(self, source: FrameSource | list[FrameSource], prompts: PromptSet, on_result: Callable[[Result], None], *,
               record: str | Path | None = None, exports: bool = False) -> Pipeline:
-        """A pipeline (not started) on an opened source; the source is closed if this fails."""
-        from ..prompts import ClipEncoder
-
-        args = self.args
+        """A pipeline (not started) on opened sources; they are closed if this fails. `record`:
+        the recording (--record, for the first source only); `exports`: with the --export-* outputs."""
+        output = self.options.output
+        output = replace(output, record=None if record is None else str(record),
+                         export_masks=output.export_masks if exports else None,
+                         export_coco=output.export_coco if exports else None)
+        stream = replace(self.options.stream, queue_size=2)  # a click refers to the frame on screen: capture stays close
         try:
             segmenter = self.segmenter()
-            return Pipeline(source, segmenter, prompts, record=record,
-                            export_masks=args.export_masks if exports else None,
-                            export_coco=args.export_coco if exports else None,
-                            max_frames=args.max_frames,
-                            tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
-                            text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
-                            on_result=on_result, hud=args.hud,
-                            queue_size=2)  # a click refers to the frame on screen: keep capture close to it
         except BaseException:
             for item in source if isinstance(source, (list, tuple)) else [source]:
                 item.close()
             raise
+        return build_pipeline(source, self.options.model, stream, output, prompts, on_result=on_result,
+                              segmenter=segmenter)
 
 
 class FailedSource(FrameSource):

@@ -1,6 +1,6 @@
 """What the window knows and how it words it, without Qt.
 
-`WindowState` holds one `CameraState` per camera (its prompts, object states, notes from the
+`WindowState` holds one `WindowCamera` per camera (its prompts, object states, notes from the
 tracker's typed events, newest results), which camera is selected, and the rule that
 everything mode follows the objects until the user sets it. The functions below turn
 pipeline snapshots, connection states and recordings into the texts the panels show. The
@@ -10,12 +10,12 @@ a display (`tests/ui/test_window_state.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
-from ..events import Event, EventKind, ObjectState
-from ..pipeline import Result, StatsSnapshot
+from ..events import CameraState, Event, EventKind, ObjectState
+from ..pipeline import CameraStatus, Result, StatsSnapshot
 from ..tracker import ObjectPrompt, ObjectStatus, PromptSet
 from .prompting import BACKGROUND, PromptEditor
 
@@ -60,7 +60,7 @@ def state_text(status: ObjectStatus | None, note: Note | None, running: bool) ->
     return str(Note.PENDING if running else Note.WAITING)
 
 
-class CameraState:
+class WindowCamera:
     """What the window keeps per camera: its prompts, object states and newest results."""
 
     def __init__(self, prompts: PromptSet):
@@ -116,12 +116,12 @@ class WindowState:
     and the status-bar line; a PromptError propagates with its one-line message)."""
 
     def __init__(self, prompts: PromptSet, *, everything_explicit: bool = False):
-        self.cams = [CameraState(prompts)]
+        self.cams = [WindowCamera(prompts)]
         self.camera = 0  # the selected camera: the object list, recording and snapshots act on it
         self.everything_explicit = everything_explicit  # set by the user (or --everything): kept
 
     @property
-    def cam(self) -> CameraState:
+    def cam(self) -> WindowCamera:
         return self.cams[self.camera]
 
     @property
@@ -144,7 +144,7 @@ class WindowState:
         return True
 
     def set_cameras(self, count: int, keep: bool) -> None:
-        """One CameraState per source; `keep`: the prompts stay (same sources, or prompts made
+        """One WindowCamera per source; `keep`: the prompts stay (same sources, or prompts made
         before the first source: copied to every camera)."""
         first = self.cams[0].editor.prompts
         if len(self.cams) == count:
@@ -153,9 +153,9 @@ class WindowState:
                 for cam in cams:
                     cam.editor.clear()  # ids keep growing: a new object never takes an old colour
         elif keep:
-            cams = [CameraState(first) for _ in range(count)]
+            cams = [WindowCamera(first) for _ in range(count)]
         else:
-            cams = [CameraState(replace(first, objects=())) for _ in range(count)]
+            cams = [WindowCamera(replace(first, objects=())) for _ in range(count)]
         for cam in cams:
             cam.reset(keep_latest=keep)
         self.cams = cams
@@ -207,7 +207,7 @@ class WindowState:
     # -------------------------------------------------------------- results
     def receive(self, result: Result) -> bool:
         """A result of the running pipeline; False if its camera is unknown (ignored)."""
-        camera = getattr(result.frame, "source_id", 0) or 0
+        camera = result.camera
         if not 0 <= camera < len(self.cams):
             return False
         self.cams[camera].receive(result)
@@ -241,40 +241,31 @@ def stats_texts(snap: StatsSnapshot | None) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class CameraView:
-    """What the window needs of one running camera to word its state (from the pipeline's status)."""
-
-    kind: str  # "file", "camera", "stream", ... (`source_dialog.kind_of`)
-    live: bool  # a live source, or a file played in real time
-    failed: bool
-    ended: bool
-    connection: object | None = None  # sources.ConnectionState for network cameras
-
-
-def source_text(view: CameraView, camera: int, cameras: int) -> str:
-    """The Performance panel's Source line for the selected camera."""
-    prefix = f"camera {camera + 1}: " if cameras > 1 else ""
-    if view.failed:
+def source_text(status: CameraStatus, kind: str, cameras: int) -> str:
+    """The Performance panel's Source line for the selected camera (`kind`: "file", "camera",
+    "stream"... as `source_dialog.kind_of` names its spec)."""
+    prefix = f"camera {status.camera + 1}: " if cameras > 1 else ""
+    if status.state is CameraState.FAILED:
         return prefix + "failed"
-    connection = view.connection
+    connection = status.connection
     if connection is not None:
         return prefix + str(connection.state) + (f" ({connection.reconnects} reconnects)"
                                                  if connection.reconnects else "")
-    if view.kind == "file" and view.live:
+    if kind == "file" and status.live:
         return prefix + "file, real time"
-    return prefix + view.kind
+    return prefix + kind
 
 
-def tile_text(snap: StatsSnapshot, view: CameraView) -> str:
+def tile_text(status: CameraStatus) -> str:
     """One tile's stats line (several cameras)."""
-    if view.failed:
+    if status.state is CameraState.FAILED:
         return "failed"
+    snap = status.stats
     parts = [f"{snap.inference_fps:.1f} fps", f"latency {snap.latency_p50 * 1e3:.0f} ms", f"{snap.frames} frames"]
-    connection = view.connection
+    connection = status.connection
     if connection is not None and not connection.connected:
         parts.append(connection.describe())
-    elif view.ended:
+    elif status.state is CameraState.ENDED:
         parts.append("ended")
     return " · ".join(parts)
 

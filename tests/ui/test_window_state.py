@@ -12,20 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastsam_video.events import Event, EventKind, ObjectState
-from fastsam_video.pipeline import Result, StatsSnapshot
+from fastsam_video.events import CameraState, Event, EventKind, ObjectState
+from fastsam_video.pipeline import CameraStatus, Result, StatsSnapshot
 from fastsam_video.sources import ConnectionState
 from fastsam_video.tracker import ObjectPrompt, ObjectStatus, PromptSet
 from fastsam_video.types import Frame, PromptError, Segmentation
 from fastsam_video.ui.prompting import ADD, BACKGROUND, NEW
-from fastsam_video.ui.window_state import (CameraView, WindowState, recording_file, recording_text, source_text,
-                                           stats_texts, tile_text)
+from fastsam_video.ui.window_state import (WindowState, recording_file, recording_text, source_text, stats_texts,
+                                           tile_text)
 
 
 def result(index: int, camera: int = 0, *, events=(), objects=()) -> Result:
     image = np.zeros((24, 32, 3), np.uint8)
     frame = Frame(image=image, index=index, t_capture=time.monotonic(), source_id=camera)
-    return Result(frame, Segmentation.empty(24, 32), image, (), tuple(objects), tuple(events), time.monotonic())
+    return Result(frame, Segmentation.empty(24, 32), image, (), tuple(objects), tuple(events), time.monotonic(),
+                  camera=camera)
 
 
 def status(object_id: int, state: ObjectState, lost: int = 0) -> ObjectStatus:
@@ -38,6 +39,12 @@ def snapshot(**kw) -> StatsSnapshot:
                   precision="fp32")
     values.update(kw)
     return StatsSnapshot(**values)
+
+
+def camera_status(state: CameraState, *, camera: int = 0, live: bool = False, connection=None) -> CameraStatus:
+    return CameraStatus(camera=camera, name="cam", live=live, state=state, stats=snapshot(connection=connection),
+                        frame_size=(320, 240), recording=None, recorded=(), objects=(), error=None, sink_errors=(),
+                        frames_expected=None, truncated=None)
 
 
 def test_the_module_needs_no_qt():
@@ -147,17 +154,18 @@ def test_stats_source_tile_and_recording_texts():
     texts = stats_texts(snapshot(sink_dropped=2))
     assert texts == {"capture": "30.0 fps", "inference": "12.5 fps  (120 frames)", "display": "11.0 fps",
                      "latency": "p50 81 ms · p95 120 ms", "dropped": "3 (+2 by the recorder)", "device": "cpu · fp32"}
-    file = CameraView(kind="file", live=True, failed=False, ended=False)
-    assert source_text(file, 0, 1) == "file, real time"
-    assert source_text(CameraView("file", False, False, False), 1, 2) == "camera 2: file"
-    assert source_text(CameraView("file", True, True, False), 1, 2) == "camera 2: failed"
+    running = CameraState.RUNNING
+    assert source_text(camera_status(running, live=True), "file", 1) == "file, real time"
+    assert source_text(camera_status(running, camera=1), "file", 2) == "camera 2: file"
+    assert source_text(camera_status(running, live=True), "camera", 1) == "camera"
+    assert source_text(camera_status(CameraState.FAILED, camera=1), "file", 2) == "camera 2: failed"
     down = ConnectionState("reconnecting", attempts=2, next_retry_in=3.0, last_error="refused", reconnects=1)
-    stream = CameraView("stream", True, False, False, connection=down)
-    assert source_text(stream, 0, 1) == "reconnecting (1 reconnects)"
-    assert tile_text(snapshot(), file) == "12.5 fps · latency 81 ms · 120 frames"
-    assert tile_text(snapshot(), stream).startswith("12.5 fps · latency 81 ms · 120 frames · reconnecting in 3 s")
-    assert tile_text(snapshot(), CameraView("file", False, False, True)).endswith(" · ended")
-    assert tile_text(snapshot(), CameraView("file", False, True, True)) == "failed"
+    stream = camera_status(CameraState.RECONNECTING, live=True, connection=down)
+    assert source_text(stream, "stream", 1) == "reconnecting (1 reconnects)"
+    assert tile_text(camera_status(running)) == "12.5 fps · latency 81 ms · 120 frames"
+    assert tile_text(stream).startswith("12.5 fps · latency 81 ms · 120 frames · reconnecting in 3 s")
+    assert tile_text(camera_status(CameraState.ENDED)).endswith(" · ended")
+    assert tile_text(camera_status(CameraState.FAILED)) == "failed"
     out = Path("/videos/out")
     assert recording_text(None, 0, cameras=1, camera=None, output_dir=out) == "Saves to /videos/out"
     assert recording_text(out / "a.mp4", 75.9, cameras=1, camera=0, output_dir=out) == "● REC 01:15  a.mp4"
