@@ -35,13 +35,13 @@ from ..tracker import PromptSet
 from ..types import FastSAMVideoError, PromptError
 from .camera_grid import CameraGrid
 from .panels import ObjectsPanel, RecordingPanel, StatsPanel
-from .prompting import NEW, PromptEditor, point_gesture
+from .prompting import NEW, point_gesture
 from .session import PipelineFactory, Sessions, one_line
 from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
 from .video_view import VideoView
 from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
-from .window_state import (WindowCamera, WindowState, recording_file, recording_text, source_text, stats_texts,
+from .window_state import (WindowState, recording_file, recording_text, source_text, stats_texts,
                            tile_text)
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         self.output_action = a("Output &folder…", self.choose_output_dir)
         self.quit_action = a("&Quit", self.close, "Ctrl+Q")
         self.everything_action = a("&Everything", self.set_everything, "E", checkable=True,
-                                   checked=self.editor.prompts.everything,
+                                   checked=self.state.prompts.everything,
                                    tip="Show every mask the model finds (faintly, beside tracked objects)")
         self.add_to_selected_action = a("&Add clicks to selected", lambda on: None, "A", checkable=True,
                                         tip="Plain clicks add foreground points to the selected object")
@@ -278,21 +278,12 @@ class MainWindow(QMainWindow):
         return len(self.state.cams)
 
     @property
-    def _cam(self) -> WindowCamera:
-        """The state of the camera shown in the side panels (prompts, statuses, latest result)."""
-        return self.state.cam
-
-    @property
-    def editor(self) -> PromptEditor:
-        return self.state.editor
-
-    @property
     def _spec(self) -> str | None:
         return self._specs[0] if self._specs else None
 
     @property
     def latest_result(self) -> Result | None:
-        return self._cam.latest
+        return self.state.cam.latest
 
     @property
     def prompts(self) -> PromptSet:
@@ -318,7 +309,7 @@ class MainWindow(QMainWindow):
         self.grid.select(self.state.camera if self.state.several else -1)
 
     def _update_everything_action(self) -> None:
-        on = self.editor.prompts.everything
+        on = self.state.prompts.everything
         if self.everything_action.isChecked() != on:
             self.everything_action.blockSignals(True)
             self.everything_action.setChecked(on)
@@ -465,7 +456,7 @@ class MainWindow(QMainWindow):
         record, self._record_on_open = self._record_on_open, None
         exports, self._exports_on_open = self._exports_on_open, False
         generation = self._generation
-        self._sessions.start_pipeline(generation, source, self.editor.prompts,
+        self._sessions.start_pipeline(generation, source, self.state.prompts,
                                       lambda result, g=generation: self._bridge.result.emit(g, result),
                                       record=record, exports=exports, previous=previous, previous_note=note)
 
@@ -575,7 +566,7 @@ class MainWindow(QMainWindow):
                 self.banner.show_message(text)
                 self.statusBar().showMessage(text)
                 self._connection_shown = True
-            if self._cam.latest is None:
+            if self.state.cam.latest is None:
                 self.view.set_placeholder(f"{text}\n\nOpen another source: Ctrl+O")
         elif self._connection_shown and connection.connected:
             self._connection_shown = False
@@ -616,7 +607,7 @@ class MainWindow(QMainWindow):
     def _push_prompts(self) -> None:
         self._update_everything_action()
         if self._pipeline is not None and self.state.camera in self._pipeline.camera_ids():
-            self._pipeline.set_prompts(self.editor.prompts, camera=self.state.camera)
+            self._pipeline.set_prompts(self.state.prompts, camera=self.state.camera)
         self._refresh_objects()
 
     def _edited(self, edit, *args) -> int | None:
@@ -681,7 +672,7 @@ class MainWindow(QMainWindow):
         self._push_prompts()
 
     def _refresh_objects(self) -> None:
-        self.object_list.set_rows(self._cam.rows(running=self._pipeline is not None))
+        self.object_list.set_rows(self.state.cam.rows(running=self._pipeline is not None))
 
     # ------------------------------------------------------------------ recording and snapshots
     def _toggle_recording(self, on: bool) -> None:
@@ -732,7 +723,7 @@ class MainWindow(QMainWindow):
 
     def save_snapshot(self, path: str | Path | None = None) -> Path | None:
         """The frame on screen, with its overlays, as a PNG; returns its path."""
-        result = self._cam.latest
+        result = self.state.cam.latest
         if result is None:
             self.show_status("nothing to save yet: open a source first")
             return None
@@ -764,7 +755,7 @@ class MainWindow(QMainWindow):
             self.record_action.setChecked(on)
             self.record_action.blockSignals(False)
         self.record_action.setEnabled(self._pipeline is not None or on)
-        self.snapshot_action.setEnabled(self._cam.latest is not None)
+        self.snapshot_action.setEnabled(self.state.cam.latest is not None)
         path, started = recording if recording is not None else (None, 0.0)
         text = recording_text(path, time.monotonic() - started, cameras=self.camera_count,
                               camera=self._recording_camera, output_dir=self.output_dir)

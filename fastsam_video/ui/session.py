@@ -67,7 +67,8 @@ class PipelineFactory:
         output = replace(output, record=None if record is None else str(record),
                          export_masks=output.export_masks if exports else None,
                          export_coco=output.export_coco if exports else None)
-        stream = replace(self.options.stream, queue_size=2)  # a click refers to the frame on screen: capture stays close
+        # a click refers to the frame on screen: keep capture close to it
+        stream = replace(self.options.stream, queue_size=2)
         try:
             segmenter = self.segmenter()
         except BaseException:

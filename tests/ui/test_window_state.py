@@ -171,4 +171,5 @@ def test_stats_source_tile_and_recording_texts():
     assert recording_text(out / "a.mp4", 75.9, cameras=1, camera=0, output_dir=out) == "● REC 01:15  a.mp4"
     assert recording_text(out / "a.mp4", 5, cameras=2, camera=1, output_dir=out) == "● REC 00:05  camera 2  a.mp4"
     assert recording_text(out / "a.mp4", 5, cameras=2, camera=None, output_dir=out) == "● REC 00:05  all cameras  a.mp4"
-    assert recording_file(out, "S", 1, 2) == out / "fastsam-S-cam2.mp4" and recording_file(out, "S", 0, 1).name == "fastsam-S.mp4"
+    assert recording_file(out, "S", 1, 2) == out / "fastsam-S-cam2.mp4"
+    assert recording_file(out, "S", 0, 1) == out / "fastsam-S.mp4"
