@@ -28,7 +28,7 @@ from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from ..events import CameraState
+from ..events import CameraState, Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
 from ..tracker import PromptSet
@@ -53,6 +53,7 @@ class ResultBridge(QObject):
     """Signals emitted from worker threads, delivered (queued) on the UI thread."""
 
     result = pyqtSignal(int, object)  # generation, Result
+    event = pyqtSignal(int, object)  # generation, events.Event (camera events: outputs, frame size)
     sourceReady = pyqtSignal(int, object)  # request, FrameSource
     opened = pyqtSignal(int, object)  # generation, Pipeline
     failed = pyqtSignal(int, str)  # request or generation, message
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self._bridge = ResultBridge(self)
         queued = Qt.ConnectionType.QueuedConnection
         self._bridge.result.connect(self._on_result, queued)
+        self._bridge.event.connect(self._on_event, queued)
         self._bridge.sourceReady.connect(self._on_source_ready, queued)
         self._bridge.opened.connect(self._on_opened, queued)
         self._bridge.failed.connect(self._on_failed, queued)
@@ -468,6 +470,7 @@ class MainWindow(QMainWindow):
         self._pipeline = pipeline
         for camera in pipeline.camera_ids():
             pipeline.set_prompts(self.state.cams[camera].editor.prompts, camera=camera)  # edits made while opening
+        pipeline.subscribe(lambda event, g=generation: self._bridge.event.emit(g, event))
         pipeline.start()
         recording = pipeline.status(0).recording
         if recording is not None:
@@ -526,6 +529,21 @@ class MainWindow(QMainWindow):
             if camera == self.state.camera:
                 self._refresh_objects()
             self.resultShown.emit(result)
+
+    def _on_event(self, generation: int, event: Event) -> None:
+        """A camera event of the running pipeline (object events come with the results)."""
+        pipeline = self._pipeline
+        if generation != self._generation or pipeline is None:
+            return
+        if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on
+            self.show_error(one_line(event.message()))
+            mine = self._recording_camera == event.camera or (self._recording_camera is None and
+                                                              self.camera_count == 1)
+            if self._recording is not None and mine and pipeline.status(event.camera).recording is None:
+                self._recording = None  # it was the recorder
+                self._update_recording()
+        elif event.kind is EventKind.CAMERA_RESIZED:
+            self.show_status(event.message(), 6000)
 
     def _kind(self, camera: int) -> str:
         return kind_of(self._specs[camera] if camera < len(self._specs) else "")
