@@ -839,6 +839,7 @@ class MainWindow(QMainWindow):
         for error in self._sessions.shutdown(pipeline):
             log.warning("%s", error)
         self._recording = None
+        self.settings.sync()  # the program may end with os._exit (cli.entry): nothing is written later
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

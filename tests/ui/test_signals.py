@@ -66,6 +66,8 @@ def test_a_signal_closes_the_window_and_finalises_the_recording(tmp_path, ui_seg
     assert code == 128 + signum, stderr[-2000:]
     assert f"{signal.Signals(signum).name}: closing the window" in stderr
     assert frames_in(target) >= 5  # finalised: the whole file decodes
+    settings = (tmp_path / "fastsam-video" / "fastsam-video.conf").read_text()
+    assert "recent_sources=" in settings and "geometry=" in settings  # written before the exit
 
 
 def test_sigterm_while_the_camera_reconnects(tmp_path, ui_segmenter):
