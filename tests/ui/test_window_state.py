@@ -47,11 +47,13 @@ def camera_status(state: CameraState, *, camera: int = 0, live: bool = False, co
                         frames_expected=None, truncated=None)
 
 
-def test_the_module_needs_no_qt():
-    code = ("import sys; import fastsam_video.ui.window_state; "
-            "print(sorted(m for m in sys.modules if m.startswith('PyQt')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.strip() == "[]"
+def test_the_state_needs_no_qt_and_the_window_no_command_line():
+    code = ("import sys; import fastsam_video.ui.window_state, fastsam_video.ui.session; "
+            "print(sorted(m for m in sys.modules if m.startswith('PyQt'))); "
+            "import fastsam_video.ui.app, fastsam_video.ui.main_window; "
+            "print('fastsam_video.ui.main_window' in sys.modules, 'fastsam_video.cli' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "True False"]  # no ui -> cli import circle
 
 
 def test_rows_say_how_each_object_was_picked_and_where_it_stands():
