@@ -210,6 +210,7 @@ class Channel:
         self.tracker = tracker
         self.stats = Stats()
         self.capture: CaptureThread | None = None
+        self.capture_stop = threading.Event()  # its own: removing one camera stops only its capture
         self.sinks: list[tuple[SinkThread, object]] = []
         self.record_path: Path | None = None
         self.recording_request: tuple[Path | None] | None = None
@@ -296,6 +297,8 @@ class Channel:
         if thread.name == "recorder":
             self._finish_recorder(sink)
         message = reason(err)
+        if not message.startswith(thread.name):
+            message = f"{thread.name}: {message}"
         self.sink_errors.append(message)
         log.error("camera %d (%s): %s; the camera goes on without it", self.camera + 1, self.source.name, message)
         self.event(EventKind.SINK_FAILED, message)
@@ -424,7 +427,7 @@ class Pipeline:
                 source.close()
                 raise
             if self._started:
-                ch.capture = CaptureThread(source, self.stop_event, self._queue_size)
+                ch.capture = CaptureThread(source, ch.capture_stop, self._queue_size)
         ch.event(EventKind.CAMERA_ADDED, source.name)
         return ch.camera
 
@@ -510,7 +513,7 @@ class Pipeline:
     def start(self) -> Pipeline:
         with self._lock:
             for ch in self.channels:
-                ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
+                ch.capture = CaptureThread(ch.source, ch.capture_stop, self._queue_size)
             self._workers = [Worker(self._inference_loop, name="inference", on_error=self._fail),
                              Worker(self._results_loop, name="results", on_error=self._fail)]
             for worker in self._workers:
@@ -543,6 +546,7 @@ class Pipeline:
         with self._lock:
             channels = self.channels
         for ch in channels:
+            ch.capture_stop.set()
             if ch.capture is not None:
                 ch.source.interrupt()  # every reader is told at once ...
         started = time.monotonic()
