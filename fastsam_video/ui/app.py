@@ -19,6 +19,9 @@ from ..types import FastSAMVideoError
 from . import WindowOptions, add_gui_parser, fix_qt_environment  # noqa: F401  (add_gui_parser: here too)
 
 
+SIGNAL_STOP_SECONDS = 8.0  # after a signal, the longest wait for a worker (a model still loading)
+
+
 def has_display() -> bool:
     if os.environ.get("QT_QPA_PLATFORM"):  # offscreen, vnc, eglfs...: the user chose
         return True
@@ -90,7 +93,8 @@ def run_window(options, source_spec: str | list[str] | None = None) -> int:
         nonlocal status
         status = exit_code(signum)
         print(f"fastsam-video: {signal.Signals(signum).name}: closing the window", file=sys.stderr, flush=True)
-        window.close()  # stops the pipeline: recordings and exports are finalised
+        window.shutdown(SIGNAL_STOP_SECONDS)  # stops the pipeline: recordings and exports are finalised
+        window.close()
         app.exit(status)  # also ends a dialog's nested loop
 
     signals = SignalStop(stop)

@@ -828,20 +828,21 @@ class MainWindow(QMainWindow):
                 return
 
     # ------------------------------------------------------------------ closing
-    def shutdown(self) -> None:
-        """Stop every thread: the pipeline (its recording is finalised), openers, closers."""
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every thread: the pipeline (its recording is finalised), openers, closers; the
+        settings are written. Waits `timeout` seconds at most for a worker (a model loading)."""
         if self._shut:
             return
         self._shut = True
+        self.settings.setValue("geometry", self.saveGeometry())
         self._timer.stop()
         self._request = next(self._tickets)
         pipeline = self._detach()
-        for error in self._sessions.shutdown(pipeline):
+        for error in self._sessions.shutdown(pipeline, timeout):
             log.warning("%s", error)
         self._recording = None
         self.settings.sync()  # the program may end with os._exit (cli.entry): nothing is written later
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)

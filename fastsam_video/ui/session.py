@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
+import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
 from ..factory import build_pipeline, open_camera
@@ -21,6 +22,7 @@ from ..pipeline import Pipeline, Result
 from ..sources import FrameSource, _redact_text, redact_url
 from ..tracker import PromptSet
 from ..types import FastSAMVideoError, SourceError
+from ..workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class Sessions:
         self._message = message  # notes ("recording saved: ...")
         self._problem = problem or message  # errors met while closing (a recording that failed)
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
         self._unclaimed: list[FrameSource | Pipeline] = []
         self._closing = False
 
@@ -120,11 +122,14 @@ class Sessions:
         with self._lock:
             if self._closing:
                 return False
-            self._threads = [t for t in self._threads if t.is_alive()]
-            thread = threading.Thread(target=target, name=name)
-            self._threads.append(thread)
-            thread.start()
+            self._workers = [w for w in self._workers if w.alive]
+            self._workers.append(Worker(target, name=name, on_error=self._unexpected).start())
             return True
+
+    def _unexpected(self, err: BaseException) -> None:
+        """An error a worker did not handle (its target reports the expected ones itself)."""
+        log.error("a window worker failed", exc_info=err)
+        self._problem(describe_error(err, "a background task"))
 
     def _hand_over(self, item: FrameSource | Pipeline, deliver: Callable[[], None]) -> None:
         with self._lock:
@@ -238,21 +243,22 @@ class Sessions:
             self._message(note)
 
     def shutdown(self, current: Pipeline | None, timeout: float = 30.0) -> list[str]:
-        """Close `current` here, wait for every worker, close what nobody claimed. Returns the
-        error messages met on the way (the window is going away: nobody would see them)."""
+        """Close `current` here, wait for every worker (`timeout` seconds in all: a worker still
+        loading the model is left to finish alone, and closes what it made), close what nobody
+        claimed. Returns the error messages met on the way (the window is going away: nobody
+        would see them)."""
         errors: list[str] = []
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
-            threads = list(self._threads)
+            workers = list(self._workers)
         if current is not None:
             try:
                 current.close()
             except Exception as err:
                 errors.append(describe_error(err, "closing the source"))
-        for thread in threads:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("%s did not finish within %.0f s", thread.name, timeout)
+        for worker in workers:
+            worker.join(deadline=deadline)
         with self._lock:
             pending, self._unclaimed = self._unclaimed, []
         for item in pending:
