@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import PromptError
+from .errors import FastSAMVideoError, PromptError
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "auto")
@@ -37,9 +37,21 @@ def _checked(kind: type, allowed: str, ok: Callable[[float], bool]) -> Callable[
         except (TypeError, ValueError):
             value = None
         if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text if text.strip() else repr(text)}")
+            shown = str(text)
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {shown if shown.strip() else repr(text)}")
         return value
     return convert
+
+
+def checked(name: str, value, check: Callable):
+    """`check(value)` for the Python API: a bad value raises FastSAMVideoError("conf: expected
+    a number from 0 to 1, got 2"); None passes through (the model's default)."""
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except argparse.ArgumentTypeError as err:
+        raise FastSAMVideoError(f"{name}: {err}") from None
 
 
 positive_int = _checked(int, "a positive integer", lambda v: v >= 1)
