@@ -8,6 +8,9 @@ loading Qt; the window lives in `ui.main_window`, the event loop in `ui.app`.
                                    cameras for a list of several); exit status
     gui_args(argv)                 the `gui` options parsed from `argv` (defaults for []),
                                    e.g. for `fastsam-video` with no subcommand
+    WindowOptions                  what the window is given: the typed model, stream and output
+                                   options, the command line's prompts; `.from_args(namespace)`
+                                   at the front end's edge (no Namespace goes further)
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..options import ModelOptions, OutputOptions, StreamOptions, add_stream_options, prompt_set
+
+if TYPE_CHECKING:
+    from ..tracker import PromptSet
 
 
 def add_gui_parser(sub) -> argparse.ArgumentParser:
     """Adds the `gui` subcommand to `sub` (an argparse subparsers object); returns it."""
-    from ..cli import add_stream_options
-
     p = sub.add_parser("gui", help="open the window: click objects to track them, record, snapshot",
                        description="The interactive window on SOURCE (optional: open one from the window). "
                                    "Click an object to track it, drag a box, type a text prompt; F1 lists "
@@ -72,6 +80,34 @@ def complete_args(args: argparse.Namespace | None) -> argparse.Namespace:
     return args
 
 
+@dataclass(frozen=True)
+class WindowOptions:
+    """The window's options. `prompts`: the command line's objects (everything mode when there
+    are none); `everything`: --everything, the user's choice (kept when objects are added);
+    `fast`: files play as fast as the model goes instead of at their frame rate."""
+
+    model: ModelOptions = field(default_factory=ModelOptions)
+    stream: StreamOptions = field(default_factory=StreamOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+    prompts: PromptSet = field(default_factory=lambda: prompt_set(argparse.Namespace()))  # everything mode
+    everything: bool = False
+    fast: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace | None) -> WindowOptions:
+        """From the `gui` command's namespace (or `run`'s, or the top-level one: missing options
+        take their defaults)."""
+        args = complete_args(args)
+        return cls(model=ModelOptions.from_args(args), stream=StreamOptions.from_args(args),
+                   output=OutputOptions.from_args(args), prompts=prompt_set(args), everything=bool(args.everything),
+                   fast=bool(args.fast))
+
+
+def window_options(argv: list[str] | None = None) -> WindowOptions:
+    """The window's options from `gui` command-line arguments (all defaults for None / [])."""
+    return WindowOptions.from_args(gui_args(argv))
+
+
 def fix_qt_environment() -> None:
     """Undo what importing cv2 does to Qt's environment. opencv-python (which ultralytics
     depends on) points QT_QPA_PLATFORM_PLUGIN_PATH and QT_QPA_FONTDIR at the Qt 5 plugins it
@@ -90,12 +126,14 @@ def fix_qt_environment() -> None:
             del os.environ[name]
 
 
-def run_window(args: argparse.Namespace | None, source_spec: str | list[str] | None = None) -> int:
-    """Open the window and run the Qt event loop until it is closed; returns the exit status.
-    Raises FastSAMVideoError (one line) when there is no display to show it on."""
+def run_window(args: argparse.Namespace | WindowOptions | None, source_spec: str | list[str] | None = None) -> int:
+    """Open the window and run the Qt event loop until it is closed; returns the exit status
+    (128 + the signal's number after SIGINT / SIGTERM). Raises FastSAMVideoError (one line)
+    when there is no display to show it on."""
     from .app import run_window as run
 
     return run(args, source_spec)
 
 
-__all__ = ["add_gui_parser", "cmd_gui", "complete_args", "fix_qt_environment", "gui_args", "run_window"]
+__all__ = ["WindowOptions", "add_gui_parser", "cmd_gui", "complete_args", "fix_qt_environment", "gui_args",
+           "run_window", "window_options"]

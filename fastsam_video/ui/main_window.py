@@ -3,8 +3,12 @@ recording, snapshots and live statistics.
 
 Several sources (`open_sources`) run as the cameras of one Pipeline and show as a grid of
 tiles (`camera_grid`); each camera has its own prompts, object states and newest result
-(`CameraState`). The selected tile (click it) is the one the object list, prompts,
-recording and snapshots act on.
+(`window_state.CameraState`). The selected tile (click it) is the one the object list,
+prompts, recording and snapshots act on.
+
+This module wires widgets (`widgets`, `panels`, `camera_grid`) to the Qt-free window state
+(`window_state`: per-camera state, object rows, notes from typed events, status texts,
+prompt editing rules) and to the pipelines (`session`).
 
 Threads: the window never decodes or runs the model. The pipeline calls `on_result` on its
 inference thread; that only emits a queued signal, and the UI thread keeps the newest
@@ -15,7 +19,6 @@ closing sources run on worker threads (`session.Sessions`).
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 import logging
 import time
 from pathlib import Path
@@ -23,59 +26,34 @@ from pathlib import Path
 import cv2
 from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                             QMainWindow, QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from ..events import Event, EventKind, ObjectState
-from ..pipeline import Pipeline, Result, StatsSnapshot
+from ..events import CameraState, Event, EventKind
+from ..pipeline import CameraStatus, Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
-from ..tracker import ObjectPrompt, PromptSet
+from ..tracker import PromptSet
 from ..types import FastSAMVideoError, PromptError
 from .camera_grid import CameraGrid
-from .object_list import ObjectList
-from .prompting import BACKGROUND, NEW, PromptEditor, point_gesture
-from .session import PipelineFactory, Sessions, describe_error
+from .panels import ObjectsPanel, RecordingPanel, StatsPanel
+from .prompting import NEW, point_gesture
+from .session import PipelineFactory, Sessions, one_line
 from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
 from .video_view import VideoView
+from . import WindowOptions
+from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
+from .window_state import (WindowState, recording_file, recording_text, source_text, stats_texts,
+                           tile_text)
 
 log = logging.getLogger(__name__)
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "samples" / "clips" / "crossing" / "video.mp4"
-
-# (keys, what) for the help overlay and the Help menu; the actions below use the same keys.
-SHORTCUTS = [
-    ("Ctrl+O", "Open a file, camera or stream"),
-    ("Ctrl+Shift+O", "Open a video file"),
-    ("F5", "Restart the current source"),
-    ("Ctrl+W", "Close the source"),
-    ("L", "Loop video files"),
-    ("Ctrl+R", "Start / stop recording"),
-    ("Ctrl+S", "Save a snapshot (PNG)"),
-    ("E", "Everything mode: show every mask"),
-    ("A", "Clicks add points to the selected object"),
-    ("T", "Type a text prompt"),
-    ("Delete", "Remove the selected object"),
-    ("Shift+Delete", "Clear all objects"),
-    ("F11", "Full screen"),
-    ("F1", "Show / hide this help"),
-    ("Ctrl+Q", "Quit"),
-]
-MOUSE = [
-    ("Click", "New object under the pointer"),
-    ("Drag", "New object from a box"),
-    ("Right click / Shift+click", "Background point for the selected object"),
-    ("Ctrl+click", "Foreground point for the selected object"),
-]
-
-# what the object list shows for an object whose last event was one of these
-_EVENT_NOTES = {EventKind.OBJECT_NOT_FOUND: "not found", EventKind.OBJECT_DROPPED: "dropped"}
 
 
 class ResultBridge(QObject):
     """Signals emitted from worker threads, delivered (queued) on the UI thread."""
 
     result = pyqtSignal(int, object)  # generation, Result
+    event = pyqtSignal(int, object)  # generation, events.Event (camera events: outputs, frame size)
     sourceReady = pyqtSignal(int, object)  # request, FrameSource
     opened = pyqtSignal(int, object)  # generation, Pipeline
     failed = pyqtSignal(int, str)  # request or generation, message
@@ -83,87 +61,10 @@ class ResultBridge(QObject):
     problem = pyqtSignal(str)
 
 
-class Banner(QFrame):
-    """A dismissable one-line message above the video (errors are never modal)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.setStyleSheet("#banner { background: #6b2020; border-radius: 4px; } "
-                           "QLabel { color: white; } QToolButton { color: white; border: none; }")
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(10, 6, 6, 6)
-        row.addWidget(self.label, 1)
-        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        self.label.setText(text)
-        self.show()
-
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
-
-
-class HelpOverlay(QLabel):
-    """The shortcuts, drawn over the video; F1, Esc or a click hides it."""
-
-    def __init__(self, parent: QWidget):
-        super().__init__(parent)
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in MOUSE)
-        rows += "<tr><td colspan=2><hr></td></tr>"
-        rows += "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
-        self.setText(f"<h3>fastsam-video</h3><table cellspacing=6>{rows}</table>")
-        self.setStyleSheet("background: rgba(15, 15, 20, 215); color: white; padding: 16px; border-radius: 8px;")
-        self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.hide()
-
-    def mousePressEvent(self, event) -> None:
-        self.hide()
-
-    def place(self) -> None:
-        self.adjustSize()
-        parent = self.parentWidget()
-        self.move(max(0, (parent.width() - self.width()) // 2), max(0, (parent.height() - self.height()) // 2))
-        self.raise_()
-
-
-class CameraState:
-    """What the window keeps per camera: its prompts, object states and newest results."""
-
-    def __init__(self, prompts: PromptSet):
-        self.editor = PromptEditor(prompts)
-        self.statuses: dict[int, object] = {}
-        self.notes: dict[int, str] = {}
-        self.latest: Result | None = None
-        self.pending: Result | None = None  # newest result not yet shown
-        self.events: list[Event] = []
-        self.error: str | None = None  # the camera failed (the others go on)
-
-
-def _prompt_text(prompt: ObjectPrompt) -> tuple[str, str]:
-    """(short kind, tooltip) for the object list."""
-    if prompt.points:
-        fg = sum(prompt.labels)
-        bg = len(prompt.labels) - fg
-        return (f"points ({fg}+{bg})" if bg else f"points ({fg})",
-                " ".join(f"({x:g},{y:g}){'' if label else ' bg'}"
-                         for (x, y), label in zip(prompt.points, prompt.labels, strict=True)))
-    if prompt.box is not None:
-        return "box", "box " + ",".join(f"{v:g}" for v in prompt.box)
-    return f'text "{prompt.text}"', f'text "{prompt.text}"'
-
-
 class MainWindow(QMainWindow):
-    """The application window. `args`: the `gui` command's options (`fastsam_video.ui.gui_args`);
-    `segmenter`: an already loaded model to use instead of loading one from `args`;
+    """The application window. `options`: a `ui.WindowOptions` (default: all defaults; from a
+    command line: `ui.window_options(argv)`); `segmenter`: an already loaded model to use
+    instead of loading one from `options.model`;
     `settings`: where recent sources and preferences live; `output_dir`: where recordings and
     snapshots go (default: the setting, else ./output)."""
 
@@ -172,28 +73,24 @@ class MainWindow(QMainWindow):
     sourceFailed = pyqtSignal(str)  # the one-line message shown
     sourceEnded = pyqtSignal(str)
 
-    def __init__(self, args=None, *, segmenter=None, settings: QSettings | None = None,
+    def __init__(self, options: WindowOptions | None = None, *, segmenter=None, settings: QSettings | None = None,
                  output_dir: str | Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        from . import complete_args
-
-        self.args = complete_args(args)  # `run`'s options, or none at all, work too
+        self.options = options = options if options is not None else WindowOptions()
         self.settings = settings if settings is not None else QSettings("fastsam-video", "fastsam-video")
         self.output_dir = Path(output_dir or self.settings.value("output_dir", str(Path.cwd() / "output")))
-        self._cams = [CameraState(self._initial_prompts())]
-        self._camera = 0  # the selected camera: the object list, recording and snapshots act on it
-        self._everything_explicit = bool(getattr(self.args, "everything", False))
-        self._everything_auto = False
+        self.state = WindowState(options.prompts, everything_explicit=options.everything)
 
         self._bridge = ResultBridge(self)
         queued = Qt.ConnectionType.QueuedConnection
         self._bridge.result.connect(self._on_result, queued)
+        self._bridge.event.connect(self._on_event, queued)
         self._bridge.sourceReady.connect(self._on_source_ready, queued)
         self._bridge.opened.connect(self._on_opened, queued)
         self._bridge.failed.connect(self._on_failed, queued)
         self._bridge.message.connect(self._on_message, queued)
         self._bridge.problem.connect(self.show_error, queued)
-        self._sessions = Sessions(PipelineFactory(self.args, segmenter), source_ready=self._bridge.sourceReady.emit,
+        self._sessions = Sessions(PipelineFactory(options, segmenter), source_ready=self._bridge.sourceReady.emit,
                                   opened=self._bridge.opened.emit, failed=self._bridge.failed.emit,
                                   message=self._bridge.message.emit, problem=self._bridge.problem.emit)
 
@@ -206,8 +103,8 @@ class MainWindow(QMainWindow):
         self._present_scheduled = False
         self._recording: tuple[Path, float] | None = None
         self._recording_camera: int | None = None  # None: every camera (--record)
-        self._record_on_open = self.args.record  # --record: the first source records from its start
-        self._exports_on_open = bool(self.args.export_masks or self.args.export_coco)
+        self._record_on_open = options.output.record  # --record: the first source records from its start
+        self._exports_on_open = bool(options.output.export_masks or options.output.export_coco)
         self._snapshot: StatsSnapshot | None = None
         self._connection_shown = False  # the banner shows a stream's connection trouble
         self._shut = False
@@ -230,12 +127,6 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1180, 700)
-
-    def _initial_prompts(self) -> PromptSet:
-        from ..cli import object_prompts
-
-        objects = tuple(object_prompts(getattr(self.args, "ordered_prompts", []) or []))
-        return PromptSet(objects, everything=bool(getattr(self.args, "everything", False)) or not objects)
 
     # ------------------------------------------------------------------ building
     def _action(self, text: str, slot, shortcut: str | None = None, *, checkable: bool = False,
@@ -266,7 +157,7 @@ class MainWindow(QMainWindow):
         self.loop_action = a("&Loop video files", self._set_loop, "L", checkable=True,
                              checked=self.settings.value("loop", False, type=bool))
         self.realtime_action = a("Play files in &real time", lambda on: None, checkable=True,
-                                 checked=not getattr(self.args, "fast", False),
+                                 checked=not self.options.fast,
                                  tip="On: files play at their frame rate and drop frames like a camera. "
                                      "Off: every frame is processed, as fast as the model goes.")
         self.record_action = a("&Record", self._toggle_recording, "Ctrl+R", checkable=True)
@@ -274,7 +165,7 @@ class MainWindow(QMainWindow):
         self.output_action = a("Output &folder…", self.choose_output_dir)
         self.quit_action = a("&Quit", self.close, "Ctrl+Q")
         self.everything_action = a("&Everything", self.set_everything, "E", checkable=True,
-                                   checked=self.editor.prompts.everything,
+                                   checked=self.state.prompts.everything,
                                    tip="Show every mask the model finds (faintly, beside tracked objects)")
         self.add_to_selected_action = a("&Add clicks to selected", lambda on: None, "A", checkable=True,
                                         tip="Plain clicks add foreground points to the selected object")
@@ -292,26 +183,21 @@ class MainWindow(QMainWindow):
             menu.addAction(action)
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        menu.addSeparator()
-        for action in (self.restart_action, self.close_source_action, self.loop_action, self.realtime_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        for action in (self.record_action, self.snapshot_action, self.output_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self.quit_action)
+        for group in ((self.restart_action, self.close_source_action, self.loop_action, self.realtime_action),
+                      (self.record_action, self.snapshot_action, self.output_action), (self.quit_action,)):
+            menu.addSeparator()
+            for action in group:
+                menu.addAction(action)
         menu = bar.addMenu("&Prompts")
         for action in (self.everything_action, self.add_to_selected_action, self.text_focus_action,
                        self.remove_action, self.clear_action):
             menu.addAction(action)
-        menu = bar.addMenu("&View")
-        menu.addAction(self.fullscreen_action)
+        bar.addMenu("&View").addAction(self.fullscreen_action)
         menu = bar.addMenu("&Help")
         menu.addAction(self.help_action)
         keys = menu.addMenu("Shortcuts")
         for key, what in MOUSE + SHORTCUTS:
-            item = keys.addAction(f"{key}\t{what}")
-            item.setEnabled(False)
+            keys.addAction(f"{key}\t{what}").setEnabled(False)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -328,15 +214,6 @@ class MainWindow(QMainWindow):
         else:
             self.open_source(entry)
 
-    def _tool(self, action: QAction, text: str | None = None) -> QToolButton:
-        button = QToolButton()
-        button.setDefaultAction(action)
-        if text:
-            button.setText(text)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        return button
-
     def _build_ui(self) -> None:
         self.grid = CameraGrid()
         self.grid.activated.connect(self.select_camera)
@@ -351,64 +228,23 @@ class MainWindow(QMainWindow):
         column.addWidget(self.grid, 1)
         self.help = HelpOverlay(self.grid)
 
+        objects = ObjectsPanel(remove=self.remove_action, clear=self.clear_action,
+                               everything=self.everything_action, add_to_selected=self.add_to_selected_action)
+        objects.textEntered.connect(self._add_text_from_field)
+        self.object_list, self.text_edit, self.text_button = objects.object_list, objects.text_edit, objects.text_button
+        self.recording_panel = RecordingPanel(record=self.record_action, snapshot=self.snapshot_action)
+        self.record_button, self.record_label = self.recording_panel.record_button, self.recording_panel.record_label
+        self.stats_panel = StatsPanel()
+        self.stat_labels = self.stats_panel.labels
+
         panel = QWidget()
         panel.setMinimumWidth(270)
         panel.setMaximumWidth(420)
         side = QVBoxLayout(panel)
         side.setContentsMargins(6, 0, 0, 0)
-
-        objects = QGroupBox("Objects")
-        box = QVBoxLayout(objects)
-        self.object_list = ObjectList()
-        self.object_list.setMinimumHeight(120)
-        box.addWidget(self.object_list, 1)
-        row = QHBoxLayout()
-        row.addWidget(self._tool(self.remove_action, "Remove"))
-        row.addWidget(self._tool(self.clear_action, "Clear all"))
-        box.addLayout(row)
-        row = QHBoxLayout()
-        row.addWidget(self._tool(self.everything_action, "Everything"))
-        row.addWidget(self._tool(self.add_to_selected_action, "Add to selected"))
-        box.addLayout(row)
-        hint = QLabel("Click: new object · drag: box · right/shift-click: background point · "
-                      "ctrl-click: add a point to the selected object")
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: gray; font-size: 11px")
-        box.addWidget(hint)
-        row = QHBoxLayout()
-        self.text_edit = QLineEdit()
-        self.text_edit.setPlaceholderText("text prompt, e.g. a dog")
-        self.text_edit.returnPressed.connect(self._add_text_from_field)
-        self.text_button = QPushButton("Add")
-        self.text_button.clicked.connect(self._add_text_from_field)
-        row.addWidget(self.text_edit, 1)
-        row.addWidget(self.text_button)
-        box.addLayout(row)
         side.addWidget(objects, 1)
-
-        recording = QGroupBox("Recording")
-        box = QVBoxLayout(recording)
-        row = QHBoxLayout()
-        self.record_button = self._tool(self.record_action, "● Record")
-        row.addWidget(self.record_button)
-        row.addWidget(self._tool(self.snapshot_action, "Snapshot"))
-        box.addLayout(row)
-        self.record_label = QLabel()
-        self.record_label.setWordWrap(True)
-        box.addWidget(self.record_label)
-        side.addWidget(recording)
-
-        stats = QGroupBox("Performance")
-        form = QFormLayout(stats)
-        self.stat_labels: dict[str, QLabel] = {}
-        for key, title in (("capture", "Capture"), ("inference", "Inference"), ("display", "Display"),
-                           ("latency", "Latency"), ("dropped", "Dropped"), ("device", "Device"),
-                           ("source", "Source")):
-            label = QLabel("–")
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.stat_labels[key] = label
-            form.addRow(title, label)
-        side.addWidget(stats)
+        side.addWidget(self.recording_panel)
+        side.addWidget(self.stats_panel)
 
         splitter = QSplitter()
         splitter.addWidget(video)
@@ -428,7 +264,7 @@ class MainWindow(QMainWindow):
     @property
     def view(self) -> VideoView:
         """The selected camera's view (the only one with one source)."""
-        return self.grid.tiles[min(self._camera, len(self.grid.tiles) - 1)].view
+        return self.grid.tiles[min(self.state.camera, len(self.grid.tiles) - 1)].view
 
     @property
     def tiles(self):
@@ -437,20 +273,11 @@ class MainWindow(QMainWindow):
     @property
     def camera(self) -> int:
         """The selected camera (0-based)."""
-        return self._camera
+        return self.state.camera
 
     @property
     def camera_count(self) -> int:
-        return len(self._cams)
-
-    @property
-    def _cam(self) -> CameraState:
-        """The state of the camera shown in the side panels (prompts, statuses, latest result)."""
-        return self._cams[self._camera]
-
-    @property
-    def editor(self) -> PromptEditor:
-        return self._cam.editor
+        return len(self.state.cams)
 
     @property
     def _spec(self) -> str | None:
@@ -458,28 +285,33 @@ class MainWindow(QMainWindow):
 
     @property
     def latest_result(self) -> Result | None:
-        return self._cam.latest
+        return self.state.cam.latest
+
+    @property
+    def prompts(self) -> PromptSet:
+        return self.state.prompts
+
+    @property
+    def recording_path(self) -> Path | None:
+        return self._recording[0] if self._recording else None
 
     def camera_prompts(self, camera: int) -> PromptSet:
-        return self._cams[camera].editor.prompts
+        return self.state.cams[camera].editor.prompts
 
     def camera_latest(self, camera: int) -> Result | None:
-        return self._cams[camera].latest
+        return self.state.cams[camera].latest
 
     def select_camera(self, camera: int) -> None:
         """Make `camera` the one the object list, prompts, recording and snapshots act on."""
-        if not 0 <= camera < len(self._cams):
-            return
-        if camera != self._camera:
-            self._camera = camera
+        if self.state.select(camera):
             self._refresh_objects()
             self._update_stats()
             self._update_recording()
             self._update_everything_action()
-        self.grid.select(camera if len(self._cams) > 1 else -1)
+        self.grid.select(self.state.camera if self.state.several else -1)
 
     def _update_everything_action(self) -> None:
-        on = self.editor.prompts.everything
+        on = self.state.prompts.everything
         if self.everything_action.isChecked() != on:
             self.everything_action.blockSignals(True)
             self.everything_action.setChecked(on)
@@ -491,44 +323,21 @@ class MainWindow(QMainWindow):
 
     def _on_tile_box(self, camera: int, x1: float, y1: float, x2: float, y2: float) -> None:
         self.select_camera(camera)
-        self._on_view_box(x1, y1, x2, y2)
+        self.add_box(x1, y1, x2, y2)
 
     def _set_cameras(self, specs: list[str], keep: bool) -> None:
         """One CameraState and tile per source; `keep`: the prompts stay (same sources, or
         prompts made before the first source: copied to every camera)."""
-        first = self._cams[0].editor.prompts
-        if len(self._cams) == len(specs):
-            cams = self._cams
-            if not keep:
-                for cam in cams:
-                    cam.editor.clear()  # ids keep growing: a new object never takes an old colour
-        elif keep:
-            cams = [CameraState(first) for _ in specs]
-        else:
-            cams = [CameraState(replace(first, objects=())) for _ in specs]
-        for cam in cams:
-            cam.statuses, cam.notes, cam.error = {}, {}, None
-            if not keep:
-                cam.latest = None
-        self._cams = cams
-        self._camera = 0
+        self.state.set_cameras(len(specs), keep)
         self.grid.set_count(len(specs))
-        for i, (tile, spec) in enumerate(zip(self.grid.tiles, specs, strict=True)):
+        for cam, tile, spec in zip(self.state.cams, self.grid.tiles, specs, strict=True):
             tile.set_name(redact_url(spec))
             tile.stats.setText("–")
             tile.view.set_overlay(None)
-            if not keep or len(specs) > 1 and cams[i].latest is None:
+            if not keep or len(specs) > 1 and cam.latest is None:
                 tile.view.set_frame(None)
         self.grid.select(0 if len(specs) > 1 else -1)
         self._update_everything_action()
-
-    @property
-    def prompts(self) -> PromptSet:
-        return self.editor.prompts
-
-    @property
-    def recording_path(self) -> Path | None:
-        return self._recording[0] if self._recording else None
 
     def selected_object(self) -> int | None:
         return self.object_list.selected_id()
@@ -605,7 +414,7 @@ class MainWindow(QMainWindow):
             self._sessions.close_later(pipeline, self._recording_note(pipeline))
         self._recording = None
         self._update_recording()
-        for cam in self._cams:
+        for cam in self.state.cams:
             cam.latest = None  # the specs stay: F5 opens them again, with the prompts made on them
         for tile in self.grid.tiles:
             tile.view.set_frame(None)
@@ -620,7 +429,7 @@ class MainWindow(QMainWindow):
     def _detach(self) -> Pipeline | None:
         pipeline, self._pipeline = self._pipeline, None
         self._generation = next(self._tickets)
-        for cam in self._cams:
+        for cam in self.state.cams:
             cam.pending = None
         return pipeline
 
@@ -649,7 +458,7 @@ class MainWindow(QMainWindow):
         record, self._record_on_open = self._record_on_open, None
         exports, self._exports_on_open = self._exports_on_open, False
         generation = self._generation
-        self._sessions.start_pipeline(generation, source, self.editor.prompts,
+        self._sessions.start_pipeline(generation, source, self.state.prompts,
                                       lambda result, g=generation: self._bridge.result.emit(g, result),
                                       record=record, exports=exports, previous=previous, previous_note=note)
 
@@ -659,11 +468,13 @@ class MainWindow(QMainWindow):
             return
         self._opening = None
         self._pipeline = pipeline
-        for camera, cam in enumerate(self._cams[:len(pipeline.channels)]):
-            pipeline.set_prompts(cam.editor.prompts, camera=camera)  # edits made while it was opening
+        for camera in pipeline.camera_ids():
+            pipeline.set_prompts(self.state.cams[camera].editor.prompts, camera=camera)  # edits made while opening
+        pipeline.subscribe(lambda event, g=generation: self._bridge.event.emit(g, event))
         pipeline.start()
-        if pipeline.record_path is not None:
-            self._recording = (pipeline.record_path, time.monotonic())
+        recording = pipeline.status(0).recording
+        if recording is not None:
+            self._recording = (recording, time.monotonic())
             self._recording_camera = None  # --record: every camera
         self._update_recording()
         for spec in self._specs:
@@ -684,7 +495,7 @@ class MainWindow(QMainWindow):
             return
         if number == self._request:
             self._opening = None
-        if self._pipeline is None and all(cam.latest is None for cam in self._cams):
+        if self._pipeline is None and all(cam.latest is None for cam in self.state.cams):
             self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
         self.show_error(message)
         self.sourceFailed.emit(message)
@@ -694,13 +505,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ results (UI thread)
     def _on_result(self, generation: int, result: Result) -> None:
-        camera = getattr(result.frame, "source_id", 0) or 0
-        if generation != self._generation or not 0 <= camera < len(self._cams):
+        if generation != self._generation or not self.state.receive(result):
             return
-        cam = self._cams[camera]
-        cam.events.extend(result.events)
-        cam.pending = result  # newest wins (per camera); the older ones queued before it are dropped unseen
-        if not self._present_scheduled:
+        if not self._present_scheduled:  # newest wins (per camera); older ones queued before it are dropped unseen
             self._present_scheduled = True
             QTimer.singleShot(0, self._present)
 
@@ -708,32 +515,42 @@ class MainWindow(QMainWindow):
         self._present_scheduled = False
         if self._shut:
             return
-        several = len(self._cams) > 1
-        for camera, cam in enumerate(self._cams):
-            result, cam.pending = cam.pending, None
-            if result is None:
+        for camera, cam in enumerate(self.state.cams):
+            shown = cam.show_pending()
+            if shown is None:
                 continue
-            cam.latest = result
+            result, events = shown
             self.grid.tiles[camera].view.set_frame(result.annotated)
-            pipeline = self._pipeline
-            if pipeline is not None and camera < len(pipeline.channels):
-                pipeline.channels[camera].stats.mark_displayed()
-            cam.statuses = {s.object_id: s for s in result.objects}
-            events, cam.events = cam.events, []
-            for event in events:
-                if event.object_id is None:
-                    continue
-                note = _EVENT_NOTES.get(event.kind)
-                if note:
-                    cam.notes[event.object_id] = note
-                else:
-                    cam.notes.pop(event.object_id, None)
-            if events and (not several or camera == self._camera):
-                prefix = f"camera {camera + 1}: " if several else ""
-                self.show_status(prefix + " · ".join(e.message() for e in events[-3:]), 4000)
-            if camera == self._camera:
+            if self._pipeline is not None:
+                self._pipeline.mark_displayed(camera)
+            line = self.state.status_line(camera, events)
+            if line is not None:
+                self.show_status(line, 4000)
+            if camera == self.state.camera:
                 self._refresh_objects()
             self.resultShown.emit(result)
+
+    def _on_event(self, generation: int, event: Event) -> None:
+        """A camera event of the running pipeline (object events come with the results)."""
+        pipeline = self._pipeline
+        if generation != self._generation or pipeline is None:
+            return
+        if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on
+            self.show_error(one_line(event.message()))
+            mine = self._recording_camera == event.camera or (self._recording_camera is None and
+                                                              self.camera_count == 1)
+            if self._recording is not None and mine and pipeline.status(event.camera).recording is None:
+                self._recording = None  # it was the recorder
+                self._update_recording()
+        elif event.kind is EventKind.CAMERA_RESIZED:
+            self.show_status(event.message(), 6000)
+
+    def _kind(self, camera: int) -> str:
+        return kind_of(self._specs[camera] if camera < len(self._specs) else "")
+
+    def _shown_camera(self, pipeline: Pipeline) -> int:
+        """The selected camera, within the pipeline's."""
+        return min(self.state.camera, len(pipeline.camera_ids()) - 1)
 
     def _tick(self) -> None:
         pipeline = self._pipeline
@@ -744,9 +561,9 @@ class MainWindow(QMainWindow):
             except FastSAMVideoError as err:
                 done, error = True, str(err)
             if done:
-                self._snapshot = pipeline.snapshot(camera=min(self._camera, len(pipeline.channels) - 1))
+                self._snapshot = pipeline.status(self._shown_camera(pipeline)).stats
                 self._ended(error)
-            elif len(pipeline.channels) > 1:
+            elif len(pipeline.camera_ids()) > 1:
                 self._update_tiles(pipeline)
             else:
                 self._update_connection(pipeline)
@@ -755,7 +572,7 @@ class MainWindow(QMainWindow):
 
     def _update_connection(self, pipeline: Pipeline) -> None:
         """A network source reconnects by itself (a camera down at start, or lost): say so."""
-        connection = getattr(pipeline.source, "connection", None)
+        connection = pipeline.status(0).connection
         if connection is None:
             return
         name = redact_url(self._spec or "")
@@ -767,7 +584,7 @@ class MainWindow(QMainWindow):
                 self.banner.show_message(text)
                 self.statusBar().showMessage(text)
                 self._connection_shown = True
-            if self._cam.latest is None:
+            if self.state.cam.latest is None:
                 self.view.set_placeholder(f"{text}\n\nOpen another source: Ctrl+O")
         elif self._connection_shown and connection.connected:
             self._connection_shown = False
@@ -776,23 +593,14 @@ class MainWindow(QMainWindow):
 
     def _update_tiles(self, pipeline: Pipeline) -> None:
         """Several cameras: each tile's stats line, connection state and error overlay."""
-        for camera, (tile, channel) in enumerate(zip(self.grid.tiles, pipeline.channels)):
-            cam = self._cams[camera]
-            if channel.error is not None and cam.error is None:
-                cam.error = describe_error(channel.error, f"camera {camera + 1}")
+        for camera, tile in zip(pipeline.camera_ids(), self.grid.tiles):
+            status: CameraStatus = pipeline.status(camera)
+            cam = self.state.cams[camera]
+            if status.state is CameraState.FAILED and cam.error is None:
+                cam.error = one_line(status.error or "failed")
                 tile.view.set_overlay(f"camera {camera + 1} failed:\n{cam.error}")
                 self.show_status(f"camera {camera + 1}: {cam.error}", 10000)  # the pipeline logged it
-            snap = pipeline.snapshot(camera=camera)
-            parts = [f"{snap.inference_fps:.1f} fps", f"latency {snap.latency_p50 * 1e3:.0f} ms",
-                     f"{snap.frames} frames"]
-            connection = snap.connection
-            if cam.error is not None:
-                parts = ["failed"]
-            elif connection is not None and connection.state != "connected":
-                parts.append(connection.describe())
-            elif channel.done:
-                parts.append("ended")
-            tile.stats.setText(" · ".join(parts))
+            tile.stats.setText(tile_text(status))
 
     def _ended(self, error: str | None) -> None:
         spec = self._spec or ""
@@ -815,10 +623,22 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ prompts
     def _push_prompts(self) -> None:
-        self._follow_everything_rule()
-        if self._pipeline is not None and self._camera < len(self._pipeline.channels):
-            self._pipeline.set_prompts(self.editor.prompts, camera=self._camera)
+        self._update_everything_action()
+        if self._pipeline is not None and self.state.camera in self._pipeline.camera_ids():
+            self._pipeline.set_prompts(self.state.prompts, camera=self.state.camera)
         self._refresh_objects()
+
+    def _edited(self, edit, *args) -> int | None:
+        """Apply a `WindowState.edit_*`; select the object it made or changed and say so."""
+        try:
+            object_id, line = edit(*args)
+        except PromptError as err:
+            self.show_status(str(err), 6000)
+            return None
+        self._push_prompts()
+        self.select_object(object_id)
+        self.show_status(line)
+        return object_id
 
     def _on_view_click(self, x: float, y: float, button, modifiers) -> None:
         gesture = point_gesture(right=button == Qt.MouseButton.RightButton,
@@ -831,44 +651,17 @@ class MainWindow(QMainWindow):
 
     def add_point(self, x: float, y: float, gesture: str = NEW) -> int | None:
         """Apply a click at frame point (x, y); returns the object id made or changed."""
-        try:
-            object_id = self.editor.click(x, y, gesture, self.selected_object())
-        except PromptError as err:
-            self.show_status(str(err), 6000)
-            return None
-        self._cam.notes[object_id] = "pending"
-        self._push_prompts()
-        self.select_object(object_id)
-        label = "background point" if gesture == BACKGROUND else "point"
-        self.show_status(f"object {object_id}: {label} at ({x:.0f}, {y:.0f})")
-        return object_id
+        return self._edited(self.state.edit_click, x, y, gesture, self.selected_object())
 
-    def _on_view_box(self, x1: float, y1: float, x2: float, y2: float) -> None:
-        self.add_box(x1, y1, x2, y2)
+    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int | None:
+        return self._edited(self.state.edit_box, x1, y1, x2, y2)
 
-    def add_box(self, x1: float, y1: float, x2: float, y2: float) -> int:
-        object_id = self.editor.box(x1, y1, x2, y2)
-        self._cam.notes[object_id] = "pending"
-        self._push_prompts()
-        self.select_object(object_id)
-        self.show_status(f"object {object_id}: box ({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f})")
-        return object_id
-
-    def _add_text_from_field(self) -> None:
-        if self.add_text(self.text_edit.text()) is not None:
+    def _add_text_from_field(self, text: str) -> None:
+        if self.add_text(text) is not None:
             self.text_edit.clear()
 
     def add_text(self, text: str) -> int | None:
-        try:
-            object_id = self.editor.text(text)
-        except PromptError as err:
-            self.show_status(str(err), 6000)
-            return None
-        self._cam.notes[object_id] = "pending"
-        self._push_prompts()
-        self.select_object(object_id)
-        self.show_status(f'object {object_id}: looking for "{text.strip()}" (the first text prompt loads CLIP)')
-        return object_id
+        return self._edited(self.state.edit_text, text)
 
     def remove_selected(self) -> None:
         object_id = self.selected_object()
@@ -878,16 +671,14 @@ class MainWindow(QMainWindow):
         self.remove_object(object_id)
 
     def remove_object(self, object_id: int) -> None:
-        self.editor.remove(object_id)
-        self._cam.notes.pop(object_id, None)
+        line = self.state.remove(object_id)
         self._push_prompts()
-        self.show_status(f"object {object_id} removed")
+        self.show_status(line)
 
     def clear_prompts(self) -> None:
-        self.editor.clear()
-        self._cam.notes.clear()
+        line = self.state.clear()
         self._push_prompts()
-        self.show_status("all objects cleared")
+        self.show_status(line)
 
     def set_everything(self, on: bool) -> None:
         """Everything mode on or off. Until the user sets it (E, the button, --everything) it
@@ -895,33 +686,11 @@ class MainWindow(QMainWindow):
         if self.everything_action.isChecked() != bool(on):
             self.everything_action.setChecked(bool(on))  # comes back here through toggled
             return
-        if not self._everything_auto:
-            self._everything_explicit = True
-        self.editor.set_everything(on)
+        self.state.set_everything(on)
         self._push_prompts()
 
-    def _follow_everything_rule(self) -> None:
-        want = not self.editor.prompts.objects
-        if self._everything_explicit or self.editor.prompts.everything == want:
-            return
-        self._everything_auto = True
-        try:
-            self.set_everything(want)
-        finally:
-            self._everything_auto = False
-
     def _refresh_objects(self) -> None:
-        rows = []
-        for prompt in sorted(self.editor.prompts.objects, key=lambda o: o.object_id):
-            kind, detail = _prompt_text(prompt)
-            status = self._cam.statuses.get(prompt.object_id)
-            note = self._cam.notes.get(prompt.object_id)
-            if status is not None:
-                state = "tracked" if status.state is ObjectState.TRACKED else f"lost ({status.frames_lost} frames)"
-            else:
-                state = note or ("pending" if self._pipeline is not None else "waiting for a source")
-            rows.append((prompt.object_id, kind, detail, state))
-        self.object_list.set_rows(rows)
+        self.object_list.set_rows(self.state.cam.rows(running=self._pipeline is not None))
 
     # ------------------------------------------------------------------ recording and snapshots
     def _toggle_recording(self, on: bool) -> None:
@@ -941,8 +710,8 @@ class MainWindow(QMainWindow):
             self.show_status("open a source first, then record")
             self._update_recording()
             return None
-        camera = f"-cam{self._camera + 1}" if len(self._cams) > 1 else ""
-        target = Path(path) if path else self.output_dir / f"fastsam-{self._stamp()}{camera}.mp4"
+        camera = self.state.camera
+        target = Path(path) if path else recording_file(self.output_dir, self._stamp(), camera, self.camera_count)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -950,11 +719,11 @@ class MainWindow(QMainWindow):
                             "folder: File > Output folder)")
             self._update_recording()
             return None
-        self._pipeline.set_recording(target, camera=self._camera)
+        self._pipeline.set_recording(target, camera=camera)
         self._recording = (target, time.monotonic())
-        self._recording_camera = self._camera
+        self._recording_camera = camera
         self._update_recording()
-        self.show_status(f"recording {f'camera {self._camera + 1} ' if len(self._cams) > 1 else ''}to {target}")
+        self.show_status(f"recording {f'camera {camera + 1} ' if self.state.several else ''}to {target}")
         return target
 
     def stop_recording(self) -> Path | None:
@@ -962,8 +731,7 @@ class MainWindow(QMainWindow):
             return None
         path = self._recording[0]
         if self._pipeline is not None:
-            cameras = (range(len(self._pipeline.channels)) if self._recording_camera is None
-                       else [self._recording_camera])
+            cameras = self._pipeline.camera_ids() if self._recording_camera is None else [self._recording_camera]
             for camera in cameras:
                 self._pipeline.set_recording(None, camera=camera)
         self._recording = None
@@ -973,7 +741,7 @@ class MainWindow(QMainWindow):
 
     def save_snapshot(self, path: str | Path | None = None) -> Path | None:
         """The frame on screen, with its overlays, as a PNG; returns its path."""
-        result = self._cam.latest
+        result = self.state.cam.latest
         if result is None:
             self.show_status("nothing to save yet: open a source first")
             return None
@@ -1005,65 +773,31 @@ class MainWindow(QMainWindow):
             self.record_action.setChecked(on)
             self.record_action.blockSignals(False)
         self.record_action.setEnabled(self._pipeline is not None or on)
-        self.snapshot_action.setEnabled(self._cam.latest is not None)
-        if recording is None:
-            self.record_button.setText("● Record")
-            self.record_label.setText(f"Saves to {self.output_dir}")
-            self.record_label.setStyleSheet("color: gray")
-        else:
-            path, started = recording
-            elapsed = int(time.monotonic() - started)
-            self.record_button.setText("■ Stop")
-            which = ""
-            if len(self._cams) > 1:
-                which = "all cameras  " if self._recording_camera is None else f"camera {self._recording_camera + 1}  "
-            self.record_label.setText(f"● REC {elapsed // 60:02d}:{elapsed % 60:02d}  {which}{path.name}")
-            self.record_label.setToolTip(str(path))
-            self.record_label.setStyleSheet("color: #e5484d; font-weight: bold")
+        self.snapshot_action.setEnabled(self.state.cam.latest is not None)
+        path, started = recording if recording is not None else (None, 0.0)
+        text = recording_text(path, time.monotonic() - started, cameras=self.camera_count,
+                              camera=self._recording_camera, output_dir=self.output_dir)
+        self.recording_panel.show_state(text, None if path is None else str(path))
 
     # ------------------------------------------------------------------ stats
     def _update_stats(self) -> None:
         pipeline = self._pipeline
-        snap = (pipeline.snapshot(camera=min(self._camera, len(pipeline.channels) - 1))
-                if pipeline is not None else self._snapshot)
-        if self._pipeline is not None:
-            self._snapshot = snap
-        labels = self.stat_labels
-        if snap is None:
-            for label in labels.values():
-                label.setText("–")
+        status = None
+        if pipeline is not None:
+            status = pipeline.status(self._shown_camera(pipeline))
+            self._snapshot = status.stats
+        if self._snapshot is None:
+            self.stats_panel.show_texts(dict.fromkeys(self.stat_labels, "–"))
             return
-        labels["capture"].setText(f"{snap.capture_fps:.1f} fps")
-        labels["inference"].setText(f"{snap.inference_fps:.1f} fps  ({snap.frames} frames)")
-        labels["display"].setText(f"{snap.display_fps:.1f} fps")
-        labels["latency"].setText(f"p50 {snap.latency_p50 * 1e3:.0f} ms · p95 {snap.latency_p95 * 1e3:.0f} ms")
-        labels["dropped"].setText(f"{snap.dropped}" + (f" (+{snap.sink_dropped} by the recorder)"
-                                                       if snap.sink_dropped else ""))
-        labels["device"].setText(f"{snap.device} · {snap.precision}")
-        labels["source"].setText(self._source_state())
-
-    def _source_state(self) -> str:
-        pipeline = self._pipeline
-        if pipeline is None:
-            return "–" if self._spec is None else "stopped"
-        camera = min(self._camera, len(pipeline.channels) - 1)
-        source = pipeline.channels[camera].source
-        prefix = f"camera {camera + 1}: " if len(pipeline.channels) > 1 else ""
-        if pipeline.channels[camera].error is not None:
-            return prefix + "failed"
-        connection = getattr(source, "connection", None)
-        if connection is not None:
-            return prefix + connection.state + (f" ({connection.reconnects} reconnects)"
-                                                if connection.reconnects else "")
-        kind = kind_of(self._specs[camera] if camera < len(self._specs) else "")
-        if prefix:
-            return prefix + (f"{kind}, real time" if kind == "file" and source.live else kind)
-        if kind == "file" and source.live:
-            return "file, real time"
-        return kind
+        texts = stats_texts(self._snapshot)
+        if status is not None:
+            texts["source"] = source_text(status, self._kind(status.camera), len(pipeline.camera_ids()))
+        else:
+            texts["source"] = "–" if self._spec is None else "stopped"
+        self.stats_panel.show_texts(texts)
 
     def stats_text(self) -> str:
-        return " | ".join(f"{k} {v.text()}" for k, v in self.stat_labels.items())
+        return self.stats_panel.text()
 
     # ------------------------------------------------------------------ view
     def toggle_help(self) -> None:
@@ -1094,19 +828,21 @@ class MainWindow(QMainWindow):
                 return
 
     # ------------------------------------------------------------------ closing
-    def shutdown(self) -> None:
-        """Stop every thread: the pipeline (its recording is finalised), openers, closers."""
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every thread: the pipeline (its recording is finalised), openers, closers; the
+        settings are written. Waits `timeout` seconds at most for a worker (a model loading)."""
         if self._shut:
             return
         self._shut = True
+        self.settings.setValue("geometry", self.saveGeometry())
         self._timer.stop()
         self._request = next(self._tickets)
         pipeline = self._detach()
-        for error in self._sessions.shutdown(pipeline):
+        for error in self._sessions.shutdown(pipeline, timeout):
             log.warning("%s", error)
         self._recording = None
+        self.settings.sync()  # the program may end with os._exit (cli.entry): nothing is written later
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)

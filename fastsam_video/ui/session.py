@@ -12,71 +12,73 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from ..factory import build_pipeline, open_camera
 from ..pipeline import Pipeline, Result
-from ..sources import FrameSource, _redact_text, open_source, redact_url
-from ..tracker import PromptSet, TrackerConfig
+from ..sources import FrameSource, _redact_text, redact_url
+from ..tracker import PromptSet
 from ..types import FastSAMVideoError, SourceError
+from ..workers import Worker
 
 log = logging.getLogger(__name__)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line, passwords hidden."""
+    return _redact_text(" ".join(text.split()))
 
 
 def describe_error(err: BaseException, what: str) -> str:
     """A one-line, password-free message for an error raised while `what`."""
     if isinstance(err, FastSAMVideoError):
-        text = str(err)
-    else:
-        text = f"{what} failed: {type(err).__name__}: {err}"
-    return _redact_text(" ".join(text.split()))
+        return one_line(str(err))
+    return one_line(f"{what} failed: {type(err).__name__}: {err}")
 
 
 class PipelineFactory:
-    """Opens sources and builds pipelines with the command line's options; the model is loaded
-    once, for the first source, and shared by every pipeline the window runs (one at a time)."""
+    """Opens sources and builds pipelines (`factory`) with the window's options; the model is
+    loaded once, for the first source, and shared by every pipeline the window runs (one at a
+    time). `options`: a `ui.WindowOptions`."""
 
-    def __init__(self, args, segmenter=None):
-        self.args = args
+    def __init__(self, options, segmenter=None):
+        self.options = options
         self._segmenter = segmenter
         self._lock = threading.Lock()
 
     def segmenter(self):
         with self._lock:
             if self._segmenter is None:
-                from ..cli import make_segmenter
-
-                self._segmenter = make_segmenter(self.args)
+                self._segmenter = self.options.model.segmenter()
             # The tracker imports torchvision.ops at its first match: seconds on a busy CPU.
             # Import it here, on this worker, instead of stalling the first tracked frames.
             import torchvision.ops  # noqa: F401
             return self._segmenter
 
     def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:
-        args = self.args
-        return open_source(spec, realtime=realtime, rtsp_transport=args.rtsp_transport,
-                           open_timeout=args.open_timeout, read_timeout=args.read_timeout, source_id=source_id)
+        return open_camera(spec, replace(self.options.stream, realtime=realtime), source_id)
 
     def build(self, source: FrameSource | list[FrameSource], prompts: PromptSet, on_result: Callable[[Result], None], *,
               record: str | Path | None = None, exports: bool = False) -> Pipeline:
-        """A pipeline (not started) on an opened source; the source is closed if this fails."""
-        from ..prompts import ClipEncoder
-
-        args = self.args
+        """A pipeline (not started) on opened sources; they are closed if this fails. `record`:
+        the recording (--record, for the first source only); `exports`: with the --export-* outputs."""
+        output = self.options.output
+        output = replace(output, record=None if record is None else str(record),
+                         export_masks=output.export_masks if exports else None,
+                         export_coco=output.export_coco if exports else None)
+        # a click refers to the frame on screen: keep capture close to it
+        stream = replace(self.options.stream, queue_size=2)
         try:
             segmenter = self.segmenter()
-            return Pipeline(source, segmenter, prompts, record=record,
-                            export_masks=args.export_masks if exports else None,
-                            export_coco=args.export_coco if exports else None,
-                            max_frames=args.max_frames,
-                            tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
-                            text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
-                            on_result=on_result, hud=args.hud,
-                            queue_size=2)  # a click refers to the frame on screen: keep capture close to it
         except BaseException:
             for item in source if isinstance(source, (list, tuple)) else [source]:
                 item.close()
             raise
+        return build_pipeline(source, self.options.model, stream, output, prompts, on_result=on_result,
+                              segmenter=segmenter)
 
 
 class FailedSource(FrameSource):
@@ -112,7 +114,7 @@ class Sessions:
         self._message = message  # notes ("recording saved: ...")
         self._problem = problem or message  # errors met while closing (a recording that failed)
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
         self._unclaimed: list[FrameSource | Pipeline] = []
         self._closing = False
 
@@ -120,11 +122,14 @@ class Sessions:
         with self._lock:
             if self._closing:
                 return False
-            self._threads = [t for t in self._threads if t.is_alive()]
-            thread = threading.Thread(target=target, name=name)
-            self._threads.append(thread)
-            thread.start()
+            self._workers = [w for w in self._workers if w.alive]
+            self._workers.append(Worker(target, name=name, on_error=self._unexpected).start())
             return True
+
+    def _unexpected(self, err: BaseException) -> None:
+        """An error a worker did not handle (its target reports the expected ones itself)."""
+        log.error("a window worker failed", exc_info=err)
+        self._problem(describe_error(err, "a background task"))
 
     def _hand_over(self, item: FrameSource | Pipeline, deliver: Callable[[], None]) -> None:
         with self._lock:
@@ -238,21 +243,22 @@ class Sessions:
             self._message(note)
 
     def shutdown(self, current: Pipeline | None, timeout: float = 30.0) -> list[str]:
-        """Close `current` here, wait for every worker, close what nobody claimed. Returns the
-        error messages met on the way (the window is going away: nobody would see them)."""
+        """Close `current` here, wait for every worker (`timeout` seconds in all: a worker still
+        loading the model is left to finish alone, and closes what it made), close what nobody
+        claimed. Returns the error messages met on the way (the window is going away: nobody
+        would see them)."""
         errors: list[str] = []
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
-            threads = list(self._threads)
+            workers = list(self._workers)
         if current is not None:
             try:
                 current.close()
             except Exception as err:
                 errors.append(describe_error(err, "closing the source"))
-        for thread in threads:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("%s did not finish within %.0f s", thread.name, timeout)
+        for worker in workers:
+            worker.join(deadline=deadline)
         with self._lock:
             pending, self._unclaimed = self._unclaimed, []
         for item in pending:

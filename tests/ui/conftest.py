@@ -46,11 +46,11 @@ def settings(tmp_path):
 @pytest.fixture
 def make_window(qtbot, settings, tmp_path):
     """make_window(segmenter, *argv) -> a shown MainWindow on private settings; closed after the test."""
-    from fastsam_video.ui import gui_args
+    from fastsam_video.ui import window_options
     from fastsam_video.ui.main_window import MainWindow
 
     def make(segmenter=None, *argv: str, size=(1000, 640)):
-        window = MainWindow(gui_args(list(argv)), segmenter=segmenter, settings=settings,
+        window = MainWindow(window_options(list(argv)), segmenter=segmenter, settings=settings,
                             output_dir=tmp_path / "out")
         qtbot.addWidget(window)  # closed (so shut down) at teardown
         window.resize(*size)

@@ -23,7 +23,7 @@ from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from fastsam_video.sinks import read_davis_png  # noqa: E402
-from fastsam_video.ui import fix_qt_environment, gui_args  # noqa: E402
+from fastsam_video.ui import fix_qt_environment, window_options  # noqa: E402
 from fastsam_video.ui.geometry import frame_to_widget  # noqa: E402
 from fastsam_video.ui.main_window import MainWindow  # noqa: E402
 
@@ -35,7 +35,7 @@ def main() -> int:
     fix_qt_environment()
     app = QApplication([])  # noqa: F841  (kept alive for the whole run)
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(gui_args(["--fast", "--device", "cpu"]), settings=settings, output_dir=tempfile.mkdtemp())
+    window = MainWindow(window_options(["--fast", "--device", "cpu"]), settings=settings, output_dir=tempfile.mkdtemp())
     window.resize(1240, 740)
     window.move(20, 20)
     window.show()

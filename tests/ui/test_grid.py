@@ -48,7 +48,7 @@ def test_gui_takes_several_sources(monkeypatch):
 def fake_result(camera: int, index: int) -> Result:
     image = np.full((240, 320, 3), 40 * camera, np.uint8)
     frame = Frame(image=image, index=index, t_capture=time.monotonic(), source_id=camera)
-    return Result(frame, Segmentation.empty(240, 320), image, (), (), (), time.monotonic())
+    return Result(frame, Segmentation.empty(240, 320), image, (), (), (), time.monotonic(), camera=camera)
 
 
 def test_results_go_to_their_tile_newest_only(qtbot, make_window):

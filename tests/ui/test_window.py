@@ -1,8 +1,9 @@
 """The real window on the sample clip with the bundled model (CPU, offscreen): click and
-box prompts, removal, recording, failing sources, pipeline errors, shutdown."""
+box prompts, removal, recording, failing sources, pipeline errors, a full disk, shutdown."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import av
@@ -216,3 +217,19 @@ def test_command_line_prompts_record_and_loop(qtbot, make_window, ui_segmenter, 
     assert [o.object_id for o in window.prompts.objects] == [1]  # a restart keeps the prompts
     window.close_source()
     assert window.pipeline is None and window.source_label.text() == "no source"
+
+
+def test_a_full_disk_stops_the_recording_and_the_video_goes_on(qtbot, window_on_clip, results, tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux): every write fails with ENOSPC, as on a full disk")
+    window = window_on_clip
+    target = tmp_path / "full.mp4"
+    target.symlink_to("/dev/full")
+    assert window.start_recording(target) == target
+    qtbot.waitUntil(lambda: "output failed" in window.message_text(), timeout=WAIT)
+    assert "camera 1" in window.message_text()
+    qtbot.waitUntil(lambda: window.recording_path is None, timeout=5000)
+    assert not window.record_action.isChecked() and "REC" not in window.record_label.text()
+    count = len(results)
+    qtbot.waitUntil(lambda: len(results) >= count + 3, timeout=WAIT)  # the video plays on
+    assert window.pipeline is not None
