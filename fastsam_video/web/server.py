@@ -1,0 +1,110 @@
+"""`fastsam-video serve`: load the model once, open the cameras, run uvicorn, print the URL."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..engine import REPO_ROOT
+from ..sources import FrameSource, open_source
+from ..types import Frame, SourceError
+
+log = logging.getLogger(__name__)
+
+DEMO_CLIP = REPO_ROOT / "samples" / "clips" / "crossing" / "video.mp4"
+DEMO_SPEC = "demo"
+
+
+class LoopingSource(FrameSource):
+    """A video file played at its own rate, from the start again at its end, like a camera
+    (the server's demo). Timestamps keep increasing across loops."""
+
+    live = True
+
+    def __init__(self, path: str | Path, source_id: int = 0):
+        super().__init__(source_id)
+        self.path = Path(path)
+        self._inner = open_source(str(self.path), realtime=True, source_id=source_id)
+        self.name = f"{self.path.parent.name}/{self.path.name} (loop)"
+        self.fps = self._inner.fps
+        self._offset = 0.0
+        self._last = 0.0
+
+    def _read_image(self):
+        frame: Frame | None = self._inner.read()
+        if frame is None:  # the end: start again where the timeline left off
+            self._inner.close()
+            self._offset = self._last + 1.0 / (self.fps or 30.0)
+            self._inner = open_source(str(self.path), realtime=True, source_id=self.source_id)
+            frame = self._inner.read()
+            if frame is None:
+                raise SourceError(f"{self.path} has no frames to loop over")
+        self._last = self._offset + (frame.pts or 0.0)
+        return frame.image, self._last
+
+    def _release(self) -> None:
+        self._inner.close()
+
+
+def source_opener(args):
+    def open_one(spec: str, source_id: int) -> FrameSource:
+        if spec == DEMO_SPEC:
+            return LoopingSource(DEMO_CLIP, source_id)
+        return open_source(spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
+                           open_timeout=args.open_timeout, read_timeout=args.read_timeout, source_id=source_id)
+    return open_one
+
+
+def build(args):
+    """(app, live service, outlets) from the parsed `serve` arguments."""
+    from ..cli import make_segmenter
+    from ..prompts import ClipEncoder
+    from ..tracker import TrackerConfig
+    from .app import create_app
+    from .imaging import ImageSegmenter
+    from .outlets import EventBus, open_outlets
+    from .service import LiveService
+
+    outlets = open_outlets(args.webhook, args.mqtt)
+    bus = EventBus()
+    for outlet in outlets:
+        bus.subscribe(outlet.offer)
+    try:
+        segmenter = make_segmenter(args)
+        clip = lambda: ClipEncoder(args.clip_model, device=segmenter.device)  # noqa: E731
+        live = LiveService(segmenter, source_opener(args), output_dir=args.output, bus=bus,
+                           tracker_config=TrackerConfig(max_lost_seconds=args.max_lost), text_encoder=clip)
+        for spec in args.sources or [DEMO_SPEC]:
+            live.add_camera(spec)
+    except BaseException:
+        for outlet in outlets:
+            outlet.close()
+        raise
+    return create_app(live, ImageSegmenter(segmenter, clip), token=args.token), live, outlets
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .auth import LOOPBACK, resolve_token
+
+    token, generated = resolve_token(args.host, args.token)
+    args.token = token
+    app, live, outlets = build(args)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}/" + (f"?token={token}" if token else "")
+    if generated:
+        print(f"serve: {args.host} is not loopback, so a token is required; this run's token "
+              f"(set --token or $FASTSAM_VIDEO_TOKEN to choose one): {token}", file=sys.stderr)
+    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+    if args.host not in LOOPBACK and not generated:
+        log.info("token required on %s", args.host)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        live.close()
+        for outlet in outlets:
+            outlet.close()
+    return 0
