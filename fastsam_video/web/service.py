@@ -185,7 +185,7 @@ class LiveService:
                  "detail": notes[p.object_id].detail if p.object_id in notes and p.object_id not in states else "",
                  "box": [round(v, 1) for v in boxes[p.object_id]] if p.object_id in boxes else None,
                  "color": "#{2:02x}{1:02x}{0:02x}".format(*color_of(p.object_id)),
-                 "prompt": prompt_json(p)} for p in camera.prompts.objects]
+                 "prompt": prompt_json(p)} for p in sorted(camera.prompts.objects, key=lambda p: p.object_id)]
 
     def add_object(self, cid: int, *, points=None, box=None, text=None) -> int:
         """A new tracked object from one prompt; its id."""
