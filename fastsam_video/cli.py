@@ -6,7 +6,6 @@ Errors the user can fix print one line and exit with status 2; no tracebacks.
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import os
 import sys
@@ -15,116 +14,30 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
+from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options,  # noqa: E402, F401
+                      add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
+                      parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
+                      prompt_set)
 from .prompts import PointPrompt  # noqa: E402
+from .service import GracefulStop  # noqa: E402
+# add_stream_options, object_prompts and make_segmenter stay importable from here for the window
+# until it imports `options` itself
 from .types import FastSAMVideoError, PromptError  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
 log = logging.getLogger("fastsam_video")
 
 
-# ---------------------------------------------------------------- argument parsing helpers
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: "fastsam-video run: error: argument --imgsz: expected ..."."""
 
-def parse_bool(value: str | bool) -> bool:
-    """FastSAM declared some booleans as str, so "False" meant true; here it means false."""
-    if isinstance(value, bool):
-        return value
-    text = value.strip().lower()
-    if text in ("1", "true", "yes", "on", "y", "t"):
-        return True
-    if text in ("0", "false", "no", "off", "n", "f", "none", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
-def _numbers(text: str, count: int, what: str, example: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != count:
-        raise PromptError(f"{what} {text!r}: expected {count} comma-separated numbers, e.g. {example}")
-    return values
-
-
-def parse_point(text: str) -> tuple[float, float, int]:
-    """X,Y (foreground) or X,Y:neg / X,Y:0 (background)."""
-    coords, _, tag = text.partition(":")
-    x, y = _numbers(coords, 2, "--point", "--point 120,80 or --point 120,80:neg")
-    if tag.lower() in ("", "pos", "fg", "1", "+"):
-        return x, y, 1
-    if tag.lower() in ("neg", "bg", "0", "-"):
-        return x, y, 0
-    raise PromptError(f"--point {text!r}: the label after ':' must be neg (background) or pos, e.g. 120,80:neg")
-
-
-def parse_box(text: str) -> tuple[float, float, float, float]:
-    x1, y1, x2, y2 = _numbers(text, 4, "--box", "--box 10,20,200,180 (X1,Y1,X2,Y2)")
-    if not (x2 > x1 and y2 > y1):
-        raise PromptError(f"--box {text!r}: expected X1,Y1,X2,Y2 with X1 < X2 and Y1 < Y2")
-    return x1, y1, x2, y2
-
-
-def parse_nested_list(text: str, inner: int, flag: str, example: str) -> list[list[float]]:
-    """FastSAM's list literals: "[[x,y,w,h]]", "[[x,y],[x,y]]"."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = None
-    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (list, tuple)):
-        value = [value]  # a single [x, y] is accepted too
-    if (not isinstance(value, (list, tuple)) or
-            not all(isinstance(v, (list, tuple)) and len(v) == inner and
-                    all(isinstance(n, (int, float)) for n in v) for v in value)):
-        raise PromptError(f"{flag} {text!r}: expected a list of {inner}-number lists, e.g. {flag} \"{example}\"")
-    return [list(map(float, v)) for v in value]
-
-
-def parse_labels(text: str) -> list[int]:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = None
-    if isinstance(value, int):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(v in (0, 1) for v in value):
-        raise PromptError(f"--point_label {text!r}: expected a list of 1 (foreground) / 0 (background), e.g. \"[1,0]\"")
-    return list(value)
-
-
-def as_argument(parse):
-    """An argparse `type=` from a parser raising PromptError, so argparse prints our message."""
-    def convert(text: str):
-        try:
-            return parse(text)
-        except PromptError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    convert.__name__ = parse.__name__.removeprefix("parse_")
-    return convert
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", "--model_path", dest="model", default=None,
-                       help="checkpoint: a path, FastSAM-s.pt, FastSAM-x.pt (default: the bundled model)")
-    group.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu (default: best available)")
-    group.add_argument("--fp32", action="store_true", help="full precision on CUDA (default there: FP16)")
-    group.add_argument("--imgsz", type=int, default=None, help="inference size (default: the model's)")
-    group.add_argument("--conf", type=float, default=None, help="score threshold (default: the model's)")
-    group.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default: the model's)")
-    group.add_argument("--max-det", type=int, default=300)
-    group.add_argument("--retina", type=parse_bool, nargs="?", const=True, default=True,
-                       help="full-resolution mask edges (default true)")
-    group.add_argument("--backend", choices=("torch", "onnx", "auto"), default="auto",
-                       help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
-                            "auto (default: onnx on the CPU when installed, else torch)")
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def make_segmenter(args):
-    from .engine import Segmenter
-
-    return Segmenter(args.model, device=args.device, half=False if args.fp32 else None, imgsz=args.imgsz,
-                     conf=args.conf, iou=args.iou, max_det=args.max_det, retina=args.retina,
-                     backend=getattr(args, "backend", "auto"))
+    """The model the command line asks for (kept for callers holding a Namespace)."""
+    return ModelOptions.from_args(args).segmenter()
 
 
 # ---------------------------------------------------------------- image
@@ -227,154 +140,85 @@ def add_image_parser(sub) -> None:
 
 # ---------------------------------------------------------------- run / demo
 
-class OrderedPrompt(argparse.Action):
-    """Collects prompt flags in command-line order, so object ids follow the order given."""
+def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None):
+    """The pipeline the command line asks for (see `factory.build_pipeline`)."""
+    from .factory import build_pipeline as build
 
-    def __call__(self, parser, namespace, values, option_string=None):
-        ordered = list(getattr(namespace, "ordered_prompts", None) or [])
-        ordered.append((self.dest, values))
-        namespace.ordered_prompts = ordered
-
-
-def parse_point_set(text: str) -> list[tuple[float, float, int]]:
-    """X,Y;X,Y:neg - one object's point set in one flag."""
-    points = [parse_point(part) for part in text.split(";") if part.strip()]
-    if not points:
-        raise PromptError(f"--object-points {text!r}: expected X,Y;X,Y:neg (points separated by ';')")
-    return points
+    return build(sources, ModelOptions.from_args(args), StreamOptions.from_args(args), OutputOptions.from_args(args),
+                 prompt_set(args) if prompts is None else prompts, on_result=on_result)
 
 
-def object_prompts(ordered: list[tuple[str, object]]):
-    """ObjectPrompts with ids 1, 2, ... in the order given. All --point flags together form one
-    object (FastSAM's semantics), placed where the first --point stands; each --object-points,
-    --box and --text is an object of its own."""
-    from .tracker import ObjectPrompt
-
-    entries: list[tuple[str, object]] = []
-    loose_points: list[tuple[float, float, int]] = []
-    for kind, value in ordered:
-        if kind == "point":
-            if not loose_points:
-                entries.append(("points", loose_points))
-            loose_points.append(value)
-        elif kind == "object_points":
-            entries.append(("points", value))
-        else:
-            entries.append((kind, value))
-    prompts = []
-    for object_id, (kind, value) in enumerate(entries, start=1):
-        if kind == "points":
-            prompts.append(ObjectPrompt(object_id, points=tuple((x, y) for x, y, _ in value),
-                                        labels=tuple(l for _, _, l in value)))
-        elif kind == "box":
-            prompts.append(ObjectPrompt(object_id, box=value))
-        else:
-            prompts.append(ObjectPrompt(object_id, text=value))
-    return prompts
+EVENT_LEVELS = {"camera_failed": logging.WARNING, "sink_failed": logging.WARNING, "camera_connected": logging.INFO,
+                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO}
 
 
-def add_stream_options(p: argparse.ArgumentParser) -> None:
-    add_model_options(p)
-    prompts = p.add_argument_group("prompts (each starts a tracked object; none = everything mode)")
-    prompts.add_argument("--point", type=as_argument(parse_point), action=OrderedPrompt, metavar="X,Y[:neg]",
-                         help="a point; all --point flags together select one object")
-    prompts.add_argument("--object-points", type=as_argument(parse_point_set), action=OrderedPrompt,
-                         metavar="X,Y;X,Y:neg", help="one more point-prompted object per flag")
-    prompts.add_argument("--box", type=as_argument(parse_box), action=OrderedPrompt, metavar="X1,Y1,X2,Y2")
-    prompts.add_argument("--text", action=OrderedPrompt, help="a text prompt (CLIP)")
-    prompts.add_argument("--everything", action="store_true",
-                         help="also show every mask (faintly) besides the tracked objects")
-    prompts.add_argument("--clip-model", default="ViT-B/32", help="CLIP model name or .pt file")
-    prompts.add_argument("--max-lost", type=float, default=10.0, metavar="SECONDS",
-                         help="how long a lost object is searched for (default 10)")
-    out = p.add_argument_group("output")
-    out.add_argument("--record", metavar="OUT.mp4", help="record the annotated video (H.264, fragmented MP4)")
-    out.add_argument("--export-masks", metavar="DIR", help="per-frame masks as DAVIS PNGs (pixel = object id)")
-    out.add_argument("--export-coco", metavar="FILE", help="COCO-style JSON with RLE masks")
-    out.add_argument("--segment-seconds", type=float, default=None, metavar="N",
-                     help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
-    out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")
-    out.add_argument("--no-window", action="store_true", help="run headless even when a display is available")
-    src = p.add_argument_group("source")
-    src.add_argument("--max-frames", type=int, default=None)
-    src.add_argument("--realtime", action="store_true",
-                     help="pace a file at its frame rate and drop frames like a live camera")
-    src.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
-                     help="tcp (default, reliable) or udp (lower latency, may lose packets)")
-    src.add_argument("--no-reconnect", action="store_true",
-                     help="fail at once when a network camera is down instead of retrying with backoff")
-    src.add_argument("--open-timeout", type=float, default=5.0, metavar="SECONDS")
-    src.add_argument("--read-timeout", type=float, default=5.0, metavar="SECONDS")
-    p.set_defaults(ordered_prompts=[])
+def log_event(event) -> None:
+    """Camera events in the log (object events at debug level)."""
+    log.log(EVENT_LEVELS.get(event.kind.value, logging.DEBUG), "%s", event.message())
 
 
-def build_pipeline(args, source_spec: str | list[str], prompts_list=None, on_result=None):
-    from .pipeline import Pipeline
-    from .prompts import ClipEncoder
-    from .sources import open_source
-    from .tracker import PromptSet, TrackerConfig
-
-    prompts_list = object_prompts(args.ordered_prompts) if prompts_list is None else prompts_list
-    specs = [source_spec] if isinstance(source_spec, str) else list(source_spec)
-    sources = []
-    try:
-        for index, spec in enumerate(specs):
-            sources.append(open_source(spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
-                                       open_timeout=args.open_timeout, read_timeout=args.read_timeout,
-                                       reconnect=False if args.no_reconnect else None, source_id=index))
-        segmenter = make_segmenter(args)
-        prompts = PromptSet(tuple(prompts_list), everything=args.everything or not prompts_list)
-        return Pipeline(sources, segmenter, prompts, record=args.record, export_masks=args.export_masks,
-                        export_coco=args.export_coco, max_frames=args.max_frames,
-                        tracker_config=TrackerConfig(max_lost_seconds=args.max_lost),
-                        text_encoder=lambda: ClipEncoder(args.clip_model, device=segmenter.device),
-                        on_result=on_result, hud=args.hud, segment_seconds=args.segment_seconds)
-    except BaseException:
-        for source in sources:
-            source.close()
-        raise
-
-
-def run_headless(pipeline, log_every: float = 5.0) -> int:
-    """Runs until the source ends or Ctrl-C; a progress line for files, periodic stats for live."""
+def run_headless(pipeline, stop: GracefulStop | None = None, log_every: float = 5.0) -> int:
+    """Runs until every source ends or a signal (SIGINT / SIGTERM) asks to stop; a progress line
+    for files, periodic stats for live cameras, then a summary. The exit status: 0, 1 when a
+    camera or an output failed while the others went on, 128 + the signal after one."""
+    stop = stop or GracefulStop()
+    ids = pipeline.camera_ids()
     total = pipeline.source.frame_count
     if pipeline.max_frames:
         total = min(total, pipeline.max_frames) if total else pipeline.max_frames
     tty = sys.stderr.isatty()
     started = last_log = time.monotonic()
+    pipeline.subscribe(log_event)
     with pipeline:
-        try:
-            while not pipeline.wait(0.5):
-                now = time.monotonic()
-                snap = pipeline.snapshot()
-                if total and not pipeline.source.live:
-                    fps = snap.frames / max(now - started, 1e-9)
-                    eta = (total - snap.frames) / fps if fps > 0 else float("inf")
-                    line = f"{snap.frames}/{total} frames  {fps:.1f} fps  eta {eta:.0f} s"
-                    if tty:
-                        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
-                    elif now - last_log >= log_every:
-                        log.info(line)
-                        last_log = now
+        while not pipeline.wait(0.2) and not stop.requested.is_set():
+            now = time.monotonic()
+            if len(ids) == 1 and total and not pipeline.source.live:
+                frames = pipeline.snapshot().frames
+                fps = frames / max(now - started, 1e-9)
+                eta = (total - frames) / fps if fps > 0 else float("inf")
+                line = f"{frames}/{total} frames  {fps:.1f} fps  eta {eta:.0f} s"
+                if tty:
+                    print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
                 elif now - last_log >= log_every:
-                    for index, channel in enumerate(pipeline.channels):
-                        prefix = f"camera {index + 1} ({channel.source.name}): " if len(pipeline.channels) > 1 else ""
-                        log.info("%s%s", prefix, pipeline.snapshot(index).line())
+                    log.info(line)
                     last_log = now
-        except KeyboardInterrupt:
-            print("\nstopping: finishing the recording...", file=sys.stderr)
+            elif now - last_log >= log_every:
+                for camera in ids:
+                    prefix = f"camera {camera + 1} ({pipeline.status(camera).name}): " if len(ids) > 1 else ""
+                    log.info("%s%s", prefix, pipeline.snapshot(camera).line())
+                last_log = now
         if tty and total:
             print(file=sys.stderr)
-    snap = pipeline.snapshot()
-    elapsed = time.monotonic() - started
-    log.info("done: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d",
-             snap.frames, elapsed, snap.frames / max(elapsed, 1e-9), snap.latency_p50 * 1e3,
-             snap.latency_p99 * 1e3, snap.dropped)
-    for channel in pipeline.channels:
-        for path in channel.recorded:
+        if stop.requested.is_set():
+            print(f"stopping ({stop.name}): finishing the recordings and exports...", file=sys.stderr, flush=True)
+    return summary(pipeline, ids, time.monotonic() - started, stop)
+
+
+def summary(pipeline, ids: list[int], elapsed: float, stop: GracefulStop) -> int:
+    """The final report; returns the exit status."""
+    statuses = [pipeline.status(camera) for camera in ids]
+    frames = sum(s.stats.frames for s in statuses)
+    first = statuses[0].stats
+    log.info("%s: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d",
+             f"stopped by {stop.name}" if stop.signal else "done", frames, elapsed, frames / max(elapsed, 1e-9),
+             first.latency_p50 * 1e3, first.latency_p99 * 1e3, sum(s.stats.dropped for s in statuses))
+    faults = 0
+    for status in statuses:
+        who = f"camera {status.camera + 1} ({status.name}): " if len(ids) > 1 else ""
+        for path in status.recorded:
             if path.exists():
-                log.info("recording: %s", path)
-    return 0
+                log.info("%srecording: %s", who, path)
+        if status.truncated:
+            log.warning("%s%s ended after %d of the %d frames its header announces (the file is cut short)",
+                        who, status.name, status.stats.frames, status.frames_expected)
+        if status.error:
+            log.warning("%sfailed: %s", who, status.error)
+        for error in status.sink_errors:
+            log.warning("%soutput failed: %s", who, error)
+        faults += bool(status.error) + len(status.sink_errors)
+    if stop.exit_code is not None:
+        return stop.exit_code
+    return 1 if faults else 0
 
 
 def has_display() -> bool:
@@ -382,7 +226,9 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
-    return run_headless(build_pipeline(args, args.sources))
+    with GracefulStop() as stop:
+        pipeline = build_pipeline(args, args.sources)
+        return run_headless(pipeline, stop)
 
 
 def add_run_parser(sub) -> None:
@@ -404,21 +250,23 @@ def cmd_demo(args) -> int:
     """The bundled model on the bundled clip, with its first-frame prompts tracked."""
     import json
 
-    from .tracker import ObjectPrompt
+    from .tracker import ObjectPrompt, PromptSet
 
     if not (DEMO_CLIP / "video.mp4").exists():
         raise FastSAMVideoError(f"the bundled clip is missing ({DEMO_CLIP}): restore samples/ with `git checkout samples/`")
     spec = json.loads((DEMO_CLIP / "prompts.json").read_text())
-    prompts = [ObjectPrompt(o["id"], points=(tuple(o["point"]),), labels=(1,)) for o in spec["objects"]]
+    prompts = PromptSet(tuple(ObjectPrompt(o["id"], points=(tuple(o["point"]),), labels=(1,))
+                              for o in spec["objects"]), everything=True)
     args.everything = True
     if not args.record:
         args.record = str(Path(args.output) / "demo.mp4")
     if has_display() and not args.no_window:
         args.ordered_prompts = [("object_points", [(*o["point"], 1)]) for o in spec["objects"]]
         return run_window(args, str(DEMO_CLIP / "video.mp4"))
-    pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
-    print(f"demo: {len(prompts)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
-    code = run_headless(pipeline)
+    with GracefulStop() as stop:
+        pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
+        print(f"demo: {len(prompts.objects)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
+        code = run_headless(pipeline, stop)
     print(f"annotated video written to {args.record}")
     return code
 
@@ -468,7 +316,7 @@ def add_eval_parser(sub) -> None:
                    "(default: the bundled samples/clips)")
     add_model_options(p)
     p.add_argument("--prompt", choices=("point", "box"), default="point", help="first-frame prompt kind")
-    p.add_argument("--max-lost", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--max-lost", type=non_negative_float, default=10.0, metavar="SECONDS")
     p.set_defaults(func=cmd_eval)
 
 
@@ -508,11 +356,11 @@ def add_bench_parser(sub) -> None:
     add_model_options(p)
     p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "
                    "weights (timing only; conf 0 and a fixed detection count make runs comparable)")
-    p.add_argument("--detections", type=int, default=32, help="detections per frame with --arch (default 32)")
-    p.add_argument("--frames", type=int, default=100, help="frames to time (default 100)")
-    p.add_argument("--objects", type=int, default=5, help="tracked objects in the pipeline run (default 5)")
+    p.add_argument("--detections", type=positive_int, default=32, help="detections per frame with --arch (default 32)")
+    p.add_argument("--frames", type=positive_int, default=100, help="frames to time (default 100)")
+    p.add_argument("--objects", type=positive_int, default=5, help="tracked objects in the pipeline run (default 5)")
     p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
-    p.add_argument("--minutes", type=float, default=10.0, help="length of the `soak` run (default 10)")
+    p.add_argument("--minutes", type=positive_float, default=10.0, help="length of the `soak` run (default 10)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -528,7 +376,7 @@ def add_serve_parser(sub) -> None:
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastsam-video", description="Real-time promptable video segmentation "
+    parser = Parser(prog="fastsam-video", description="Real-time promptable video segmentation "
                                      "with FastSAM: segment, track and record.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

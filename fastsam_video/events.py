@@ -23,6 +23,16 @@ class ObjectState(_Named):
     LOST = "lost"  # no mask fits; drawn as a dashed predicted box, re-acquired when it is seen again
 
 
+class CameraState(_Named):
+    """Where one camera of a pipeline stands (`Pipeline.status(camera).state`)."""
+
+    STARTING = "starting"  # no frame yet (opening, first connection attempt)
+    RUNNING = "running"  # frames flow
+    RECONNECTING = "reconnecting"  # a network camera lost its stream and is retrying
+    ENDED = "ended"  # the source ended (end of file, max_frames) or the camera was removed
+    FAILED = "failed"  # the camera stopped on an error; the others go on
+
+
 class EventKind(_Named):
     OBJECT_ADDED = "object_added"
     OBJECT_UPDATED = "object_updated"  # its prompt changed
@@ -32,6 +42,8 @@ class EventKind(_Named):
     OBJECT_LOST = "object_lost"
     OBJECT_REACQUIRED = "object_reacquired"
     OBJECT_DROPPED = "object_dropped"  # lost for longer than the tracker keeps objects
+    CAMERA_ADDED = "camera_added"
+    CAMERA_REMOVED = "camera_removed"
     CAMERA_CONNECTED = "camera_connected"
     CAMERA_RECONNECTING = "camera_reconnecting"
     CAMERA_RESIZED = "camera_resized"  # the frame size changed mid-stream
@@ -45,7 +57,7 @@ class EventKind(_Named):
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened to one object or camera. `camera` is the camera's 0-based index
-    in the pipeline, `pts` the frame's time in seconds (presentation time, else capture time),
+    (its stable id in the pipeline: 0, 1, ... in the order added, never reused), `pts` the frame's time in seconds (presentation time, else capture time),
     `wall_time` time.time(); `detail` the free part of the message (a prompt kind, an error)."""
 
     kind: EventKind
@@ -68,6 +80,8 @@ class Event:
             k.OBJECT_LOST: f"{who} lost",
             k.OBJECT_REACQUIRED: f"{who} re-acquired after {self.frames} frames",
             k.OBJECT_DROPPED: f"{who} dropped: {self.detail}",
+            k.CAMERA_ADDED: f"{who} added",
+            k.CAMERA_REMOVED: f"{who} removed",
             k.CAMERA_CONNECTED: f"{who} connected",
             k.CAMERA_RECONNECTING: f"{who} reconnecting",
             k.CAMERA_RESIZED: f"{who} frame size changed",

@@ -7,8 +7,10 @@
     sinks (one thread each)            recorder, DAVIS and COCO exporters, bounded queues
     display                            `on_result` callback with each result (the UI's bridge)
 
-One stop Event; every queue wait has a timeout; a worker's error stops the others and is
-re-raised by `wait()` / `close()` with `raise ... from`. The prompt state is an immutable
+One stop Event; every queue wait has a timeout; the threads run on `workers.Worker`; a worker's
+error stops the others and is re-raised by `wait()` / `close()` with `raise ... from`. A fault
+of one camera (its source, a frame-size change, its tracking, one of its outputs) stays in that
+camera: it is reported as an `Event` and in `status(camera)`, and the others go on. The prompt state is an immutable
 PromptSet replaced whole by `set_prompts` from any thread and applied from the next frame on.
 """
 
@@ -19,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,13 +29,14 @@ import numpy as np
 import torch
 
 from .engine import Segmenter
-from .events import Event
+from .events import CameraState, Event, EventKind
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig
 from .types import FastSAMVideoError, Frame, Segmentation
+from .workers import Worker, reason
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class Result:
     objects: tuple[ObjectStatus, ...]
     events: tuple[Event, ...]
     t_done: float
+    camera: int = 0  # the camera's stable id in the pipeline
 
     @property
     def latency(self) -> float:
@@ -133,23 +137,75 @@ class Stats:
         self.display.mark()
 
 
-def per_camera_path(path: str | Path | None, index: int, cameras: int) -> Path | None:
+@dataclass(frozen=True)
+class CameraStatus:
+    """One camera of a pipeline, as front ends show it (`Pipeline.status(camera)`)."""
+
+    camera: int  # the stable id (Event.camera, Result.camera)
+    name: str  # display-safe (no password)
+    live: bool
+    state: CameraState
+    stats: StatsSnapshot
+    frame_size: tuple[int, int] | None  # (width, height) of the last frame
+    recording: Path | None  # the file being written, None when not recording
+    recorded: tuple[Path, ...]  # files finished so far
+    objects: tuple[ObjectStatus, ...]  # the tracked objects as of the last frame
+    error: str | None  # why the camera failed
+    sink_errors: tuple[str, ...]  # outputs that failed and were dropped (the camera went on)
+    frames_expected: int | None  # a file's frame count from its header
+    truncated: bool | None  # a file that ended before its header's frame count
+
+    @property
+    def connection(self) -> ConnectionState | None:
+        return self.stats.connection
+
+
+def per_camera_path(path: str | Path | None, index: int, cameras: int) -> str | Path | None:
     """out.mp4 -> out-cam1.mp4 when there are several cameras (names never hold a URL)."""
-    if path is None:
-        return None
+    if path is None or cameras == 1:
+        return path
     path = Path(path)
-    return path if cameras == 1 else path.with_name(f"{path.stem}-cam{index + 1}{path.suffix}")
+    return path.with_name(f"{path.stem}-cam{index + 1}{path.suffix}")
+
+
+def rescaled_prompts(prompts: PromptSet, tracker: PromptTracker, old: tuple[int, int],
+                     new: tuple[int, int]) -> PromptSet:
+    """`prompts` moved to a frame of size `new` (width, height) from one of size `old`: each
+    point or box prompt goes where the tracker last saw its object (else where it was given),
+    scaled to the new size, so that a fresh tracker re-selects the same objects."""
+    scale = np.array([new[0] / old[0], new[1] / old[1]])
+    limit = np.array([new[0] - 1, new[1] - 1], float)
+    objects = []
+    for prompt in prompts.objects:
+        obj = tracker.objects.get(prompt.object_id)
+        if prompt.points:
+            points = obj.prompt_points(obj.box) if obj is not None else np.empty((0, 2))
+            if len(points) != len(prompt.points):
+                points = np.asarray(prompt.points, float)
+            points = np.clip(points * scale, 0, limit)
+            prompt = replace(prompt, points=tuple((float(x), float(y)) for x, y in points))
+        elif prompt.box is not None:
+            box = obj.prompt_box(obj.box) if obj is not None else None
+            box = np.asarray(prompt.box if box is None else box, float).reshape(2, 2)
+            box = np.clip(box * scale, 0, limit).ravel()
+            if box[2] > box[0] and box[3] > box[1]:
+                prompt = replace(prompt, box=tuple(float(v) for v in box))
+        objects.append(prompt)
+    return replace(prompts, objects=tuple(objects))
 
 
 class Channel:
     """One camera: its capture thread, tracker, prompt snapshot, sinks and stats. The capture
     side (`capture`, `submitted`, `done`, `error`) belongs to the inference thread; the tracker,
-    sinks and stats to the results thread; `prompts` and the recording request are set from any."""
+    sinks and stats to the results thread (under `lock`, which `Pipeline.remove_camera` takes
+    to close them); `prompts` and the recording request are set from any thread."""
 
-    def __init__(self, index: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
-                 segment_seconds: float | None = None):
-        self.index = index
+    def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
+                 segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None):
+        self.camera = self.index = camera
         self.source = source
+        if hasattr(source, "source_id"):
+            source.source_id = camera  # frames carry the camera id (Result.camera)
         self.prompts = prompts
         self.tracker = tracker
         self.stats = Stats()
@@ -158,16 +214,26 @@ class Channel:
         self.record_path: Path | None = None
         self.recording_request: tuple[Path | None] | None = None
         self.submitted = 0  # frames sent through the model
-        self.done = False  # the source ended, failed, or gave max_frames
+        self.done = False  # the source ended, failed, gave max_frames, or the camera was removed
         self.error: BaseException | None = None
+        self.removed = False
         self.block = not source.live  # files: completeness wins; live: never stall inference
         self.segment_seconds = segment_seconds
         self.recorded: list[Path] = []  # every file written, for the final report
+        self.sink_errors: list[str] = []
+        self.objects: tuple[ObjectStatus, ...] = ()
+        self.frame_size: tuple[int, int] | None = None
+        self.connection_state: str | None = None  # the last one reported as an event
+        self.lock = threading.Lock()
+        self._emit = emit or (lambda event: None)
+
+    def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
+        self._emit(Event(kind, self.camera, pts=pts, detail=detail))
 
     def add_sink(self, name: str, sink, write: Callable[[Result], None]) -> None:
         self.sinks.append((SinkThread(write, name=name, block=self.block), sink))
 
-    def start_recording(self, path: Path) -> None:
+    def start_recording(self, path: str | Path) -> None:
         fps, live = self.source.fps or 30, self.source.live  # live: no frame waits in the encoder
         recorder = (SegmentedRecorder(path, self.segment_seconds, fps_hint=fps, low_latency=live)
                     if self.segment_seconds else VideoRecorder(path, fps_hint=fps, low_latency=live))
@@ -182,16 +248,26 @@ class Channel:
             stats.encoded += 1
 
         self.add_sink("recorder", recorder, write)
-        self.record_path = path
+        self.record_path = Path(path)
+        self.event(EventKind.RECORDING_STARTED, str(path))
+
+    def _finish_recorder(self, recorder) -> None:
+        paths = getattr(recorder, "paths", [recorder.path] if hasattr(recorder, "path") else [])
+        self.recorded += paths
+        self.record_path = None
+        self.event(EventKind.RECORDING_STOPPED, ", ".join(map(str, paths)))
 
     def stop_recording(self) -> None:
         for entry in [e for e in self.sinks if e[0].name == "recorder"]:
             self.sinks.remove(entry)
             thread, recorder = entry
-            thread.close()  # drains what is queued, so nothing already captured is lost
-            recorder.close()
-            self.recorded += getattr(recorder, "paths", [recorder.path] if hasattr(recorder, "path") else [])
-        self.record_path = None
+            try:
+                thread.close()  # drains what is queued, so nothing already captured is lost
+            finally:
+                try:
+                    recorder.close()
+                finally:
+                    self._finish_recorder(recorder)
 
     def apply_recording_request(self) -> None:
         request, self.recording_request = self.recording_request, None
@@ -199,6 +275,30 @@ class Channel:
             self.stop_recording()
             if request[0] is not None:
                 self.start_recording(request[0])
+
+    def write_sinks(self, result: Result) -> None:
+        """Queues `result` for every output; one that failed is closed, reported (an event and a
+        log line) and dropped, and the camera goes on without it."""
+        for entry in list(self.sinks):
+            try:
+                entry[0].put(result)
+            except Exception as err:
+                self._sink_failed(entry, err)
+
+    def _sink_failed(self, entry: tuple[SinkThread, object], err: BaseException) -> None:
+        self.sinks.remove(entry)
+        thread, sink = entry
+        for close in (thread.close, sink.close):
+            try:
+                close()
+            except Exception as other:  # the file is already broken: the first error says why
+                log.debug("closing the failed %s: %s", thread.name, reason(other))
+        if thread.name == "recorder":
+            self._finish_recorder(sink)
+        message = reason(err)
+        self.sink_errors.append(message)
+        log.error("camera %d (%s): %s; the camera goes on without it", self.camera + 1, self.source.name, message)
+        self.event(EventKind.SINK_FAILED, message)
 
     def close_sinks(self) -> list[BaseException]:
         errors = []
@@ -221,7 +321,16 @@ class Pipeline:
 
     With several sources (cameras), each has its own capture thread, tracker, prompts,
     recordings and stats, and the frames available at each step go through the model in one
-    batch. A camera that fails is reported and left out; the others go on."""
+    batch. Cameras have stable ids (0, 1, ... in the order added, never reused); cameras can be
+    added and removed while running (`add_camera`, `remove_camera`). A camera that fails (its
+    source, its tracking, one of its outputs) is reported and left out; the others go on.
+
+    `subscribe(callback)` delivers every `Event` (tracker events with their camera set, and
+    camera events: added, connected, reconnecting, resized, ended, failed, recording started /
+    stopped, output failed) on the pipeline's threads; keep callbacks short. `status(camera)`
+    is a frozen `CameraStatus`. With `stay_open` the pipeline runs until `close()` even when no
+    camera is left (a server that adds cameras later); otherwise it finishes when every camera
+    ended."""
 
     def __init__(self, source: FrameSource | list[FrameSource], segmenter: Segmenter,
                  prompts: PromptSet | None = None, *, record: str | Path | None = None,
@@ -229,7 +338,7 @@ class Pipeline:
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
-                 segment_seconds: float | None = None):
+                 segment_seconds: float | None = None, stay_open: bool = False):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -237,27 +346,106 @@ class Pipeline:
         self._faint = Annotator(alpha=0.25, contours=False, labels=False)
         self.on_result = on_result
         self.hud = hud
+        self.stay_open = stay_open
         self.stop_event = threading.Event()
         self.finished = threading.Event()
-        self.error: BaseException | None = None
         self._queue_size = queue_size
-        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
+        self._started = False
         # one slot: the model runs one batch ahead of the results thread, never more (live
         # frames stay fresh; a file's frames wait in the capture queue instead)
         self._handoff: queue.Queue = queue.Queue(maxsize=1)
-        prompts = prompts if prompts is not None else PromptSet(everything=True)
-        self.channels = [Channel(i, src, prompts, PromptTracker(tracker_config, text_encoder), segment_seconds)
-                         for i, src in enumerate(sources)]
-        n = len(sources)
-        for ch in self.channels:
+        self._prompts = prompts if prompts is not None else PromptSet(everything=True)
+        self._tracker_config, self._text_encoder = tracker_config, text_encoder
+        self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco)
+        self._segment_seconds = segment_seconds
+        self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
+        self._lock = threading.Lock()  # adding / removing cameras
+        self._subscribers: tuple[Callable[[Event], None], ...] = ()
+        self._cameras: dict[int, Channel] = {}  # replaced whole (copy on write): readers need no lock
+        self._next_camera = 0
+        try:
+            for src in sources:
+                self._add_channel(src, None)
+        except BaseException:
+            for ch in self.channels:
+                ch.close_sinks()
+            raise
+
+    # -------------------------------------------------------------- cameras
+    @property
+    def channels(self) -> list[Channel]:
+        """The cameras, in the order added."""
+        return list(self._cameras.values())
+
+    def camera_ids(self) -> list[int]:
+        return list(self._cameras)
+
+    def _channel(self, camera: int) -> Channel:
+        try:
+            return self._cameras[camera]
+        except KeyError:
+            raise FastSAMVideoError(f"no camera {camera}: expected one of {self.camera_ids()}") from None
+
+    def _add_channel(self, source: FrameSource, prompts: PromptSet | None) -> Channel:
+        camera = self._next_camera
+        ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
+                     self._segment_seconds, self._emit)
+        single = self._single and camera == 0
+        try:
+            record, masks, coco = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
+                                   for k in ("record", "export_masks", "export_coco"))
             if record:
-                ch.start_recording(per_camera_path(record, ch.index, n))
-            if export_masks:
-                davis = DavisExporter(per_camera_path(export_masks, ch.index, n))
+                ch.start_recording(record)
+            if masks:
+                davis = DavisExporter(masks)
                 ch.add_sink("davis export", davis, lambda r, d=davis: d.write(r.frame.index, r.segmentation))
-            if export_coco:
-                coco = CocoExporter(per_camera_path(export_coco, ch.index, n))
-                ch.add_sink("coco export", coco, lambda r, c=coco: c.write(r.frame.index, r.segmentation))
+            if coco:
+                exporter = CocoExporter(coco)
+                ch.add_sink("coco export", exporter, lambda r, c=exporter: c.write(r.frame.index, r.segmentation))
+        except BaseException:
+            ch.close_sinks()
+            raise
+        self._next_camera += 1
+        self._cameras = {**self._cameras, camera: ch}
+        return ch
+
+    def add_camera(self, source: FrameSource, prompts: PromptSet | None = None) -> int:
+        """Adds a camera (its outputs named NAME-camN) and starts it if the pipeline runs; returns
+        its id. The source is closed if its outputs cannot be opened."""
+        with self._lock:
+            if self._started and (self.stop_event.is_set() or self.finished.is_set()):
+                source.close()
+                raise FastSAMVideoError("cannot add a camera: the pipeline has stopped")
+            self._single = False
+            try:
+                ch = self._add_channel(source, prompts)
+            except BaseException:
+                source.close()
+                raise
+            if self._started:
+                ch.capture = CaptureThread(source, self.stop_event, self._queue_size)
+        ch.event(EventKind.CAMERA_ADDED, source.name)
+        return ch.camera
+
+    def remove_camera(self, camera: int) -> None:
+        """Stops one camera and finishes its recordings and exports (seconds at most: a network
+        read in progress returns within its timeout); the others go on. Raises the error of an
+        output that failed to finish (after everything was closed)."""
+        with self._lock:
+            ch = self._channel(camera)
+            ch.done = True
+            self._cameras = {k: v for k, v in self._cameras.items() if k != camera}
+        if ch.capture is not None:
+            ch.capture.close()
+        else:
+            ch.source.close()  # never started: no capture thread owns it
+        with ch.lock:
+            ch.removed = True
+            errors = ch.close_sinks()
+        ch.event(EventKind.CAMERA_REMOVED, ch.source.name)
+        if errors:
+            raise errors[0]
 
     # -------------------------------------------------------------- the first camera, for one-source callers
     @property
@@ -284,24 +472,55 @@ class Pipeline:
     def prompts(self) -> PromptSet:
         return self.channels[0].prompts
 
+    # -------------------------------------------------------------- events
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Calls `callback(event)` for every event from now on (on the pipeline's threads);
+        returns the function that unsubscribes it."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken listener must not stop the cameras
+                log.exception("an event subscriber failed on %s", event.kind)
+
     # -------------------------------------------------------------- control (any thread)
     def set_prompts(self, prompts: PromptSet, camera: int = 0) -> None:
         """Replace a camera's prompt snapshot; applied from its next frame on."""
-        self.channels[camera].prompts = prompts  # one reference assignment: atomic
+        self._channel(camera).prompts = prompts  # one reference assignment: atomic
 
     def set_recording(self, path: str | Path | None, camera: int = 0) -> None:
         """Start recording a camera to `path`, or stop with None; applied before the next frame
-        by the inference thread, which owns the sinks."""
-        self.channels[camera].recording_request = (Path(path) if path else None,)
+        by the results thread, which owns the sinks."""
+        self._channel(camera).recording_request = (Path(path) if path else None,)
+
+    def mark_displayed(self, camera: int = 0) -> None:
+        """Called by a display for every result of `camera` it shows (the display FPS)."""
+        ch = self._cameras.get(camera)
+        if ch is not None:
+            ch.stats.mark_displayed()
 
     def start(self) -> Pipeline:
-        for ch in self.channels:
-            ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
-        self._threads = [threading.Thread(target=self._inference_loop, name="inference"),
-                         threading.Thread(target=self._results_loop, name="results")]
-        for thread in self._threads:
-            thread.start()
+        with self._lock:
+            for ch in self.channels:
+                ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
+            self._workers = [Worker(self._inference_loop, name="inference", on_error=self._fail),
+                             Worker(self._results_loop, name="results", on_error=self._fail)]
+            for worker in self._workers:
+                worker.start()
+            self._started = True
         return self
+
+    def stop(self) -> None:
+        """Asks every thread to stop (any thread, signal handlers included); `close()` finishes."""
+        self.stop_event.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once every source ended (or max_frames was reached); re-raises a worker's error."""
@@ -310,25 +529,32 @@ class Pipeline:
         return done
 
     def _raise_error(self) -> None:
-        err = self.error
-        if err is not None:
-            self.error = None
-            if isinstance(err, FastSAMVideoError):
-                raise type(err)(str(err)) from err
-            raise FastSAMVideoError(f"the inference loop failed: {type(err).__name__}: {err}") from err
+        for worker in self._workers:
+            worker.raise_error(FastSAMVideoError, "the inference loop failed")
+
+    def _fail(self, err: BaseException) -> None:
+        """A worker failed: stop every thread (its error is re-raised by wait / close)."""
+        self.stop_event.set()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop every thread and finalise the recordings and exports (idempotent)."""
+        """Stop every thread and finalise the recordings and exports (idempotent). Cameras stop
+        together: N frozen network cameras take about one read timeout, not N."""
         self.stop_event.set()
-        for ch in self.channels:
+        with self._lock:
+            channels = self.channels
+        for ch in channels:
             if ch.capture is not None:
-                ch.capture.close()
+                ch.source.interrupt()  # every reader is told at once ...
+        for ch in channels:
+            if ch.capture is not None:
+                ch.capture.close()  # ... so these joins overlap
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0.1))
-            if thread.is_alive():
-                log.warning("the %s thread did not stop within %.0f s", thread.name, timeout)
-        errors = [err for ch in self.channels for err in ch.close_sinks()]
+        for worker in self._workers:
+            worker.join(deadline=deadline)
+        errors = []
+        for ch in channels:
+            with ch.lock:
+                errors += ch.close_sinks()
         self._raise_error()
         if errors:
             raise errors[0]
@@ -340,7 +566,7 @@ class Pipeline:
         self.close()
 
     def snapshot(self, camera: int = 0) -> StatsSnapshot:
-        ch = self.channels[camera]
+        ch = self._channel(camera)
         latencies = np.array(ch.stats.latencies) if ch.stats.latencies else np.zeros(1)
         p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
         capture = ch.capture
@@ -354,48 +580,88 @@ class Pipeline:
             gpu_memory_mb=(torch.cuda.memory_reserved(self.segmenter.device) / 2**20
                            if self.segmenter.device.type == "cuda" else None))
 
+    def status(self, camera: int = 0) -> CameraStatus:
+        """A frozen snapshot of one camera: state, stats, connection, outputs, objects, errors."""
+        ch = self._channel(camera)
+        stats = self.snapshot(camera)
+        expected = None if ch.source.live else ch.source.frame_count
+        truncated = getattr(ch.source, "truncated", None)
+        if truncated is None and expected and ch.done and ch.error is None and not ch.removed \
+                and (self.max_frames is None or ch.submitted < self.max_frames):
+            truncated = ch.submitted < expected  # the source ended before its header's count
+        if ch.error is not None:
+            state = CameraState.FAILED
+        elif ch.done:
+            state = CameraState.ENDED
+        elif stats.connection is not None and not stats.connection.connected:
+            state = CameraState.RECONNECTING if str(stats.connection.state) == "reconnecting" else CameraState.STARTING
+        else:
+            state = CameraState.RUNNING if ch.stats.frames else CameraState.STARTING
+        return CameraStatus(
+            camera=ch.camera, name=ch.source.name, live=ch.source.live, state=state, stats=stats,
+            frame_size=ch.frame_size, recording=ch.record_path, recorded=tuple(ch.recorded), objects=ch.objects,
+            error=None if ch.error is None else reason(ch.error), sink_errors=tuple(ch.sink_errors),
+            frames_expected=expected, truncated=truncated)
+
     # -------------------------------------------------------------- inference thread
-    def _next_frames(self) -> list[tuple[Channel, Frame]]:
+    def _camera_failed(self, ch: Channel, err: BaseException) -> None:
+        ch.done, ch.error = True, err
+        log.error("camera %d (%s): %s", ch.camera + 1, ch.source.name, reason(err))
+        ch.event(EventKind.CAMERA_FAILED, reason(err))
+
+    def _watch_connections(self, channels: list[Channel]) -> None:
+        """Connection changes of network cameras become events."""
+        for ch in channels:
+            connection = getattr(ch.source, "connection", None)
+            if connection is None or str(connection.state) == ch.connection_state:
+                continue
+            ch.connection_state = str(connection.state)
+            if connection.connected:
+                ch.event(EventKind.CAMERA_CONNECTED, connection.describe())
+            elif ch.connection_state == "reconnecting":
+                ch.event(EventKind.CAMERA_RECONNECTING, connection.last_error or "")
+
+    def _next_frames(self, channels: list[Channel]) -> list[tuple[Channel, Frame]]:
         """One frame from each camera that has one ready (waiting briefly for the first)."""
         batch = []
-        for ch in self.channels:
-            if ch.done:
+        for ch in channels:
+            if ch.done or ch.capture is None:
                 continue
             try:
                 frame = ch.capture.get(timeout=0.1 if not batch else 0.005)
             except queue.Empty:
                 continue
             except FastSAMVideoError as err:  # this camera failed; the others go on
-                ch.done, ch.error = True, err
-                log.error("camera %d (%s): %s", ch.index + 1, ch.source.name, err)
+                self._camera_failed(ch, err)
                 continue
             if frame is None:
                 ch.done = True
+                if not self.stop_event.is_set():
+                    ch.event(EventKind.CAMERA_ENDED, f"{ch.submitted} frames")
                 continue
             ch.submitted += 1
             ch.done = self.max_frames is not None and ch.submitted >= self.max_frames
+            if ch.done:
+                ch.event(EventKind.CAMERA_ENDED, f"{ch.submitted} frames (max frames)")
             batch.append((ch, frame))
         return batch
 
-    def _fail(self, err: BaseException) -> None:
-        """Record the first worker error (re-raised by wait / close) and stop every thread."""
-        if self.error is None:
-            self.error = err
-        self.stop_event.set()
-
     def _inference_loop(self) -> None:
-        try:
-            while not self.stop_event.is_set() and not all(ch.done for ch in self.channels):
-                batch = self._next_frames()
-                if batch:
-                    images = [self.segmenter.to_device(frame.image) for _, frame in batch]
-                    put_until_stopped(self._handoff, (batch, images, self.segmenter.infer(images)), self.stop_event)
-            failed = [ch.error for ch in self.channels if ch.error is not None]
-            if failed and len(failed) == len(self.channels):
-                raise failed[0]  # every camera failed: nothing left to run
-            put_until_stopped(self._handoff, None, self.stop_event)  # the end: the results thread stops
-        except BaseException as err:
-            self._fail(err)
+        while not self.stop_event.is_set():
+            channels = self.channels
+            if not self.stay_open and all(ch.done for ch in channels):
+                break
+            self._watch_connections(channels)
+            batch = self._next_frames(channels)
+            if batch:
+                images = [self.segmenter.to_device(frame.image) for _, frame in batch]
+                put_until_stopped(self._handoff, (batch, images, self.segmenter.infer(images)), self.stop_event)
+            elif all(ch.done for ch in channels):
+                self.stop_event.wait(0.05)  # stay_open with no camera running: idle
+        failed = [ch.error for ch in self.channels if ch.error is not None]
+        if failed and len(failed) == len(self.channels) and not self.stay_open:
+            raise failed[0]  # every camera failed: nothing left to run
+        put_until_stopped(self._handoff, None, self.stop_event)  # the end: the results thread stops
 
     # -------------------------------------------------------------- results thread
     def _results_loop(self) -> None:
@@ -405,45 +671,62 @@ class Pipeline:
                 if item is None or item is STOPPED:  # the end, or stopping
                     break
                 batch, images, output = item
-                for ch, _ in batch:
-                    ch.apply_recording_request()
-                for (ch, _), result in zip(batch, self._finish(batch, images, self.segmenter.decode(output))):
-                    for thread, _ in ch.sinks:
-                        thread.put(result)
+                for (ch, frame), image, everything in zip(batch, images, self.segmenter.decode(output)):
+                    with ch.lock:
+                        if ch.removed:
+                            continue
+                        try:
+                            ch.apply_recording_request()
+                            result = self._finish(ch, frame, image, everything)
+                        except Exception as err:  # this camera's tracking or rendering: the others go on
+                            if ch.error is None:
+                                self._camera_failed(ch, err)
+                            continue
+                        for event in result.events:
+                            self._emit(event)
+                        ch.write_sinks(result)
                     if self.on_result is not None:
                         self.on_result(result)
-        except BaseException as err:  # re-raised in the consumer by wait() / close()
-            self._fail(err)
         finally:
             self.finished.set()
 
+    def _resized(self, ch: Channel, size: tuple[int, int]) -> None:
+        """The camera's frame size changed: a fresh tracker re-selects its objects from prompts
+        moved to where they were last seen, scaled to the new size."""
+        old = ch.frame_size
+        ch.prompts = rescaled_prompts(ch.prompts, ch.tracker, old, size)
+        ch.tracker = PromptTracker(self._tracker_config, self._text_encoder)
+        log.info("camera %d (%s): frame size %dx%d -> %dx%d", ch.camera + 1, ch.source.name, *old, *size)
+        ch.event(EventKind.CAMERA_RESIZED, f"{old[0]}x{old[1]} -> {size[0]}x{size[1]}")
+
     @torch.inference_mode()
-    def _finish(self, batch: list[tuple[Channel, Frame]], images: list[torch.Tensor],
-                segmentations: list[Segmentation]) -> list[Result]:
-        """Track and render each camera's frame of a decoded batch."""
-        results = []
-        for (ch, frame), image, everything in zip(batch, images, segmentations):
-            t2 = time.perf_counter()
-            prompts = ch.prompts  # one snapshot for the whole frame
-            ch.tracker.set_prompts(prompts)
-            t = frame.pts if frame.pts is not None else frame.t_capture
-            track = ch.tracker.update(everything, image, frame.index, t)
-            t3 = time.perf_counter()
-            if prompts.objects:
-                shown = track.segmentation
-                scene = self._faint.overlay(image, everything) if prompts.everything else image
-            else:
-                shown = everything if prompts.everything else track.segmentation
-                scene = image
-            annotated = self.annotator.annotate(scene, shown, lost=track.lost)
-            t4 = time.perf_counter()
-            ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
-            done = time.monotonic()
-            ch.stats.frames += 1
-            ch.stats.inference.mark(done)
-            ch.stats.latencies.append(done - frame.t_capture)
-            if self.hud:
-                draw_hud(annotated, self.snapshot(ch.index).hud())
-            events = tuple(e.on_camera(ch.index) for e in track.events)
-            results.append(Result(frame, shown, annotated, track.lost, track.objects, events, done))
-        return results
+    def _finish(self, ch: Channel, frame: Frame, image: torch.Tensor, everything: Segmentation) -> Result:
+        """Track and render one camera's frame of a decoded batch."""
+        t2 = time.perf_counter()
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if ch.frame_size is not None and size != ch.frame_size:
+            self._resized(ch, size)
+        ch.frame_size = size
+        prompts = ch.prompts  # one snapshot for the whole frame
+        ch.tracker.set_prompts(prompts)
+        t = frame.pts if frame.pts is not None else frame.t_capture
+        track = ch.tracker.update(everything, image, frame.index, t)
+        t3 = time.perf_counter()
+        if prompts.objects:
+            shown = track.segmentation
+            scene = self._faint.overlay(image, everything) if prompts.everything else image
+        else:
+            shown = everything if prompts.everything else track.segmentation
+            scene = image
+        annotated = self.annotator.annotate(scene, shown, lost=track.lost)
+        t4 = time.perf_counter()
+        ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        done = time.monotonic()
+        ch.stats.frames += 1
+        ch.stats.inference.mark(done)
+        ch.stats.latencies.append(done - frame.t_capture)
+        if self.hud:
+            draw_hud(annotated, self.snapshot(ch.camera).hud())
+        ch.objects = track.objects
+        events = tuple(e.on_camera(ch.camera) for e in track.events)
+        return Result(frame, shown, annotated, track.lost, track.objects, events, done, ch.camera)

@@ -1,0 +1,68 @@
+"""The one place a pipeline is built: sources opened, the model loaded, outputs opened.
+
+    pipeline = build_pipeline(["rtsp://cam/1", "clip.mp4"], ModelOptions(), StreamOptions(),
+                              OutputOptions(record="out.mp4"), prompts)
+
+The CLI, the window and the web server all call `build_pipeline`. If any step fails, what was
+already opened (sources, recorders, exporters) is closed before the error propagates, so a bad
+path or a broken checkpoint never leaves a thread behind.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .options import ModelOptions, OutputOptions, StreamOptions
+from .pipeline import Pipeline, Result
+from .sources import FrameSource, open_source
+from .tracker import PromptSet, TrackerConfig
+
+
+def open_camera(spec: str, stream: StreamOptions, camera: int = 0) -> FrameSource:
+    """Opens one source (a file, folder, webcam or network URL) with the stream options."""
+    return open_source(spec, realtime=stream.realtime, fps=stream.fps, rtsp_transport=stream.rtsp_transport,
+                       open_timeout=stream.open_timeout, read_timeout=stream.read_timeout,
+                       reconnect=None if stream.reconnect else False, source_id=camera)
+
+
+def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], model: ModelOptions,
+                   stream: StreamOptions, output: OutputOptions, prompts: PromptSet | None = None, *,
+                   on_result: Callable[[Result], None] | None = None, segmenter=None,
+                   stay_open: bool = False) -> Pipeline:
+    """A pipeline (not started) on `sources` (specs are opened here; opened sources are taken
+    over). `segmenter`: an already loaded model to share (else `model` is loaded). `prompts`:
+    None for everything mode. On failure everything opened here, and the given sources, are
+    closed and the error is raised."""
+    items = [sources] if isinstance(sources, (str, FrameSource)) else list(sources)
+    opened: list[FrameSource] = [item for item in items if isinstance(item, FrameSource)]
+    try:
+        cameras = []
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                item = open_camera(item, stream, index)
+                opened.append(item)
+            cameras.append(item)
+        if segmenter is None:
+            segmenter = model.segmenter()
+        text_encoder = _clip_loader(model.clip_model, segmenter.device)
+        return Pipeline(cameras, segmenter, prompts if prompts is not None else PromptSet(everything=True),
+                        record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
+                        segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
+                        queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
+                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open)
+    except BaseException:
+        for source in opened:
+            source.close()
+        raise
+
+
+def _clip_loader(clip_model: str, device) -> Callable:
+    """Loads CLIP at the first text prompt only (seconds, and weights that may be missing)."""
+    def load():
+        from .prompts import ClipEncoder
+
+        return ClipEncoder(clip_model, device=device)
+    return load
+
+
+__all__ = ["build_pipeline", "open_camera"]

@@ -1,0 +1,375 @@
+"""Options, parsed once from the command line and checked where they are parsed.
+
+Every front end (the CLI, the window, the web server) builds the same frozen records from an
+argparse namespace and hands them to `factory.build_pipeline`:
+
+    ModelOptions    which checkpoint, where and how it runs (size, thresholds, precision)
+    StreamOptions   how sources are opened and paced (timeouts, reconnection, queues)
+    OutputOptions   recordings, exports and the HUD
+
+Each flag's `type=` checks its value and raises `argparse.ArgumentTypeError` with one line
+naming what is allowed ("expected a positive integer, got -5"), so argparse exits with status 2
+before anything is loaded. The prompt flags (--point, --box, --text, --object-points) become
+`ObjectPrompt`s here too. Nothing in this module imports a front end, torch or the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .types import PromptError
+
+RTSP_TRANSPORTS = ("tcp", "udp")
+BACKENDS = ("torch", "onnx", "auto")
+
+
+# ---------------------------------------------------------------- value checks (argparse `type=`)
+
+def _number(text: str, kind: type, allowed: str) -> float | int:
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int, "a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float, "a positive number")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float, "a number >= 0")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A threshold: 0 <= value <= 1."""
+    value = _number(text, float, "a number from 0 to 1")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
+    return value
+
+
+def image_size(text: str) -> int:
+    """The model's input size in pixels (padded to the network's stride)."""
+    value = _number(text, int, "an integer of at least 32 (pixels, e.g. 640)")
+    if value < 32:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 32 (pixels, e.g. 640), got {text}")
+    return value
+
+
+def output_file(text: str) -> Path:
+    """A file to write (recording, COCO JSON): not an existing folder."""
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file name, got ''")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a file name, got the folder {text!r}")
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder to write into (DAVIS masks): not an existing file."""
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got ''")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a folder, got the file {text!r}")
+    return path
+
+
+def recording_file(text: str) -> str:
+    """A recording: a file name, or with --segment-seconds a folder or a name pattern."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file name ending in .mp4, got ''")
+    return text  # a str: a trailing / (a folder of segments) matters
+
+
+def parse_bool(value: str | bool) -> bool:
+    """FastSAM declared some booleans as str, so "False" meant true; here it means false."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if text in ("0", "false", "no", "off", "n", "f", "none", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+# ---------------------------------------------------------------- prompts
+
+def _numbers(text: str, count: int, what: str, example: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise PromptError(f"{what} {text!r}: expected {count} comma-separated numbers, e.g. {example}")
+    return values
+
+
+def parse_point(text: str) -> tuple[float, float, int]:
+    """X,Y (foreground) or X,Y:neg / X,Y:0 (background)."""
+    coords, _, tag = text.partition(":")
+    x, y = _numbers(coords, 2, "--point", "--point 120,80 or --point 120,80:neg")
+    if tag.lower() in ("", "pos", "fg", "1", "+"):
+        return x, y, 1
+    if tag.lower() in ("neg", "bg", "0", "-"):
+        return x, y, 0
+    raise PromptError(f"--point {text!r}: the label after ':' must be neg (background) or pos, e.g. 120,80:neg")
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = _numbers(text, 4, "--box", "--box 10,20,200,180 (X1,Y1,X2,Y2)")
+    if not (x2 > x1 and y2 > y1):
+        raise PromptError(f"--box {text!r}: expected X1,Y1,X2,Y2 with X1 < X2 and Y1 < Y2")
+    return x1, y1, x2, y2
+
+
+def parse_point_set(text: str) -> list[tuple[float, float, int]]:
+    """X,Y;X,Y:neg - one object's point set in one flag."""
+    points = [parse_point(part) for part in text.split(";") if part.strip()]
+    if not points:
+        raise PromptError(f"--object-points {text!r}: expected X,Y;X,Y:neg (points separated by ';')")
+    return points
+
+
+def parse_nested_list(text: str, inner: int, flag: str, example: str) -> list[list[float]]:
+    """FastSAM's list literals: "[[x,y,w,h]]", "[[x,y],[x,y]]"."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (list, tuple)):
+        value = [value]  # a single [x, y] is accepted too
+    if (not isinstance(value, (list, tuple)) or
+            not all(isinstance(v, (list, tuple)) and len(v) == inner and
+                    all(isinstance(n, (int, float)) for n in v) for v in value)):
+        raise PromptError(f"{flag} {text!r}: expected a list of {inner}-number lists, e.g. {flag} \"{example}\"")
+    return [list(map(float, v)) for v in value]
+
+
+def parse_labels(text: str) -> list[int]:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if isinstance(value, int):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(v in (0, 1) for v in value):
+        raise PromptError(f"--point_label {text!r}: expected a list of 1 (foreground) / 0 (background), e.g. \"[1,0]\"")
+    return list(value)
+
+
+def as_argument(parse: Callable):
+    """An argparse `type=` from a parser raising PromptError, so argparse prints our message."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except PromptError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+class OrderedPrompt(argparse.Action):
+    """Collects prompt flags in command-line order, so object ids follow the order given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        ordered = list(getattr(namespace, "ordered_prompts", None) or [])
+        ordered.append((self.dest, values))
+        namespace.ordered_prompts = ordered
+
+
+def object_prompts(ordered: list[tuple[str, object]]):
+    """ObjectPrompts with ids 1, 2, ... in the order given. All --point flags together form one
+    object (FastSAM's semantics), placed where the first --point stands; each --object-points,
+    --box and --text is an object of its own."""
+    from .tracker import ObjectPrompt
+
+    entries: list[tuple[str, object]] = []
+    loose_points: list[tuple[float, float, int]] = []
+    for kind, value in ordered:
+        if kind == "point":
+            if not loose_points:
+                entries.append(("points", loose_points))
+            loose_points.append(value)
+        elif kind == "object_points":
+            entries.append(("points", value))
+        else:
+            entries.append((kind, value))
+    prompts = []
+    for object_id, (kind, value) in enumerate(entries, start=1):
+        if kind == "points":
+            prompts.append(ObjectPrompt(object_id, points=tuple((x, y) for x, y, _ in value),
+                                        labels=tuple(l for _, _, l in value)))
+        elif kind == "box":
+            prompts.append(ObjectPrompt(object_id, box=value))
+        else:
+            prompts.append(ObjectPrompt(object_id, text=value))
+    return prompts
+
+
+def prompt_set(args: argparse.Namespace):
+    """The PromptSet the stream flags ask for: their objects, plus everything mode when asked
+    for or when there is no object to track."""
+    from .tracker import PromptSet
+
+    objects = tuple(object_prompts(getattr(args, "ordered_prompts", None) or []))
+    return PromptSet(objects, everything=bool(getattr(args, "everything", False)) or not objects)
+
+
+# ---------------------------------------------------------------- the records
+
+@dataclass(frozen=True)
+class ModelOptions:
+    model: str | None = None  # a path, FastSAM-s.pt / FastSAM-x.pt, or None for the bundled model
+    device: str | None = None  # None: the best available
+    backend: str = "auto"
+    imgsz: int | None = None  # None: the model's own
+    conf: float | None = None
+    iou: float | None = None
+    fp32: bool = False
+    max_det: int = 300
+    retina: bool = True
+    clip_model: str = "ViT-B/32"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ModelOptions:
+        return cls(model=None if args.model is None else str(args.model), device=args.device,
+                   backend=getattr(args, "backend", "auto"), imgsz=args.imgsz, conf=args.conf, iou=args.iou,
+                   fp32=args.fp32, max_det=args.max_det, retina=args.retina,
+                   clip_model=getattr(args, "clip_model", "ViT-B/32"))
+
+    def segmenter(self):
+        """Loads the model (seconds): a `Segmenter`."""
+        from .engine import Segmenter
+
+        return Segmenter(self.model, device=self.device, half=False if self.fp32 else None, imgsz=self.imgsz,
+                         conf=self.conf, iou=self.iou, max_det=self.max_det, retina=self.retina,
+                         backend=self.backend)
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    realtime: bool = False  # pace files at their frame rate and drop frames like a camera
+    fps: float | None = None  # an image folder's frame rate
+    rtsp_transport: str = "tcp"
+    open_timeout: float = 5.0
+    read_timeout: float = 5.0
+    reconnect: bool = True  # network cameras retry with backoff; False: fail at once
+    queue_size: int = 8  # a file's frames read ahead of the model
+    max_frames: int | None = None  # per camera
+    max_lost: float = 10.0  # seconds a lost object is searched for
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StreamOptions:
+        return cls(realtime=bool(getattr(args, "realtime", False)), fps=getattr(args, "fps", None),
+                   rtsp_transport=args.rtsp_transport, open_timeout=args.open_timeout,
+                   read_timeout=args.read_timeout, reconnect=not getattr(args, "no_reconnect", False),
+                   queue_size=getattr(args, "queue_size", 8), max_frames=getattr(args, "max_frames", None),
+                   max_lost=getattr(args, "max_lost", 10.0))
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    record: str | None = None  # several cameras: NAME-camN.mp4; with segment_seconds also a folder/ or pattern
+    segment_seconds: float | None = None  # roll the recording to a new file every N seconds
+    export_masks: Path | None = None  # DAVIS PNGs
+    export_coco: Path | None = None  # COCO JSON with RLE masks
+    hud: bool = False  # FPS and latency drawn on the recorded frames
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> OutputOptions:
+        def path(value) -> Path | None:
+            return None if value in (None, "") else Path(value)
+
+        record = getattr(args, "record", None)
+        return cls(record=None if record in (None, "") else str(record), segment_seconds=getattr(args, "segment_seconds", None),
+                   export_masks=path(getattr(args, "export_masks", None)),
+                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)))
+
+
+# ---------------------------------------------------------------- the flags
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", "--model_path", dest="model", default=None,
+                       help="checkpoint: a path, FastSAM-s.pt, FastSAM-x.pt (default: the bundled model)")
+    group.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu (default: best available)")
+    group.add_argument("--fp32", action="store_true", help="full precision on CUDA (default there: FP16)")
+    group.add_argument("--imgsz", type=image_size, default=None,
+                       help="inference size in pixels, at least 32 (default: the model's)")
+    group.add_argument("--conf", type=unit_interval, default=None, help="score threshold, 0-1 (default: the model's)")
+    group.add_argument("--iou", type=unit_interval, default=None, help="NMS IoU threshold, 0-1 (default: the model's)")
+    group.add_argument("--max-det", type=positive_int, default=300)
+    group.add_argument("--retina", type=parse_bool, nargs="?", const=True, default=True,
+                       help="full-resolution mask edges (default true)")
+    group.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
+                            "auto (default: onnx on the CPU when installed, else torch)")
+
+
+def add_stream_options(p: argparse.ArgumentParser) -> None:
+    """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
+    add_model_options(p)
+    prompts = p.add_argument_group("prompts (each starts a tracked object; none = everything mode)")
+    prompts.add_argument("--point", type=as_argument(parse_point), action=OrderedPrompt, metavar="X,Y[:neg]",
+                         help="a point; all --point flags together select one object")
+    prompts.add_argument("--object-points", type=as_argument(parse_point_set), action=OrderedPrompt,
+                         metavar="X,Y;X,Y:neg", help="one more point-prompted object per flag")
+    prompts.add_argument("--box", type=as_argument(parse_box), action=OrderedPrompt, metavar="X1,Y1,X2,Y2")
+    prompts.add_argument("--text", action=OrderedPrompt, help="a text prompt (CLIP)")
+    prompts.add_argument("--everything", action="store_true",
+                         help="also show every mask (faintly) besides the tracked objects")
+    prompts.add_argument("--clip-model", default="ViT-B/32", help="CLIP model name or .pt file")
+    prompts.add_argument("--max-lost", type=non_negative_float, default=10.0, metavar="SECONDS",
+                         help="how long a lost object is searched for (default 10)")
+    out = p.add_argument_group("output")
+    out.add_argument("--record", type=recording_file, metavar="OUT.mp4",
+                     help="record the annotated video (H.264, fragmented MP4)")
+    out.add_argument("--export-masks", type=output_folder, metavar="DIR",
+                     help="per-frame masks as DAVIS PNGs (pixel = object id)")
+    out.add_argument("--export-coco", type=output_file, metavar="FILE", help="COCO-style JSON with RLE masks")
+    out.add_argument("--segment-seconds", type=positive_float, default=None, metavar="N",
+                     help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
+    out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")
+    out.add_argument("--no-window", action="store_true", help="run headless even when a display is available")
+    src = p.add_argument_group("source")
+    src.add_argument("--max-frames", type=positive_int, default=None, help="stop each camera after N frames")
+    src.add_argument("--realtime", action="store_true",
+                     help="pace a file at its frame rate and drop frames like a live camera")
+    src.add_argument("--fps", type=positive_float, default=None, help="an image folder's frame rate (default 30)")
+    src.add_argument("--rtsp-transport", choices=RTSP_TRANSPORTS, default="tcp",
+                     help="tcp (default, reliable) or udp (lower latency, may lose packets)")
+    src.add_argument("--no-reconnect", action="store_true",
+                     help="fail at once when a network camera is down instead of retrying with backoff")
+    src.add_argument("--open-timeout", type=positive_float, default=5.0, metavar="SECONDS")
+    src.add_argument("--read-timeout", type=positive_float, default=5.0, metavar="SECONDS")
+    src.add_argument("--queue-size", type=positive_int, default=8, metavar="N",
+                     help="frames of a file read ahead of the model (default 8)")
+    p.set_defaults(ordered_prompts=[])
+
+
+__all__ = [
+    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_stream_options",
+    "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
+    "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",
+    "non_negative_float", "unit_interval", "image_size", "output_file", "output_folder", "recording_file",
+]
