@@ -424,7 +424,7 @@ class Pipeline:
                 source.close()
                 raise
             if self._started:
-                ch.capture = CaptureThread(source, self.stop_event, self._queue_size)
+                ch.capture = CaptureThread(source, threading.Event(), self._queue_size)  # its own stop: removing it stops only it
         ch.event(EventKind.CAMERA_ADDED, source.name)
         return ch.camera
 
@@ -510,7 +510,7 @@ class Pipeline:
     def start(self) -> Pipeline:
         with self._lock:
             for ch in self.channels:
-                ch.capture = CaptureThread(ch.source, self.stop_event, self._queue_size)
+                ch.capture = CaptureThread(ch.source, threading.Event(), self._queue_size)
             self._workers = [Worker(self._inference_loop, name="inference", on_error=self._fail),
                              Worker(self._results_loop, name="results", on_error=self._fail)]
             for worker in self._workers:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..engine import REPO_ROOT
+from ..prompts import ClipEncoder
 from ..sources import FrameSource, open_source
 from ..types import Frame, SourceError
 
@@ -48,41 +50,45 @@ class LoopingSource(FrameSource):
         self._inner.close()
 
 
-def source_opener(args):
-    def open_one(spec: str, source_id: int) -> FrameSource:
-        if spec == DEMO_SPEC:
-            return LoopingSource(DEMO_CLIP, source_id)
-        return open_source(spec, realtime=args.realtime, rtsp_transport=args.rtsp_transport,
-                           open_timeout=args.open_timeout, read_timeout=args.read_timeout, source_id=source_id)
+def source_opener(stream):
+    """Opens a camera spec with the stream options; "demo" is the bundled clip in a loop."""
+    from ..factory import open_camera
+
+    def open_one(spec: str) -> FrameSource:
+        return LoopingSource(DEMO_CLIP) if spec == DEMO_SPEC else open_camera(spec, stream)
     return open_one
 
 
 def build(args):
     """(app, live service, outlets) from the parsed `serve` arguments."""
-    from ..cli import make_segmenter
-    from ..prompts import ClipEncoder
-    from ..tracker import TrackerConfig
+    from ..factory import build_pipeline
+    from ..options import ModelOptions, OutputOptions, StreamOptions
     from .app import create_app
     from .imaging import ImageSegmenter
     from .outlets import EventBus, open_outlets
     from .service import LiveService
 
+    model = ModelOptions.from_args(args)
+    stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
     outlets = open_outlets(args.webhook, args.mqtt)
     bus = EventBus()
     for outlet in outlets:
         bus.subscribe(outlet.offer)
     try:
-        segmenter = make_segmenter(args)
-        clip = lambda: ClipEncoder(args.clip_model, device=segmenter.device)  # noqa: E731
-        live = LiveService(segmenter, source_opener(args), output_dir=args.output, bus=bus,
-                           tracker_config=TrackerConfig(max_lost_seconds=args.max_lost), text_encoder=clip)
-        for spec in args.sources or [DEMO_SPEC]:
-            live.add_camera(spec)
+        pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
+        live = LiveService(pipeline, source_opener(stream), output_dir=args.output, bus=bus)
+        try:
+            for spec in args.sources or [DEMO_SPEC]:
+                live.add_camera(spec)
+        except BaseException:
+            live.close()
+            raise
     except BaseException:
         for outlet in outlets:
             outlet.close()
         raise
-    return create_app(live, ImageSegmenter(segmenter, clip), token=args.token), live, outlets
+    images = ImageSegmenter(pipeline.segmenter, lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device))
+    return create_app(live, images, token=args.token), live, outlets
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """The live side of the server, without FastAPI: cameras, their prompts, recordings and events.
 
-One `Segmenter` (the model owner) is shared by every camera. Each camera's pipeline calls
-`_on_result` on its results thread: the newest result is kept (a reference), handed to the
-camera's MJPEG encoder (a reference) and its events to the bus (bounded queues): nothing here
-waits, so no viewer or outlet can stall a camera.
+One `Pipeline` (one model owner, one batched inference for every camera) runs from start to
+`close()`; cameras are added to and removed from it while it runs. Its results thread calls
+`_on_result` for each camera's frame: the newest result is kept (a reference) and handed to the
+camera's MJPEG encoder (a reference); its events go to the bus (bounded queues). Nothing here
+waits, so no viewer or outlet can stall the cameras.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..engine import Segmenter
 from ..events import Event, EventKind
-from ..pipeline import Pipeline, Result
+from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
 from ..sources import FrameSource, redact_url
-from ..tracker import ObjectPrompt, PromptSet, TrackerConfig
+from ..tracker import ObjectPrompt, PromptSet
 from ..types import FastSAMVideoError
 from .imaging import BadRequest, NotFound, parse_box, parse_points, parse_text
 from .mjpeg import JpegStream
@@ -38,30 +38,14 @@ class Conflict(RuntimeError):
 
 @dataclass
 class Camera:
+    """What the server keeps of one camera besides the pipeline's own state."""
+
     id: int
-    name: str  # password-free
-    pipeline: Pipeline
     stream: JpegStream
     prompts: PromptSet = field(default_factory=lambda: PromptSet(everything=True))
     latest: Result | None = None
     recording: Path | None = None
     notes: dict[int, Event] = field(default_factory=dict)  # objects whose prompt found nothing or was rejected
-
-    def state(self) -> str:
-        """starting / running / reconnecting / ended / failed."""
-        ch = self.pipeline.channels[0]
-        if self.pipeline.error is not None or ch.error is not None:
-            return "failed"
-        if self.pipeline.finished.is_set():
-            return "ended"
-        connection = ch.source.connection
-        if connection is not None and not connection.connected and self.latest is not None:
-            return "reconnecting"
-        return "running" if self.latest is not None else "starting"
-
-    def error(self) -> str | None:
-        err = self.pipeline.error or self.pipeline.channels[0].error
-        return None if err is None else redact_url(" ".join(str(err).split()))
 
 
 def prompt_json(prompt: ObjectPrompt) -> dict:
@@ -73,61 +57,46 @@ def prompt_json(prompt: ObjectPrompt) -> dict:
 
 
 class LiveService:
-    """Cameras added and removed while it runs; each with its prompts, recording and MJPEG."""
+    """Cameras added and removed while it runs; each with its prompts, recording and MJPEG.
+    `pipeline` is a pipeline built with `stay_open=True` and not started: the service becomes
+    its `on_result`, subscribes the bus to its events and starts it."""
 
-    def __init__(self, segmenter: Segmenter, open_source: Callable[[str, int], FrameSource], *,
-                 output_dir: str | Path = "output", bus: EventBus | None = None,
-                 tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
-                 display_fps: float = 15.0):
-        self.segmenter = segmenter
+    def __init__(self, pipeline: Pipeline, open_source: Callable[[str], FrameSource], *,
+                 output_dir: str | Path = "output", bus: EventBus | None = None, display_fps: float = 15.0):
+        self.pipeline = pipeline
+        self.segmenter = pipeline.segmenter
         self.bus = bus or EventBus()
         self.output_dir = Path(output_dir).resolve()
         self.display_fps = display_fps
         self._open_source = open_source
-        self._tracker_config = tracker_config
-        self._text_encoder = text_encoder
         self._cameras: dict[int, Camera] = {}
-        self._next_id = 0
         self._lock = threading.Lock()
+        pipeline.on_result = self._on_result
+        self._unsubscribe = pipeline.subscribe(self._on_event)
+        pipeline.start()
 
     # -------------------------------------------------------------- cameras
     def add_camera(self, spec: str, prompts: PromptSet | None = None) -> int:
         if not isinstance(spec, str) or not spec.strip():
             raise BadRequest(f"source: expected a file, webcam index or stream URL, got {spec!r:.60}")
-        with self._lock:
-            cid, self._next_id = self._next_id, self._next_id + 1
-        source = self._open_source(spec, cid)  # SourceError: a 4xx with its one-line message
-        stream = JpegStream(f"camera {cid}", threading.Event(), max_fps=self.display_fps)
+        source = self._open_source(spec)  # SourceError: a 4xx with its one-line message
         prompts = prompts or PromptSet(everything=True)
-        try:
-            pipeline = Pipeline(source, self.segmenter, prompts, tracker_config=self._tracker_config,
-                                text_encoder=self._text_encoder, on_result=lambda r: self._on_result(cid, r),
-                                queue_size=2)
-        except BaseException:
-            source.close()
-            stream.close()
-            raise
-        camera = Camera(cid, redact_url(source.name), pipeline, stream, prompts)
-        with self._lock:
-            self._cameras[cid] = camera
-        pipeline.start()
-        log.info("camera %d added: %s", cid, camera.name)
+        with self._lock:  # the camera is known before its first result comes
+            cid = self.pipeline.add_camera(source, prompts)
+            self._cameras[cid] = Camera(cid, JpegStream(f"camera {cid}", threading.Event(),
+                                                        max_fps=self.display_fps), prompts)
+        log.info("camera %d added: %s", cid, redact_url(source.name))
         return cid
 
     def remove_camera(self, cid: int) -> None:
         with self._lock:
             camera = self._cameras.pop(self._known(cid).id)
-        self._close(camera)
-        log.info("camera %d removed", cid)
-
-    def _close(self, camera: Camera) -> None:
         camera.stream.close()
         try:
-            camera.pipeline.close()
-        except FastSAMVideoError as err:  # the camera's own failure, already reported in its state
-            log.warning("camera %d: %s", camera.id, err)
-        if camera.recording is not None:
-            self.bus.publish(Event(EventKind.RECORDING_STOPPED, camera.id, detail=camera.recording.name))
+            self.pipeline.remove_camera(cid)
+        except FastSAMVideoError as err:  # an output that failed to finish: reported, the camera is gone
+            log.warning("camera %d: %s", cid, err)
+        log.info("camera %d removed", cid)
 
     def _known(self, cid: int) -> Camera:
         camera = self._cameras.get(cid)
@@ -143,30 +112,43 @@ class LiveService:
         with self._lock:
             return list(self._cameras.values())
 
+    def status(self, cid: int) -> CameraStatus:
+        try:
+            return self.pipeline.status(cid)
+        except FastSAMVideoError:  # removed meanwhile
+            raise NotFound(f"unknown camera id {cid}: GET /api/cameras lists the cameras") from None
+
+    def brief(self, camera: Camera) -> dict:
+        status = self.status(camera.id)
+        return {"id": camera.id, "name": redact_url(status.name), "state": status.state.value,
+                "error": redact_url(status.error) if status.error else None}
+
     def describe(self, camera: Camera) -> dict:
-        snap = camera.pipeline.snapshot()
-        connection = camera.pipeline.channels[0].source.connection
-        return {"id": camera.id, "name": camera.name, "state": camera.state(), "error": camera.error(),
+        status = self.status(camera.id)
+        stats, connection = status.stats, status.connection
+        return {**self.brief(camera),
                 "connection": connection.describe() if connection is not None else None,
-                "frames": snap.frames, "fps": round(snap.inference_fps, 1), "dropped": snap.dropped,
-                "latency_ms": round(snap.latency_p50 * 1e3, 1),
+                "frames": stats.frames, "fps": round(stats.inference_fps, 1), "dropped": stats.dropped,
+                "latency_ms": round(stats.latency_p50 * 1e3, 1),
                 "everything": camera.prompts.everything, "objects": len(camera.prompts.objects),
                 "recording": camera.recording.name if camera.recording else None,
                 "viewers": camera.stream.viewers,
-                "size": list(camera.latest.frame.shape[::-1]) if camera.latest else None}
+                "size": list(status.frame_size) if status.frame_size else None}
 
-    def _on_result(self, cid: int, result: Result) -> None:
-        """The results thread of camera `cid`: references only, nothing waits."""
-        camera = self._cameras.get(cid)
+    def _on_result(self, result: Result) -> None:
+        """The pipeline's results thread: references only, nothing waits."""
+        camera = self._cameras.get(result.camera)
         if camera is None:
             return
         camera.latest = result
-        camera.pipeline.stats.mark_displayed()
+        self.pipeline.mark_displayed(result.camera)
         camera.stream.publish(result.annotated)
-        for event in result.events:
-            if event.kind in (EventKind.OBJECT_NOT_FOUND, EventKind.OBJECT_REJECTED):
-                camera.notes[event.object_id] = event
-            self.bus.publish(event.on_camera(cid))
+
+    def _on_event(self, event: Event) -> None:
+        camera = self._cameras.get(event.camera)
+        if camera is not None and event.kind in (EventKind.OBJECT_NOT_FOUND, EventKind.OBJECT_REJECTED):
+            camera.notes[event.object_id] = event
+        self.bus.publish(event)
 
     # -------------------------------------------------------------- objects
     def objects(self, cid: int) -> list[dict]:
@@ -233,10 +215,9 @@ class LiveService:
         with self._lock:
             self._set_prompts(camera, PromptSet(camera.prompts.objects, everything=bool(on)))
 
-    @staticmethod
-    def _set_prompts(camera: Camera, prompts: PromptSet) -> None:
+    def _set_prompts(self, camera: Camera, prompts: PromptSet) -> None:
         camera.prompts = prompts
-        camera.pipeline.set_prompts(prompts)
+        self.pipeline.set_prompts(prompts, camera.id)
 
     # -------------------------------------------------------------- recording
     def recording_path(self, cid: int, name: str | None) -> Path:
@@ -262,8 +243,7 @@ class LiveService:
                 raise Conflict(f"camera {cid} is already recording to {camera.recording.name}: "
                                f"DELETE /api/cameras/{cid}/recording first")
             camera.recording = path
-            camera.pipeline.set_recording(path)
-        self.bus.publish(Event(EventKind.RECORDING_STARTED, cid, detail=path.name))
+            self.pipeline.set_recording(path, cid)
         return path
 
     def stop_recording(self, cid: int) -> Path:
@@ -272,13 +252,15 @@ class LiveService:
             if camera.recording is None:
                 raise Conflict(f"camera {cid} is not recording: POST /api/cameras/{cid}/recording starts it")
             path, camera.recording = camera.recording, None
-            camera.pipeline.set_recording(None)
-        self.bus.publish(Event(EventKind.RECORDING_STOPPED, cid, detail=path.name))
+            self.pipeline.set_recording(None, cid)
         return path
 
     # -------------------------------------------------------------- lifetime
     def close(self) -> None:
+        """Stops the encoders and the pipeline (recordings finished)."""
         with self._lock:
             cameras, self._cameras = list(self._cameras.values()), {}
         for camera in cameras:
-            self._close(camera)
+            camera.stream.close()
+        self._unsubscribe()
+        self.pipeline.close()

@@ -43,13 +43,13 @@ def tiny_text_encoder():
     return ClipEncoder(module=tiny_clip())
 
 
-def opener(spec: str, cid: int):
+def opener(spec: str):
     from fastsam_video.sources import open_source
     from fastsam_video.web.server import LoopingSource
 
     if spec.endswith(".mp4"):
-        return LoopingSource(spec, cid)
-    return open_source(spec, open_timeout=1.0, read_timeout=1.0, source_id=cid)
+        return LoopingSource(spec)
+    return open_source(spec, open_timeout=1.0, read_timeout=1.0)
 
 
 class Server:
@@ -79,9 +79,11 @@ def make_server(segmenter, tmp_path: Path, *, token: str | None = None, max_uplo
                 sources=(), bus=None) -> Server:
     from fastsam_video.web.app import MAX_UPLOAD, create_app
     from fastsam_video.web.imaging import ImageSegmenter
+    from fastsam_video.pipeline import Pipeline
     from fastsam_video.web.service import LiveService
 
-    live = LiveService(segmenter, opener, output_dir=tmp_path / "recordings", bus=bus)
+    pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True, text_encoder=tiny_text_encoder)
+    live = LiveService(pipeline, opener, output_dir=tmp_path / "recordings", bus=bus)
     for spec in sources:
         live.add_camera(str(spec))
     app = create_app(live, ImageSegmenter(segmenter, tiny_text_encoder), token=token,

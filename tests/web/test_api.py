@@ -59,7 +59,9 @@ def test_bad_camera_requests_are_4xx_with_one_line(client):
 
 
 def test_camera_passwords_are_never_returned(client):
-    cid = client.post("/api/cameras", json={"source": "rtsp://admin:s3cret@127.0.0.1:9/live"}).json()["id"]
+    response = client.post("/api/cameras", json={"source": "rtsp://admin:s3cret@127.0.0.1:9/live"})
+    assert response.status_code == 201, response.text
+    cid = response.json()["id"]
     try:
         for path in ("/api/cameras", "/api/health", f"/api/cameras/{cid}"):
             text = client.get(path).text

@@ -11,5 +11,4 @@ def health(request: Request) -> dict:
     live = request.app.state.live
     return {"status": "ok", "device": str(live.segmenter.device), "precision": live.segmenter.precision,
             "model": {"imgsz": live.segmenter.imgsz, "conf": live.segmenter.conf, "iou": live.segmenter.iou},
-            "cameras": [{"id": c.id, "name": c.name, "state": c.state(), "error": c.error()}
-                        for c in live.cameras()]}
+            "cameras": [live.brief(c) for c in live.cameras()]}
