@@ -94,7 +94,7 @@ def build(args):
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .auth import LOOPBACK, resolve_token
+    from .auth import TOKEN_ENV, resolve_token
 
     token, generated = resolve_token(args.host, args.token)
     args.token = token
@@ -102,11 +102,9 @@ def serve(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}/" + (f"?token={token}" if token else "")
     if generated:
-        print(f"serve: {args.host} is not loopback, so a token is required; this run's token "
-              f"(set --token or $FASTSAM_VIDEO_TOKEN to choose one): {token}", file=sys.stderr)
+        print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
+              f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
     print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
-    if args.host not in LOOPBACK and not generated:
-        log.info("token required on %s", args.host)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:

@@ -114,7 +114,7 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "the condition"):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if value:
+        if value is not None and value is not False:
             return value
         assert time.monotonic() < deadline, f"{what} not met within {timeout:.0f} s"
         time.sleep(0.1)

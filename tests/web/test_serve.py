@@ -1,0 +1,49 @@
+"""`fastsam-video serve` as a user runs it: a real process, the bundled demo clip, a signal to stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.web.conftest import free_port, wait_for
+
+
+def test_serve_with_no_source_plays_the_demo_and_requires_a_token_off_loopback(tmp_path):
+    port = free_port()
+    env = {**os.environ, "FASTSAM_VIDEO_TOKEN": ""}
+    process = subprocess.Popen([sys.executable, "-m", "fastsam_video", "serve", "--host", "127.0.0.2",
+                                "--port", str(port), "--output", str(tmp_path), "--backend", "torch"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = process.stdout.readline()  # printed once the model and the camera are up
+        assert f"http://127.0.0.2:{port}/?token=" in url, url + process.stderr.read()
+        token = url.split("?token=")[1].split()[0]
+        base = f"http://127.0.0.2:{port}"
+        wait_for(lambda: _get(base + "/api/health", token), 60, "the server up")
+        assert httpx.get(base + "/api/health").status_code == 401
+        health = wait_for(lambda: (h := _get(base + "/api/health", token)) and h["cameras"][0]["state"] == "running"
+                          and h, 60, "the demo camera running")
+        assert health["cameras"][0]["name"] == "crossing/video.mp4 (loop)"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = process.stderr.read()
+    assert "needs a token" in stderr and token not in stderr  # generated, printed once (in the URL)
+    assert process.returncode == 0, stderr[-2000:]
+
+
+def _get(url: str, token: str):
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
