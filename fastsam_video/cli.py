@@ -18,11 +18,10 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
                       add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
-from .prompts import PointPrompt  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 # add_stream_options, object_prompts and make_segmenter stay importable from here for the window
 # until it imports `options` itself
-from .types import FastSAMVideoError, PromptError  # noqa: E402
+from .errors import FastSAMVideoError, PromptError  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
 log = logging.getLogger("fastsam_video")
@@ -66,6 +65,8 @@ def image_prompts(args) -> tuple[str, dict]:
             points += [tuple(p) for p in fastsam_points]
             labels += fastsam_labels
     if points:
+        from .prompts import PointPrompt
+
         PointPrompt(tuple(points), tuple(labels))  # validates labels
         return "points", {"points": points, "labels": labels}
     return "everything", {}

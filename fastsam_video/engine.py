@@ -88,9 +88,9 @@ def load_model(weights: Path) -> torch.nn.Module:
     try:
         model, _ = load_checkpoint(weights, device="cpu", fuse=True)
     except Exception as err:
-        raise WeightsError(f"{weights} is not a readable FastSAM / YOLOv8-seg checkpoint "
-                           f"({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}): "
-                           "re-download it or pass another --model") from None
+        # one line: ultralytics wraps the unpickling error in its own, and the cause says no more
+        raise WeightsError(f"{weights} is not a readable FastSAM / YOLOv8-seg checkpoint (empty, cut short or "
+                           "not a PyTorch file): re-download it or pass another --model") from err
     head = model.model[-1]
     if not hasattr(head, "proto"):
         raise WeightsError(f"{weights} is a {type(head).__name__} model without mask prototypes: "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .types import PromptError
+from .errors import PromptError
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "auto")

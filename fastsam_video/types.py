@@ -1,4 +1,4 @@
-"""Data passed between stages, and the project's errors.
+"""Data passed between stages (the project's errors live in `errors`, re-exported here).
 
 Frames and segmentations are small frozen dataclasses validated on creation, with
 messages that say what was expected and what came.
@@ -12,25 +12,7 @@ import numpy as np
 import torch
 
 
-class FastSAMVideoError(Exception):
-    """An error the user can fix; its message is one line naming the problem and the fix."""
-
-
-class WeightsError(FastSAMVideoError):
-    """Missing, corrupt or unsuitable model weights."""
-
-
-class SourceError(FastSAMVideoError):
-    """A video source that cannot be opened or read."""
-
-
-class PromptError(FastSAMVideoError):
-    """A malformed prompt."""
-
-
-class RecordingError(FastSAMVideoError):
-    """A recording or export that cannot be written."""
-
+from .errors import FastSAMVideoError, PromptError, RecordingError, SourceError, WeightsError  # noqa: F401
 
 def _expect(condition: bool, what: str, expected: str, got: object) -> None:
     if not condition:

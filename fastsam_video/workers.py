@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Callable
 
-from .types import FastSAMVideoError
+from .errors import FastSAMVideoError
 
 log = logging.getLogger(__name__)
 
