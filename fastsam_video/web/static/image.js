@@ -45,6 +45,7 @@ async function run() {
 
 function show(answer, ms) {
   page.last = answer;
+  $("result").style.setProperty("--ar", answer.width / answer.height);
   $("result").src = answer.overlay_png;
   $("result").dataset.masks = answer.masks.length;
   $("status").textContent = `${answer.masks.length} mask(s) · ${answer.width}x${answer.height} · `
