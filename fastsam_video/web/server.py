@@ -23,12 +23,11 @@ class LoopingSource(FrameSource):
     """A video file played at its own rate, from the start again at its end, like a camera
     (the server's demo). Timestamps keep increasing across loops."""
 
-    live = True
-
-    def __init__(self, path: str | Path, source_id: int = 0):
+    def __init__(self, path: str | Path, source_id: int = 0, realtime: bool = True):
         super().__init__(source_id)
         self.path = Path(path)
-        self._inner = open_source(str(self.path), realtime=True, source_id=source_id)
+        self.realtime = self.live = realtime  # not realtime: as fast as the pipeline takes frames (benchmarks)
+        self._inner = open_source(str(self.path), realtime=realtime, source_id=source_id)
         self.name = f"{self.path.parent.name}/{self.path.name} (loop)"
         self.fps = self._inner.fps
         self._offset = 0.0
@@ -39,7 +38,7 @@ class LoopingSource(FrameSource):
         if frame is None:  # the end: start again where the timeline left off
             self._inner.close()
             self._offset = self._last + 1.0 / (self.fps or 30.0)
-            self._inner = open_source(str(self.path), realtime=True, source_id=self.source_id)
+            self._inner = open_source(str(self.path), realtime=self.realtime, source_id=self.source_id)
             frame = self._inner.read()
             if frame is None:
                 raise SourceError(f"{self.path} has no frames to loop over")
