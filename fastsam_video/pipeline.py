@@ -210,6 +210,7 @@ class Channel:
         self.tracker = tracker
         self.stats = Stats()
         self.capture: CaptureThread | None = None
+        self.capture_stop = threading.Event()  # its own: removing one camera stops only its capture
         self.sinks: list[tuple[SinkThread, object]] = []
         self.record_path: Path | None = None
         self.recording_request: tuple[Path | None] | None = None
@@ -296,6 +297,8 @@ class Channel:
         if thread.name == "recorder":
             self._finish_recorder(sink)
         message = reason(err)
+        if not message.startswith(thread.name):
+            message = f"{thread.name}: {message}"
         self.sink_errors.append(message)
         log.error("camera %d (%s): %s; the camera goes on without it", self.camera + 1, self.source.name, message)
         self.event(EventKind.SINK_FAILED, message)
@@ -424,7 +427,7 @@ class Pipeline:
                 source.close()
                 raise
             if self._started:
-                ch.capture = CaptureThread(source, threading.Event(), self._queue_size)  # its own stop: removing it stops only it
+                ch.capture = CaptureThread(source, ch.capture_stop, self._queue_size)
         ch.event(EventKind.CAMERA_ADDED, source.name)
         return ch.camera
 
@@ -510,7 +513,7 @@ class Pipeline:
     def start(self) -> Pipeline:
         with self._lock:
             for ch in self.channels:
-                ch.capture = CaptureThread(ch.source, threading.Event(), self._queue_size)
+                ch.capture = CaptureThread(ch.source, ch.capture_stop, self._queue_size)
             self._workers = [Worker(self._inference_loop, name="inference", on_error=self._fail),
                              Worker(self._results_loop, name="results", on_error=self._fail)]
             for worker in self._workers:
@@ -543,18 +546,23 @@ class Pipeline:
         with self._lock:
             channels = self.channels
         for ch in channels:
+            ch.capture_stop.set()
             if ch.capture is not None:
                 ch.source.interrupt()  # every reader is told at once ...
+        started = time.monotonic()
         for ch in channels:
             if ch.capture is not None:
                 ch.capture.close()  # ... so these joins overlap
         deadline = time.monotonic() + timeout
         for worker in self._workers:
             worker.join(deadline=deadline)
+        captured = time.monotonic()
         errors = []
         for ch in channels:
             with ch.lock:
                 errors += ch.close_sinks()
+        log.debug("closed in %.1f s (cameras and threads %.1f s, outputs %.1f s)", time.monotonic() - started,
+                  captured - started, time.monotonic() - captured)
         self._raise_error()
         if errors:
             raise errors[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from fastsam_video.events import EventKind
+from fastsam_video.events import CameraState, EventKind
 from fastsam_video.pipeline import Pipeline
 from fastsam_video.sinks import read_davis_png, rle_decode
-from fastsam_video.sources import open_source
+from fastsam_video.sources import FrameSource, open_source
 from fastsam_video.tracker import ObjectPrompt, PromptSet
 from fastsam_video.types import FastSAMVideoError, Segmentation
 
@@ -279,3 +280,133 @@ def test_one_camera_failing_does_not_stall_the_others():
         assert pipeline.snapshot(1).frames == 40
         assert pipeline.snapshot(0).frames == 5
         assert "connection reset" in str(pipeline.channels[0].error)
+
+
+# ---------------------------------------------------------------- faults stay in their camera; cameras at run time
+
+class ResizingSource(FrameSource):
+    """A file-like camera whose frame size changes mid-stream (a reconfigured camera, an
+    adaptive stream): `first` frames at 160x120, then `then` frames at 320x240."""
+
+    name, fps = "resizing camera", 30.0
+
+    def __init__(self, first: int = 20, then: int = 20, source_id: int = 0):
+        super().__init__(source_id)
+        self.sizes = [(120, 160)] * first + [(240, 320)] * then
+        self.frame_count = len(self.sizes)
+
+    def _read_image(self):
+        if self._next_index >= len(self.sizes):
+            return None
+        h, w = self.sizes[self._next_index]
+        image = np.full((h, w, 3), 90, np.uint8)
+        image[h // 4:h // 2, w // 4:w // 2] = (40, 200, 240)  # where FakeSegmenter puts its mask
+        return image, self._next_index / self.fps
+
+
+def test_a_frame_size_change_stays_in_its_camera(tmp_path):
+    events = []
+    seen = []
+    sources = [ResizingSource(), open_source(str(CLIP))]
+    prompts = PromptSet((ObjectPrompt(1, points=((60, 45),), labels=(1,)),))  # inside the 160x120 square
+    pipeline = Pipeline(sources, FakeSegmenter(), prompts, record=tmp_path / "out.mp4", segment_seconds=600,
+                        export_masks=tmp_path / "masks", on_result=seen.append)
+    pipeline.subscribe(events.append)
+    with pipeline:
+        assert pipeline.wait(60)  # no error: the camera went on
+    statuses = [pipeline.status(camera) for camera in (0, 1)]  # after close: the recordings are finished
+    resized = [e for e in events if e.kind == EventKind.CAMERA_RESIZED]
+    assert [(e.camera, e.detail) for e in resized] == [(0, "160x120 -> 320x240")]
+    after = [r for r in seen if r.camera == 0 and r.frame.index >= 20]
+    assert len(after) == 20 and after[0].segmentation.masks.shape[1:] == (240, 320)
+    assert all(r.segmentation.object_ids.tolist() == [1] for r in after[1:])  # object 1 re-selected and kept
+    assert [s.stats.frames for s in statuses] == [40, 60] and not statuses[0].sink_errors
+    assert statuses[0].frame_size == (320, 240)
+    segments = statuses[0].recorded  # the recording rolled to a new file at the new size
+    assert len(segments) == 2 and [frames_in(p)[0] for p in segments] == [20, 20]
+    assert [frames_in(p)[0] for p in statuses[1].recorded] == [60]  # the other camera: undisturbed
+    masks = sorted((tmp_path / "masks-cam1").glob("*.png"))
+    assert len(masks) == 40 and read_davis_png(masks[-1]).shape == (240, 320)
+
+
+def test_an_output_failing_mid_run_is_reported_for_its_camera_and_the_others_go_on(tmp_path):
+    events = []
+
+    def break_camera_1_export(result):
+        folder = tmp_path / "masks-cam1"
+        while result.camera == 0 and result.frame.index == 10:  # its folder is removed: no more writes there
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                with open(folder, "x") as file:  # the writer may have made the folder again meanwhile
+                    file.write("not a folder")
+                break
+            except (FileExistsError, IsADirectoryError):
+                continue
+
+    sources = [open_source(str(CLIP), source_id=0), open_source(str(SAMPLES / "clips" / "drift" / "video.mp4"))]
+    pipeline = Pipeline(sources, FakeSegmenter(delay=0.01), export_masks=tmp_path / "masks",
+                        on_result=break_camera_1_export)
+    pipeline.subscribe(events.append)
+    with pipeline:
+        assert pipeline.wait(60)
+        statuses = [pipeline.status(camera) for camera in (0, 1)]
+    failed = [e for e in events if e.kind == EventKind.SINK_FAILED]
+    assert [e.camera for e in failed] == [0] and "cannot create folder" in failed[0].detail
+    assert len(statuses[0].sink_errors) == 1 and statuses[0].sink_errors[0].startswith("davis export: ")
+    assert [s.stats.frames for s in statuses] == [60, 60]  # camera 1 went on without its export
+    assert statuses[0].state == CameraState.ENDED and statuses[0].error is None
+    assert len(list((tmp_path / "masks-cam2").glob("*.png"))) == 60
+
+
+def test_cameras_are_added_and_removed_while_running_with_stable_ids(tmp_path):
+    before = set(threading.enumerate())
+    events = []
+    seen = []
+    live = open_source("lavfi:testsrc2=size=160x120:rate=30,realtime")
+    pipeline = Pipeline(live, FakeSegmenter(), record=tmp_path / "rec.mp4", stay_open=True, on_result=seen.append)
+    pipeline.subscribe(events.append)
+    with pipeline:
+        while pipeline.status(0).stats.frames < 5:
+            assert not pipeline.wait(0.05)
+        assert pipeline.status(0).state == CameraState.RUNNING
+        added = pipeline.add_camera(open_source(str(CLIP)))
+        assert added == 1 and pipeline.camera_ids() == [0, 1]
+        while pipeline.status(1).state != CameraState.ENDED:
+            assert not pipeline.wait(0.05)
+        pipeline.remove_camera(0)
+        assert pipeline.camera_ids() == [1]
+        with pytest.raises(FastSAMVideoError, match="no camera 0"):
+            pipeline.status(0)
+        assert not pipeline.wait(0.3)  # stay_open: runs on with every camera ended, until close()
+        assert pipeline.add_camera(open_source(str(CLIP))) == 2  # ids are never reused
+        assert pipeline.status(2).recording == tmp_path / "rec-cam3.mp4"
+    assert threads_besides(before) == []
+    assert frames_in(tmp_path / "rec.mp4")[0] >= 5  # finished when its camera was removed
+    assert frames_in(tmp_path / "rec-cam2.mp4")[0] == 60
+    assert {r.camera for r in seen} >= {0, 1} and {r.frame.source_id for r in seen} == {r.camera for r in seen}
+    kinds = [(e.kind, e.camera) for e in events]
+    for expected in [(EventKind.CAMERA_ADDED, 1), (EventKind.CAMERA_ENDED, 1), (EventKind.RECORDING_STOPPED, 0),
+                     (EventKind.CAMERA_REMOVED, 0), (EventKind.CAMERA_ADDED, 2)]:
+        assert expected in kinds
+    assert kinds.index((EventKind.RECORDING_STOPPED, 0)) < kinds.index((EventKind.CAMERA_REMOVED, 0))
+
+
+def test_connection_changes_are_camera_events():
+    from .rtsp_server import free_port
+
+    events = []
+    down = open_source(f"rtsp://127.0.0.1:{free_port()}/x", open_timeout=1, read_timeout=1)  # nobody listens
+    up = open_source("lavfi:testsrc2=size=160x120:rate=30,realtime", reconnect=True)
+    pipeline = Pipeline([down, up], FakeSegmenter())
+    pipeline.subscribe(events.append)
+    with pipeline:
+        deadline = time.monotonic() + 20
+        wanted = {(EventKind.CAMERA_RECONNECTING, 0), (EventKind.CAMERA_CONNECTED, 1)}
+        while time.monotonic() < deadline and not (wanted <= {(e.kind, e.camera) for e in events}
+                                                   and pipeline.status(1).stats.frames > 0):
+            pipeline.wait(0.1)
+        assert pipeline.status(0).state == CameraState.RECONNECTING
+        assert pipeline.status(1).state == CameraState.RUNNING
+    kinds = {(e.kind, e.camera) for e in events}
+    assert (EventKind.CAMERA_RECONNECTING, 0) in kinds and (EventKind.CAMERA_CONNECTED, 1) in kinds
+    assert (EventKind.CAMERA_CONNECTED, 0) not in kinds
