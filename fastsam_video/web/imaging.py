@@ -27,7 +27,7 @@ from ..sinks import _mask_bbox, rle_encode
 from ..types import PromptError, Segmentation
 
 MAX_SIDE = 1280  # uploads are scaled down to this longer side (masks at full resolution stay bounded)
-CACHE_IMAGES = 8  # uploads kept (LRU), each with its model outputs per settings
+CACHE_IMAGES = 8  # uploads kept (LRU), and model outputs kept (LRU, one per image and settings)
 MODES = ("everything", "points", "box", "text")
 
 
@@ -171,7 +171,7 @@ class ImageSegmenter:
         self._text_encoder_factory = text_encoder
         self._text_encoder = None
         self._images: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
-        self._outputs: dict[tuple, Segmentation] = {}
+        self._outputs: collections.OrderedDict[tuple, Segmentation] = collections.OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
@@ -182,7 +182,8 @@ class ImageSegmenter:
             self._images[image_id] = image
             while len(self._images) > self._capacity:
                 old, _ = self._images.popitem(last=False)
-                self._outputs = {k: v for k, v in self._outputs.items() if k[0] != old}
+                for key in [k for k in self._outputs if k[0] == old]:
+                    del self._outputs[key]
         return image_id
 
     def image(self, image_id: str) -> np.ndarray:
@@ -196,6 +197,7 @@ class ImageSegmenter:
         key = (image_id, s.imgsz, s.conf, s.iou, s.retina)
         with self._lock:
             if key in self._outputs:
+                self._outputs.move_to_end(key)
                 return self._outputs[key], True, 0.0
         model = copy.copy(self.segmenter)  # same weights and runtime; settings of this request only
         model.imgsz = s.imgsz or model.imgsz
@@ -208,6 +210,8 @@ class ImageSegmenter:
         with self._lock:
             if image_id in self._images:
                 self._outputs[key] = seg
+                while len(self._outputs) > self._capacity:  # masks at full resolution: a few only
+                    self._outputs.popitem(last=False)
         return seg, False, ms
 
     def _encoder(self):

@@ -11,13 +11,16 @@ import time
 import httpx
 
 from tests.web.conftest import free_port, wait_for
+from tests.web.test_outlets import Receiver
 
 
-def test_serve_with_no_source_plays_the_demo_and_requires_a_token_off_loopback(tmp_path):
+def test_serve_with_no_source_plays_the_demo_requires_a_token_off_loopback_and_posts_events(tmp_path):
     port = free_port()
+    hook = Receiver()
     env = {**os.environ, "FASTSAM_VIDEO_TOKEN": ""}
     process = subprocess.Popen([sys.executable, "-m", "fastsam_video", "serve", "--host", "127.0.0.2",
-                                "--port", str(port), "--output", str(tmp_path), "--backend", "torch"],
+                                "--port", str(port), "--output", str(tmp_path), "--backend", "torch",
+                                "--webhook", hook.url],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = process.stdout.readline()  # printed once the model and the camera are up
@@ -29,7 +32,11 @@ def test_serve_with_no_source_plays_the_demo_and_requires_a_token_off_loopback(t
         health = wait_for(lambda: (h := _get(base + "/api/health", token)) and h["cameras"][0]["state"] == "running"
                           and h, 60, "the demo camera running")
         assert health["cameras"][0]["name"] == "crossing/video.mp4 (loop)"
+        added = wait_for(lambda: next((e for e in hook.received if e["kind"] == "camera_added"), None), 10,
+                         "the webhook called")
+        assert added["camera"] == 0
     finally:
+        hook.close()
         process.send_signal(signal.SIGINT)
         try:
             process.wait(30)
