@@ -13,7 +13,6 @@ import collections
 import json
 import logging
 import threading
-import time
 import urllib.error
 import urllib.request
 from typing import Callable

@@ -35,7 +35,6 @@ def patch_rgb(page, img, x: float, y: float, size: int = 6) -> np.ndarray:
     """Mean RGB of a small patch of the displayed image around frame pixel (x, y)."""
     import cv2
 
-    box = img.bounding_box()
     natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     png = img.screenshot()
     shot = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
