@@ -105,7 +105,8 @@ def serve(args: argparse.Namespace) -> int:
               f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
     print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # open streams (MJPEG, events) never end by themselves: close them 2 s after Ctrl-C
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
         live.close()
         for outlet in outlets:

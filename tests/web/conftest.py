@@ -61,7 +61,8 @@ class Server:
         self.live = live
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                   timeout_graceful_shutdown=2))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn")
         self.thread.start()
         deadline = time.monotonic() + 20

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import httpx
 
@@ -34,14 +36,19 @@ def test_serve_with_no_source_plays_the_demo_requires_a_token_off_loopback_and_p
         added = wait_for(lambda: next((e for e in hook.received if e["kind"] == "camera_added"), None), 10,
                          "the webhook called")
         assert added["camera"] == 0
+        viewer = threading.Thread(target=_watch, args=(f"{base}/api/cameras/0/stream.mjpg?token={token}",))
+        viewer.start()  # a browser left open must not keep the server from stopping
+        time.sleep(1)
     finally:
         hook.close()
         process.send_signal(signal.SIGINT)
+        start = time.monotonic()
         try:
             process.wait(30)
         finally:
             if process.poll() is None:
                 process.kill()
+    assert time.monotonic() - start < 15
     stderr = process.stderr.read()
     assert "needs a token" in stderr and token not in stderr  # generated, printed once (in the URL)
     assert process.returncode == 0, stderr[-2000:]
@@ -53,3 +60,12 @@ def _get(url: str, token: str):
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
+
+
+def _watch(url: str) -> None:
+    try:
+        with httpx.stream("GET", url, timeout=30) as response:
+            for _ in response.iter_bytes():
+                pass
+    except httpx.HTTPError:
+        pass  # the server went away: what this viewer waits for
