@@ -317,3 +317,25 @@ def test_docs_and_pages_are_served(client):
     assert "live.js" in client.get("/").text and "image.js" in client.get("/image").text
     assert "pointerPrompts" in client.get("/static/common.js").text
     one_line_error(client.get("/static/..%2Fapp.py"), 404)
+
+
+def test_a_stalled_viewer_never_stalls_the_camera(server, client):
+    """A viewer that connects and never reads: the camera goes on and the frames it misses are
+    dropped (at most one JPEG is held per camera), not queued."""
+    import socket
+
+    running(client)
+    stalled = socket.create_connection(("127.0.0.1", server.port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /api/cameras/0/stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        stream = server.live.camera(0).stream
+        wait_for(lambda: stream.viewers >= 1, 10, "the stalled viewer connected")
+        frames = client.get("/api/cameras/0").json()["frames"]
+        encoded = stream.encoded
+        time.sleep(3)
+        assert client.get("/api/cameras/0").json()["frames"] > frames + 5
+        assert stream.encoded - encoded < 3 * stream.max_fps + 2
+        assert len(stream._waiters) <= 1
+    finally:
+        stalled.close()
