@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .engine import Segmenter
+from .options import checked, image_size, positive_int, unit_interval
 from .prompts import ClipEncoder, masks_to_boxes, select_by_boxes, select_by_points, select_by_text
 from .render import Annotator, Markers
 from .types import FastSAMVideoError, Segmentation
@@ -61,6 +62,9 @@ class FastSAM:
 
     def __call__(self, source, device: str | None = None, retina_masks: bool = True, imgsz: int | None = None,
                  conf: float | None = None, iou: float | None = None, max_det: int = 300) -> Segmentation:
+        imgsz, conf, iou = (checked("imgsz", imgsz, image_size), checked("conf", conf, unit_interval),
+                            checked("iou", iou, unit_interval))
+        max_det = checked("max_det", max_det, positive_int)
         segmenter = self.segmenter(device)
         image = read_image(source)
         saved = segmenter.imgsz, segmenter.conf, segmenter.iou, segmenter.retina, segmenter.max_det

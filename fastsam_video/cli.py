@@ -1,6 +1,9 @@
-"""Command line: fastsam-video image | run | demo | eval | bench | gui.
+"""Command line: fastsam-video image | run | demo | eval | bench | gui. Parsing and printing
+only: the options are `options`, the pipeline comes from `factory`, signals from `service`.
 
-Errors the user can fix print one line and exit with status 2; no tracebacks.
+Errors the user can fix print one line and exit with status 2; no tracebacks. Exit codes:
+0 done, 1 a camera or an output failed while the others went on, 2 usage or input errors,
+128 + N after signal N (130 SIGINT, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
+from .errors import FastSAMVideoError, PromptError  # noqa: E402
+# add_stream_options, object_prompts (and make_segmenter below) stay importable from here for the
+# window until it imports `options` itself
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options,  # noqa: E402, F401
                       add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
 from .service import GracefulStop  # noqa: E402
-# add_stream_options, object_prompts and make_segmenter stay importable from here for the window
-# until it imports `options` itself
-from .errors import FastSAMVideoError, PromptError  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
 log = logging.getLogger("fastsam_video")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import PromptError
+from .errors import FastSAMVideoError, PromptError
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "auto")
@@ -29,75 +29,59 @@ BACKENDS = ("torch", "onnx", "auto")
 
 # ---------------------------------------------------------------- value checks (argparse `type=`)
 
-def _number(text: str, kind: type, allowed: str) -> float | int:
+def _checked(kind: type, allowed: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse `type=`: `kind(text)` if `ok` accepts it, else "expected {allowed}, got {text}"."""
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not ok(value):
+            shown = str(text)
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {shown if shown.strip() else repr(text)}")
+        return value
+    return convert
+
+
+def checked(name: str, value, check: Callable):
+    """`check(value)` for the Python API: a bad value raises FastSAMVideoError("conf: expected
+    a number from 0 to 1, got 2"); None passes through (the model's default)."""
+    if value is None:
+        return None
     try:
-        return kind(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        return check(value)
+    except argparse.ArgumentTypeError as err:
+        raise FastSAMVideoError(f"{name}: {err}") from None
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+positive_int = _checked(int, "a positive integer", lambda v: v >= 1)
+positive_float = _checked(float, "a positive number", lambda v: 0 < v < float("inf"))
+non_negative_float = _checked(float, "a number >= 0", lambda v: 0 <= v < float("inf"))
+unit_interval = _checked(float, "a number from 0 to 1", lambda v: 0 <= v <= 1)  # thresholds
+image_size = _checked(int, "an integer of at least 32 (pixels, e.g. 640)", lambda v: v >= 32)  # padded to the stride
 
 
-def positive_float(text: str) -> float:
-    value = _number(text, float, "a positive number")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+def _output(what: str, wrong: Callable[[Path], bool], wrong_kind: str) -> Callable[[str], Path]:
+    """An argparse `type=` for a path to write: not empty, and not an existing `wrong_kind`."""
+    def convert(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"expected {what}, got ''")
+        if wrong(Path(text)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got the {wrong_kind} {text!r}")
+        return Path(text)
+    return convert
 
 
-def non_negative_float(text: str) -> float:
-    value = _number(text, float, "a number >= 0")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def unit_interval(text: str) -> float:
-    """A threshold: 0 <= value <= 1."""
-    value = _number(text, float, "a number from 0 to 1")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
-    return value
-
-
-def image_size(text: str) -> int:
-    """The model's input size in pixels (padded to the network's stride)."""
-    value = _number(text, int, "an integer of at least 32 (pixels, e.g. 640)")
-    if value < 32:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 32 (pixels, e.g. 640), got {text}")
-    return value
-
-
-def output_file(text: str) -> Path:
-    """A file to write (recording, COCO JSON): not an existing folder."""
-    path = Path(text)
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a file name, got ''")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"expected a file name, got the folder {text!r}")
-    return path
-
-
-def output_folder(text: str) -> Path:
-    """A folder to write into (DAVIS masks): not an existing file."""
-    path = Path(text)
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got ''")
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"expected a folder, got the file {text!r}")
-    return path
+output_file = _output("a file name", Path.is_dir, "folder")  # a COCO JSON
+output_folder = _output("a folder", lambda p: p.exists() and not p.is_dir(), "file")  # DAVIS masks
 
 
 def recording_file(text: str) -> str:
-    """A recording: a file name, or with --segment-seconds a folder or a name pattern."""
+    """A recording: a file name, or with --segment-seconds a folder/ or a name pattern (kept as
+    a str: a trailing / matters)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a file name ending in .mp4, got ''")
-    return text  # a str: a trailing / (a folder of segments) matters
+    return text
 
 
 def parse_bool(value: str | bool) -> bool:

@@ -219,3 +219,31 @@ def test_sigkill_keeps_what_was_recorded(tmp_path):
     process.kill()
     process.wait(timeout=30)
     assert decoded(tmp_path / "live.mp4") >= 10
+
+
+def cut_short(clip, target, keep: float = 0.3):
+    """The first `keep` of `clip`'s bytes, remuxed first so that its header (moov) comes first:
+    the header announces every frame, the data holds a third of them."""
+    with av.open(str(clip)) as inp, av.open(str(target) + ".full.mp4", "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = open(str(target) + ".full.mp4", "rb").read()
+    target.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_file_cut_short_says_so(tmp_path, caplog):
+    cut_short(SAMPLES / "clips" / "crossing" / "video.mp4", tmp_path / "cut.mp4")
+    with caplog.at_level("INFO", logger="fastsam_video"):
+        assert run_cli("run", tmp_path / "cut.mp4", "--no-window", "--imgsz", "160") == 0
+    warning = [r.getMessage() for r in caplog.records if "cut short" in r.getMessage()]
+    assert len(warning) == 1 and "of the 60 frames its header announces" in warning[0], caplog.text
+
+
+def test_a_whole_file_says_nothing_of_the_kind(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="fastsam_video"):
+        assert run_cli("run", SAMPLES / "clips" / "crossing" / "video.mp4", "--no-window", "--imgsz", "160",
+                       "--max-frames", "20") == 0
+    assert "cut short" not in caplog.text and "done: 20 frames" in caplog.text

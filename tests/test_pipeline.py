@@ -410,3 +410,20 @@ def test_connection_changes_are_camera_events():
     kinds = {(e.kind, e.camera) for e in events}
     assert (EventKind.CAMERA_RECONNECTING, 0) in kinds and (EventKind.CAMERA_CONNECTED, 1) in kinds
     assert (EventKind.CAMERA_CONNECTED, 0) not in kinds
+
+
+def test_a_failure_while_building_closes_what_was_opened(tmp_path):
+    from fastsam_video.factory import build_pipeline
+    from fastsam_video.options import ModelOptions, OutputOptions, StreamOptions
+    from fastsam_video.types import RecordingError
+
+    before = set(threading.enumerate())
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    started = time.monotonic()
+    with pytest.raises(RecordingError, match="notes.txt"):
+        build_pipeline([str(CLIP), "lavfi:testsrc2=size=160x120:rate=30,realtime"], ModelOptions(), StreamOptions(),
+                       OutputOptions(record=str(tmp_path / "r.mp4"), export_coco=tmp_path / "notes.txt" / "c.json"),
+                       segmenter=FakeSegmenter())  # the second camera's recorder opens, then its export fails
+    assert time.monotonic() - started < 5
+    assert threads_besides(before) == []  # the recorders' threads were closed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no 0-byte recording left

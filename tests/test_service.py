@@ -17,7 +17,7 @@ import time
 import av
 import pytest
 
-from .conftest import ROOT, SAMPLES
+from .conftest import SAMPLES
 from .rtsp_server import RtspServer, free_port, unavailable
 
 LIVE = "lavfi:testsrc2=size=320x240:rate=30,realtime"
@@ -145,7 +145,7 @@ def test_a_model_that_fails_to_load_exits_with_one_line(tmp_path):
     code, out, _ = run_to_end(tmp_path, "run", SAMPLES / "clips" / "crossing" / "video.mp4", "--model", "broken.pt",
                               "--record", "r.mp4", "--no-window")
     assert code == 2, out
-    assert out.splitlines() == [f"fastsam-video: error: broken.pt is not a readable FastSAM / YOLOv8-seg checkpoint "
+    assert out.splitlines() == ["fastsam-video: error: broken.pt is not a readable FastSAM / YOLOv8-seg checkpoint "
                                 "(empty, cut short or not a PyTorch file): re-download it or pass another --model"]
 
 
