@@ -1,5 +1,12 @@
-// Shared by the pages: JSON requests with one-line errors shown in #error.
+// Shared by the pages: the header's links, JSON requests with one-line errors shown in #error,
+// mouse prompts on an image.
 "use strict";
+
+(function nav() {
+  const links = [["/", "Live"], ["/image", "Image"], ["/docs", "API"]].map(([href, text]) =>
+    `<a href="${href}"${href === location.pathname ? ' class="here"' : ""}>${text}</a>`).join("");
+  document.getElementById("nav").insertAdjacentHTML("afterbegin", `<h1>fastsam-video</h1>${links}`);
+})();
 
 async function api(method, path, body) {
   const init = { method, headers: {} };
