@@ -368,6 +368,15 @@ def add_bench_parser(sub) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def add_serve_parser(sub) -> None:
+    from .web import add_serve_arguments, serve
+
+    p = sub.add_parser("serve", help="web app and HTTP API: live cameras in a browser, FastSAM's image demo")
+    add_model_options(p)
+    add_serve_arguments(p)
+    p.set_defaults(func=serve)
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -381,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
     add_gui_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,7 @@ class Segmenter:
         self.max_det = max_det
         self.retina = retina
         self.dtype = torch.float16 if self.half else torch.float32
+        self._forward_lock = threading.Lock()  # shared by shallow copies (the web's image page)
         if self.device.type == "cpu":
             # leave a core to the decode and encode threads: with every core busy, the model's
             # OpenMP threads spin-wait for the one that is taken (measured: 10x slower on 2 cores)
@@ -191,7 +193,8 @@ class Segmenter:
         """The network alone: (B, 3, h, w) input -> (raw predictions (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4))."""
         if self.runtime is not None:
             return self.runtime(batch)
-        out = self.model(batch)
+        with self._forward_lock:  # the head caches anchors per input shape: one forward at a time
+            out = self.model(batch)
         return out[0] if isinstance(out[0], tuple) else out  # ((y, proto), raw_dict) in eval mode
 
     @torch.inference_mode()

@@ -1,0 +1,35 @@
+"""The web app and HTTP API (`fastsam-video serve`): the only package that imports FastAPI.
+
+Importing this package is cheap; FastAPI, uvicorn and the model load when `serve` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .server import serve as run
+
+    return run(args)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="cameras: files, webcam indexes, rtsp:// URLs (default: the bundled clip in a loop)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", default=None,
+                   help="access token (default: $FASTSAM_VIDEO_TOKEN; generated and printed off loopback)")
+    p.add_argument("--webhook", action="append", default=[], metavar="URL", help="POST each event as JSON here")
+    p.add_argument("--mqtt", action="append", default=[], metavar="mqtt://HOST:PORT/TOPIC",
+                   help="publish each event as JSON to this MQTT topic")
+    p.add_argument("--output", default="output", help="folder for recordings (default ./output)")
+    p.add_argument("--realtime", action="store_true", help="play files at their frame rate, like cameras")
+    p.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp")
+    p.add_argument("--open-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--read-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--clip-model", default="ViT-B/32", help="CLIP model name or .pt file (text prompts)")
+    p.add_argument("--max-lost", type=float, default=10.0, metavar="SECONDS",
+                   help="how long a lost object is searched for (default 10)")
+

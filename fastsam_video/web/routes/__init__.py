@@ -1,0 +1,6 @@
+"""One router per resource: health, cameras (with the MJPEG stream and snapshot), objects,
+recording, events (Server-Sent Events), segment (the image page)."""
+
+from . import cameras, events, health, objects, recording, segment
+
+ROUTERS = [health.router, cameras.router, objects.router, recording.router, events.router, segment.router]

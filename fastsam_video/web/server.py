@@ -1,0 +1,114 @@
+"""`fastsam-video serve`: load the model once, open the cameras, run uvicorn, print the URL."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..engine import REPO_ROOT
+from ..prompts import ClipEncoder
+from ..sources import FrameSource, open_source
+from ..types import Frame, SourceError
+
+log = logging.getLogger(__name__)
+
+DEMO_CLIP = REPO_ROOT / "samples" / "clips" / "crossing" / "video.mp4"
+DEMO_SPEC = "demo"
+
+
+class LoopingSource(FrameSource):
+    """A video file played at its own rate, from the start again at its end, like a camera
+    (the server's demo). Timestamps keep increasing across loops."""
+
+    def __init__(self, path: str | Path, source_id: int = 0, realtime: bool = True):
+        super().__init__(source_id)
+        self.path = Path(path)
+        self.realtime = self.live = realtime  # not realtime: as fast as the pipeline takes frames (benchmarks)
+        self._inner = open_source(str(self.path), realtime=realtime, source_id=source_id)
+        self.name = f"{self.path.parent.name}/{self.path.name} (loop)"
+        self.fps = self._inner.fps
+        self._offset = 0.0
+        self._last = 0.0
+
+    def _read_image(self):
+        frame: Frame | None = self._inner.read()
+        if frame is None:  # the end: start again where the timeline left off
+            self._inner.close()
+            self._offset = self._last + 1.0 / (self.fps or 30.0)
+            self._inner = open_source(str(self.path), realtime=self.realtime, source_id=self.source_id)
+            frame = self._inner.read()
+            if frame is None:
+                raise SourceError(f"{self.path} has no frames to loop over")
+        self._last = self._offset + (frame.pts or 0.0)
+        return frame.image, self._last
+
+    def _release(self) -> None:
+        self._inner.close()
+
+
+def source_opener(stream):
+    """Opens a camera spec with the stream options; "demo" is the bundled clip in a loop."""
+    from ..factory import open_camera
+
+    def open_one(spec: str) -> FrameSource:
+        return LoopingSource(DEMO_CLIP) if spec == DEMO_SPEC else open_camera(spec, stream)
+    return open_one
+
+
+def build(args):
+    """(app, live service, outlets) from the parsed `serve` arguments."""
+    from ..factory import build_pipeline
+    from ..options import ModelOptions, OutputOptions, StreamOptions
+    from .app import create_app
+    from .imaging import ImageSegmenter
+    from .outlets import EventBus, open_outlets
+    from .service import LiveService
+
+    model = ModelOptions.from_args(args)
+    stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
+    outlets = open_outlets(args.webhook, args.mqtt)
+    bus = EventBus()
+    for outlet in outlets:
+        bus.subscribe(outlet.offer)
+    try:
+        pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
+        live = LiveService(pipeline, source_opener(stream), output_dir=args.output, bus=bus)
+        try:
+            for spec in args.sources or [DEMO_SPEC]:
+                live.add_camera(spec)
+        except BaseException:
+            live.close()
+            raise
+    except BaseException:
+        for outlet in outlets:
+            outlet.close()
+        raise
+    images = ImageSegmenter(pipeline.segmenter, lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device))
+    return create_app(live, images, token=args.token), live, outlets
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .auth import TOKEN_ENV, resolve_token
+
+    token, generated = resolve_token(args.host, args.token)
+    args.token = token
+    app, live, outlets = build(args)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}/" + (f"?token={token}" if token else "")
+    if generated:
+        print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
+              f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
+    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+    try:
+        # open streams (MJPEG, events) never end by themselves: close them 2 s after Ctrl-C
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+    finally:
+        live.close()
+        for outlet in outlets:
+            outlet.close()
+    return 0

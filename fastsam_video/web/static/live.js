@@ -1,0 +1,137 @@
+// The live page: a grid of cameras (MJPEG), prompts by mouse and text, objects, recording, events.
+"use strict";
+
+const state = { cameras: [], selected: null, objects: [], selectedObject: null, tiles: new Map() };
+
+function tile(camera) {
+  let t = state.tiles.get(camera.id);
+  if (t) return t;
+  const el = document.createElement("div");
+  el.className = "tile";
+  el.dataset.camera = camera.id;
+  el.innerHTML = `<div class="title"><b class="name"></b><span class="stats"></span></div>
+    <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div></div>`;
+  const img = el.querySelector("img");
+  el.addEventListener("mousedown", () => select(camera.id));
+  pointerPrompts(img, el.querySelector(".rubber"),
+    (point, how) => pointPrompt(camera.id, point, how),
+    (box) => send(() => api("POST", `/api/cameras/${camera.id}/objects`, { box })));
+  document.getElementById("grid").appendChild(el);
+  t = { el, img };
+  state.tiles.set(camera.id, t);
+  return t;
+}
+
+async function send(request) {
+  try { showError(null); const out = await request(); await refreshObjects(); return out; }
+  catch (err) { showError(err); }
+}
+
+async function pointPrompt(cid, [x, y], { background, add }) {
+  const chosen = state.objects.find((o) => o.id === state.selectedObject && o.prompt.points);
+  if (background || (chosen && add)) {
+    if (!chosen) { showError("select a point-prompted object first (click it in the list)"); return; }
+    const points = [...chosen.prompt.points, [x, y, background ? 0 : 1]];
+    await send(() => api("PUT", `/api/cameras/${cid}/objects/${chosen.id}`, { points }));
+    return;
+  }
+  const out = await send(() => api("POST", `/api/cameras/${cid}/objects`, { points: [[x, y, 1]] }));
+  if (out) { state.selectedObject = out.id; await refreshObjects(); }
+}
+
+function select(cid) {
+  if (state.selected === cid) return;
+  state.selected = cid;
+  state.selectedObject = null;
+  for (const [id, t] of state.tiles) t.el.classList.toggle("selected", id === cid);
+  refreshObjects();
+  renderPanel();
+}
+
+function renderPanel() {
+  const camera = state.cameras.find((c) => c.id === state.selected);
+  document.getElementById("selected-name").textContent = camera ? `Camera ${camera.id}: ${camera.name}` : "No camera";
+  const rec = document.getElementById("record");
+  rec.textContent = camera && camera.recording ? `Stop recording (${camera.recording})` : "Record";
+  rec.classList.toggle("on", !!(camera && camera.recording));
+  document.getElementById("everything").classList.toggle("on", !!(camera && camera.everything));
+}
+
+async function refreshCameras() {
+  try { state.cameras = await api("GET", "/api/cameras"); } catch (err) { showError(err); return; }
+  const ids = new Set(state.cameras.map((c) => c.id));
+  for (const [id, t] of state.tiles) if (!ids.has(id)) { t.img.src = ""; t.el.remove(); state.tiles.delete(id); }
+  for (const camera of state.cameras) {
+    const t = tile(camera);
+    t.el.querySelector(".name").textContent = `${camera.id}: ${camera.name}`;
+    t.el.querySelector(".stats").textContent = `${camera.state}${camera.error ? " (" + camera.error + ")" : ""} · `
+      + `${camera.fps} fps · ${camera.latency_ms} ms · dropped ${camera.dropped}`
+      + (camera.connection ? ` · ${camera.connection}` : "") + (camera.recording ? " · ● REC" : "");
+  }
+  if (state.selected === null || !ids.has(state.selected)) select(state.cameras.length ? state.cameras[0].id : null);
+  renderPanel();
+}
+
+async function refreshObjects() {
+  const list = document.getElementById("objects");
+  if (state.selected === null) { list.innerHTML = ""; return; }
+  try { state.objects = await api("GET", `/api/cameras/${state.selected}/objects`); }
+  catch (err) { showError(err); return; }
+  list.innerHTML = "";
+  for (const o of state.objects) {
+    const li = document.createElement("li");
+    li.dataset.object = o.id;
+    li.classList.toggle("selected", o.id === state.selectedObject);
+    const kind = Object.keys(o.prompt)[0];
+    li.innerHTML = `<span class="swatch" style="background:${o.color}"></span><b>${o.id}</b>
+      <span class="state-${o.state}">${o.state}</span><span class="help">${kind}</span>
+      <button title="remove" style="margin-left:auto">✕</button>`;
+    li.addEventListener("click", () => { state.selectedObject = o.id; refreshObjects(); });
+    li.querySelector("button").addEventListener("click", (e) => {
+      e.stopPropagation();
+      send(() => api("DELETE", `/api/cameras/${state.selected}/objects/${o.id}`));
+    });
+    list.appendChild(li);
+  }
+}
+
+function logEvent(event) {
+  const box = document.getElementById("events");
+  const time = new Date(event.wall_time * 1000).toLocaleTimeString();
+  box.textContent = `${time} camera ${event.camera}: ${event.message}\n` + box.textContent.slice(0, 5000);
+  if (event.camera === state.selected && event.object_id !== null) refreshObjects();
+}
+
+document.getElementById("add-camera").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const source = document.getElementById("source").value.trim();
+  const out = await send(() => api("POST", "/api/cameras", { source }));
+  if (out) { await refreshCameras(); select(out.id); }
+});
+document.getElementById("text-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (state.selected === null) return;
+  const text = document.getElementById("text").value;
+  send(() => api("POST", `/api/cameras/${state.selected}/objects`, { text }));
+});
+document.getElementById("everything").addEventListener("click", async () => {
+  const camera = state.cameras.find((c) => c.id === state.selected);
+  if (!camera) return;
+  await send(() => api("PUT", `/api/cameras/${camera.id}/everything`, { on: !camera.everything }));
+  refreshCameras();
+});
+document.getElementById("record").addEventListener("click", async () => {
+  const camera = state.cameras.find((c) => c.id === state.selected);
+  if (!camera) return;
+  await send(() => api(camera.recording ? "DELETE" : "POST", `/api/cameras/${camera.id}/recording`));
+  refreshCameras();
+});
+document.getElementById("remove-camera").addEventListener("click", async () => {
+  if (state.selected === null) return;
+  await send(() => api("DELETE", `/api/cameras/${state.selected}`));
+  refreshCameras();
+});
+
+new EventSource("/api/events").onmessage = (e) => logEvent(JSON.parse(e.data));
+refreshCameras();
+setInterval(refreshCameras, 1000);
