@@ -56,6 +56,7 @@ class CameraStatus:
     frames_done: int  # frames finished by every run (files: where a restart resumes)
     dropped: int  # live: stale frames replaced before the model could take them
     retries: int  # model calls resent (a replica lost or saturated)
+    fps: float  # frames finished per second by this run, from its first result to its last
     latency_p50: float  # seconds, capture to result
     latency_p95: float
     bytes_to_model: float  # per frame, mean: the resized frame
@@ -111,7 +112,10 @@ class Camera:
         state = ray.get(self.registry.join.remote(index, self.node_id))
         self.runs = state.runs
         self.prompts: PromptSet = state.prompts
-        self.frames_done = frames_recorded(state.segments) if state.segments else state.frames_done
+        # a shared record folder: resume after the frames the earlier segments hold; else (or
+        # without a recording) after the frames the registry last heard of
+        visible = state.segments and all(Path(p).exists() for p in state.segments)
+        self.frames_done = frames_recorded(state.segments) if visible else state.frames_done
         self.finished = state.finished
         # the decoder's share of the model: NMS and masks need its settings, not its forward pass
         self.decoder = Segmenter(options.model, device="cpu", imgsz=options.imgsz, conf=options.conf,
@@ -121,12 +125,14 @@ class Camera:
         self.annotator = Annotator()
         self._faint = Annotator(alpha=0.25, contours=False, labels=False)
         self.stop_event = threading.Event()
-        self.frames = self.dropped = self.retries = 0
+        self.frames = self.retries = 0
         self._bytes = [0, 0]
         self._latencies: collections.deque[float] = collections.deque(maxlen=300)
+        self._t_first = self._t_last = 0.0
         self._objects: tuple[ObjectStatus, ...] = ()
         self._segments: list[str] = []
         self._latest: np.ndarray | None = None
+        self._capture: CaptureThread | None = None
         if self.runs > 1:
             self._publish([Event(EventKind.CAMERA_RESTARTED, camera=index,
                                  detail=f"run {self.runs} on node {self.node_id[:12]}, from frame {self.frames_done}")])
@@ -150,8 +156,10 @@ class Camera:
         latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
         p50, p95 = np.percentile(latencies, [50, 95])
         n = max(self.frames, 1)
+        fps = (self.frames - 1) / (self._t_last - self._t_first) if self.frames > 1 else 0.0
+        dropped = self._capture.dropped if self._capture is not None else 0
         return CameraStatus(self.index, self.spec.name, self.node_id, self.runs, self.frames, self.frames_done,
-                            self.dropped, self.retries, float(p50), float(p95), self._bytes[0] / n,
+                            dropped, self.retries, fps, float(p50), float(p95), self._bytes[0] / n,
                             self._bytes[1] / n, self._objects, tuple(self._segments), self.finished)
 
     # ------------------------------------------------------------------ the loop
@@ -161,7 +169,7 @@ class Camera:
             return self.status()
         source = open_source(self.spec.source, realtime=self.spec.realtime, source_id=self.index)
         skip = 0 if source.live else self.frames_done
-        capture = CaptureThread(source, self.stop_event, queue_size=4)
+        capture = self._capture = CaptureThread(source, self.stop_event, queue_size=4)
         recorder = None
         if self.spec.record is not None:
             name = f"{self.spec.name}-run{self.runs:02d}-{{index:03d}}.mp4"
@@ -171,6 +179,9 @@ class Camera:
         try:
             while True:
                 frame = self._next(capture)
+                limit = self.spec.max_frames
+                if limit is not None and self.frames_done + (pending is not None) >= limit:
+                    frame = None
                 if frame is not None and frame.index < skip:
                     continue
                 request = self._submit(frame) if frame is not None else None
@@ -186,7 +197,6 @@ class Camera:
             self._publish([Event(EventKind.CAMERA_FAILED, camera=self.index, detail=str(err))])
             raise
         finally:
-            self.dropped = capture.dropped
             capture.close()
             if recorder is not None:
                 recorder.close()
@@ -239,7 +249,9 @@ class Camera:
                 self.registry.add_segment.remote(self.index, self._segments[-1])
         self._latest = annotated
         self._objects = track.objects
-        self._latencies.append(time.monotonic() - frame.t_capture)
+        self._t_last = time.monotonic()
+        self._t_first = self._t_first or self._t_last
+        self._latencies.append(self._t_last - frame.t_capture)
         self._bytes[0] += small.nbytes
         self._bytes[1] += out.nbytes
         self.frames += 1

@@ -42,3 +42,8 @@ class CameraSpec:
     record: Path | None = None  # a folder: <name>-<run>-<segment>.mp4 files go there
     realtime: bool = False  # files at their own rate (as a live camera), else as fast as possible
     segment_seconds: float = 600.0
+    max_frames: int | None = None  # stop after this many frames (every run together)
+
+    def __post_init__(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ClusterError(f"max frames: expected >= 1, got {self.max_frames}")

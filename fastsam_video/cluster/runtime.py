@@ -56,13 +56,13 @@ class ClusterPipeline:
                  prompts: PromptSet | None = None, *, record: str | Path | None = None,
                  replicas: int = 1, replica_cpus: float = 1.0, replica_gpus: float = 0.0,
                  camera_cpus: float = 0.25, realtime: bool = False, segment_seconds: float = 600.0,
-                 retry_seconds: float = 60.0):
+                 max_frames: int | None = None, retry_seconds: float = 60.0):
         if not sources:
             raise ClusterError("cameras: expected at least one source, got none")
         if replicas < 1:
             raise ClusterError(f"replicas: expected >= 1, got {replicas}")
         self.options = options or ModelOptions()
-        self.specs = [self._spec(s, i, record, realtime, segment_seconds) for i, s in enumerate(sources)]
+        self.specs = [self._spec(s, i, record, realtime, segment_seconds, max_frames) for i, s in enumerate(sources)]
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
             raise ClusterError(f"camera names: expected unique names, got {names}")
@@ -80,9 +80,10 @@ class ClusterPipeline:
         self._events_seen = 0
 
     @staticmethod
-    def _spec(source: str | CameraSpec, index: int, record, realtime: bool, segment_seconds: float) -> CameraSpec:
-        spec = source if isinstance(source, CameraSpec) else CameraSpec(str(source), realtime=realtime,
-                                                                        segment_seconds=segment_seconds)
+    def _spec(source: str | CameraSpec, index: int, record, realtime: bool, segment_seconds: float,
+              max_frames: int | None) -> CameraSpec:
+        spec = source if isinstance(source, CameraSpec) else CameraSpec(
+            str(source), realtime=realtime, segment_seconds=segment_seconds, max_frames=max_frames)
         return replace(spec, name=spec.name or f"cam{index + 1}",
                        record=spec.record if spec.record is not None else (Path(record) if record else None))
 
@@ -93,18 +94,18 @@ class ClusterPipeline:
         actor_options = {"num_cpus": self.replica_cpus, "num_gpus": self.replica_gpus}
         batch = self.options.max_batch_size
         model = SegmentModel.options(num_replicas=self.replicas, ray_actor_options=actor_options,
-                                     max_ongoing_requests=max(2 * batch, 4))
+                                     max_ongoing_requests=max(2 * batch, 4), graceful_shutdown_timeout_s=2.0)
         serve.run(model.bind(self.options), name=self.app, route_prefix=None)
         here = ray.get_runtime_context().get_node_id()
         self.registry = Registry.options(
             name=self._registry_name,
             scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=False),
         ).remote(len(self.specs), self.prompts)
-        camera_actor = ray.remote(Camera).options(
-            max_restarts=-1, max_task_retries=-1, max_concurrency=4, num_cpus=self.camera_cpus,
-            scheduling_strategy="SPREAD")
-        self.cameras = [camera_actor.options(name=f"{self._registry_name}-{spec.name}").remote(
-            i, spec, self.options, self._registry_name, self.app, self.retry_seconds)
+        camera_actor = ray.remote(Camera)
+        self.cameras = [camera_actor.options(
+            name=f"{self._registry_name}-{spec.name}", max_restarts=-1, max_task_retries=-1, max_concurrency=4,
+            num_cpus=self.camera_cpus, scheduling_strategy="SPREAD",
+        ).remote(i, spec, self.options, self._registry_name, self.app, self.retry_seconds)
             for i, spec in enumerate(self.specs)]
         self._runs = [camera.run.remote() for camera in self.cameras]
         return self
@@ -117,12 +118,24 @@ class ClusterPipeline:
         ray.get(self.registry.set_prompts.remote(camera, prompts))
         self.cameras[camera].set_prompts.remote(prompts)
 
-    def status(self, camera: int = 0, timeout: float = 10.0) -> CameraStatus:
-        """The camera's counters (its final report once its run ended)."""
+    def status(self, camera: int = 0, timeout: float = 5.0) -> CameraStatus:
+        """The camera's counters (its final report once its run ended). A camera being restarted
+        on another node does not answer: ClusterError after `timeout` seconds."""
+        status = self.try_status(camera, timeout)
+        if status is None:
+            raise ClusterError(f"camera {camera + 1} did not answer within {timeout:.0f} s (restarting on "
+                               "another node?)")
+        return status
+
+    def try_status(self, camera: int = 0, timeout: float = 1.0) -> CameraStatus | None:
+        """`status`, or None while the camera does not answer (a front end keeps answering)."""
         self._check_camera(camera)
         if camera in self._reports:
             return self._reports[camera]
-        return ray.get(self.cameras[camera].status.remote(), timeout=timeout)
+        try:
+            return ray.get(self.cameras[camera].status.remote(), timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            return None
 
     def jpeg(self, camera: int = 0, timeout: float = 10.0) -> bytes | None:
         self._check_camera(camera)
@@ -153,12 +166,12 @@ class ClusterPipeline:
 
     def close(self, timeout: float = 30.0) -> None:
         """Stops every camera (recordings finished), then removes the actors and the model."""
-        for camera in self.cameras:
-            camera.stop.remote()
         deadline = time.monotonic() + timeout
+        stopped = [camera.stop.remote() for camera in self.cameras]
         try:
             if self._runs:
                 self.wait(max(deadline - time.monotonic(), 0.1))
+                ray.wait(stopped, num_returns=len(stopped), timeout=max(deadline - time.monotonic(), 0.1))
         finally:
             for camera in self.cameras:
                 ray.kill(camera, no_restart=True)
