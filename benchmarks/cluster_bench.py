@@ -4,11 +4,11 @@ Prints: bytes per frame through the object store (a 1080p and a clip frame, at t
 size), throughput of one file camera through the local `Pipeline` and through a one-node
 Ray cluster (`ClusterPipeline`, --ray local), their ratio, per-frame costs for the sizing
 table, and optionally (--node-loss) the recovery time when a worker node of a three-node
-`ray.cluster_utils.Cluster` is killed.
+`ray.cluster_utils.Cluster` is killed (on its own: it starts its own cluster).
 
     nice .venv/bin/python benchmarks/cluster_bench.py                    # bundled model, 320
     nice .venv/bin/python benchmarks/cluster_bench.py --arch fastsam-s --imgsz 640 --frames 30
-    nice .venv/bin/python benchmarks/cluster_bench.py --node-loss
+    nice .venv/bin/python benchmarks/cluster_bench.py --node-loss         # recovery time only
 """
 
 from __future__ import annotations
@@ -66,29 +66,28 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--source", default=str(CLIP))
     parser.add_argument("--backend", default="torch")
-    parser.add_argument("--node-loss", action="store_true", help="also measure recovery from a killed worker node")
+    parser.add_argument("--node-loss", action="store_true",
+                        help="measure only the recovery from a killed worker node (three-node cluster)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
     model = None if args.arch == "bundled" else str(architecture_checkpoint(args.arch, folder))
+    options = ModelOptions(model, imgsz=args.imgsz, device="cpu", backend=args.backend)
     segmenter = Segmenter(model, device="cpu", imgsz=args.imgsz, backend=args.backend)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} | {machine()} | {segmenter!r}")
     object_store_bytes(segmenter)
     local, stages = local_fps(segmenter, args.source, args.frames)
     print(f"local pipeline: {local:.2f} fps | ms " + " ".join(f"{k} {v:.0f}" for k, v in stages.items()))
     del segmenter
+    if args.node_loss:
+        print(f"node loss: {node_loss(options):.1f} s from the kill to the camera's first frame elsewhere")
+        return
     connect("local", num_cpus=os.cpu_count())
-    options = ModelOptions(model, imgsz=args.imgsz, device="cpu", backend=args.backend)
     with ClusterPipeline([args.source], options, max_frames=args.frames, replica_cpus=0.5) as pipeline:
         pipeline.wait()
         status = pipeline.status(0)
     print(f"ray path (one node, 1 replica, 1 camera actor): {status.fps:.2f} fps, ratio {status.fps / local:.2f}x local;"
           f" latency p50 {status.latency_p50 * 1e3:.0f} ms; object store {status.bytes_to_model / 1e3:.1f} kB in +"
           f" {status.bytes_from_model / 1e3:.1f} kB out per frame")
-    if args.node_loss:
-        import ray
-
-        ray.shutdown()
-        print(f"node loss: {node_loss(options):.1f} s from the kill to the camera's first frame elsewhere")
 
 
 def node_loss(options: ModelOptions) -> float:
@@ -108,8 +107,8 @@ def node_loss(options: ModelOptions) -> float:
         with ClusterPipeline([LIVE] * 2, options, replica_cpus=0.5) as pipeline:
             victim = None
             while victim is None:
-                victim = next((i for i in range(2) if pipeline.status(i).node_id in workers
-                               and pipeline.status(i).frames > 5), None)
+                victim = next((i for i in range(2) if (s := pipeline.try_status(i)) is not None
+                               and s.node_id in workers and s.frames > 5), None)
                 time.sleep(0.1)
             cluster.remove_node(nodes[pipeline.status(victim).node_id], allow_graceful=False)
             lost = time.monotonic()

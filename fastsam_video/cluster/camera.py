@@ -83,10 +83,11 @@ def frames_recorded(paths: tuple[str, ...] | list[str]) -> int:
 
 
 def model_input(image: np.ndarray, imgsz: int, stride: int) -> tuple[Letterbox, np.ndarray]:
-    """The frame resized as the network sees it (longer side = imgsz, uint8 BGR, not padded):
-    what travels to the model, with the frame's letterbox."""
+    """What travels to the model, with the frame's letterbox: the frame shrunk as the network sees
+    it (longer side = imgsz, uint8 BGR, not padded), or the frame itself when it is smaller than
+    that (the replica enlarges it: fewer bytes on the way)."""
     box = letterbox_geometry(image.shape[0], image.shape[1], imgsz, stride)
-    return box, resize(image, box.content_w, box.content_h)
+    return box, image if box.gain >= 1 else resize(image, box.content_w, box.content_h)
 
 
 def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, out: RawOutput) -> Segmentation:
