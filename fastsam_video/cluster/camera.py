@@ -92,7 +92,7 @@ def model_input(image: np.ndarray, imgsz: int, stride: int) -> tuple[Letterbox, 
 
 def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, out: RawOutput) -> Segmentation:
     """NMS and masks at the frame's resolution from a replica's answer for the resized frame: the
-    replica's padding, the frame's own scale (the same result as `decoder.segment(frame)`)."""
+    replica's padding, the frame's own scale (what the local engine gives for the same batch)."""
     lb = out.letterbox
     frame_box = Letterbox(box.gain, lb.pad_left, lb.pad_top, lb.content_h, lb.content_w, lb.input_h, lb.input_w)
     output = NetworkOutput(torch.from_numpy(out.raw)[None], torch.from_numpy(out.proto)[None], (frame_box,),
