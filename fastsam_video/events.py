@@ -58,6 +58,7 @@ class EventKind(_Named):
     CAMERA_RESIZED = "camera_resized"  # the frame size changed mid-stream
     CAMERA_ENDED = "camera_ended"
     CAMERA_FAILED = "camera_failed"
+    CAMERA_RESTARTED = "camera_restarted"  # a cluster camera came back on another node after a loss
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     SINK_FAILED = "sink_failed"  # a recorder or exporter of one camera stopped (disk full, file removed)
@@ -96,6 +97,7 @@ class Event:
             k.CAMERA_RESIZED: f"{who} frame size changed",
             k.CAMERA_ENDED: f"{who} ended",
             k.CAMERA_FAILED: f"{who} failed",
+            k.CAMERA_RESTARTED: f"{who} restarted",
             k.RECORDING_STARTED: f"{who} recording started",
             k.RECORDING_STOPPED: f"{who} recording stopped",
             k.SINK_FAILED: f"{who} output failed",

@@ -1,0 +1,54 @@
+"""The forward pass as a Ray Serve deployment, batched across cameras (`@serve.batch`).
+
+A camera sends its frame already resized to the network's size (uint8, longer side = imgsz):
+about 1/36 of a 1080p frame. The replica pads the batch, runs the network and sends back each
+image's raw outputs (predictions and mask prototypes) with the letterbox it used; NMS, mask
+decoding, tracking and rendering stay on the camera's node (the engine's `infer` / `decode` split).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+from ray import serve
+
+from ..engine import Letterbox, NetworkOutput, Segmenter
+from .options import ModelOptions
+
+
+@dataclass(frozen=True)
+class RawOutput:
+    """One image's share of a batch through the network."""
+
+    raw: np.ndarray  # (4 + nc + 32, anchors) float
+    proto: np.ndarray  # (32, input_h / 4, input_w / 4) float
+    letterbox: Letterbox  # how the resized image sits in the batch's input
+    timings: dict[str, float]  # ms: preprocess, forward (the whole batch's), batch size
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes + self.proto.nbytes
+
+
+@serve.deployment(name="SegmentModel")
+class SegmentModel:
+    """Owns one Segmenter; every call is one camera's frame, batched with the others'."""
+
+    def __init__(self, options: ModelOptions):
+        self.segmenter = Segmenter(options.model, device=options.device, imgsz=options.imgsz,
+                                   backend=options.backend, half=options.half)
+        self.__call__.set_max_batch_size(options.max_batch_size)
+        self.__call__.set_batch_wait_timeout_s(options.batch_wait_s)
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
+    async def __call__(self, images: list[np.ndarray]) -> list[RawOutput]:
+        return split(await asyncio.to_thread(self.segmenter.infer, images))
+
+
+def split(output: NetworkOutput) -> list[RawOutput]:
+    """A batch's network output as one host copy per image (nothing else of the batch travels)."""
+    raw, proto = output.raw.float().cpu().numpy(), output.proto.float().cpu().numpy()
+    timings = {**output.timings, "batch": float(len(output.letterboxes))}
+    return [RawOutput(raw[i].copy(), proto[i].copy(), box, timings) for i, box in enumerate(output.letterboxes)]

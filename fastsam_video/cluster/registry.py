@@ -1,0 +1,73 @@
+"""The registry: one named actor that holds what must outlive a camera actor.
+
+A camera actor that Ray restarts on another node reruns its constructor with nothing in
+memory; it asks the registry for its prompts (and so its object ids), the recording
+segments written so far (a file camera resumes after the last frame they hold) and how
+many times it has run. The registry also keeps the event log every front end reads.
+It lives on the driver's node: losing that node loses the cluster's head anyway.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field, replace
+
+import ray
+
+from ..events import Event
+from ..tracker import PromptSet
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """What a camera actor reloads when it (re)starts."""
+
+    prompts: PromptSet = PromptSet(everything=True)
+    segments: tuple[str, ...] = ()  # recording files, oldest first
+    frames_done: int = 0  # frames finished (file cameras without a recording resume here)
+    runs: int = 0  # how many times the actor started (1 = first run)
+    node_id: str = ""
+    finished: bool = False
+
+
+@dataclass
+class _Log:
+    events: collections.deque = field(default_factory=lambda: collections.deque(maxlen=10_000))
+    total: int = 0  # events ever published; readers page with `since`
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class Registry:
+    def __init__(self, cameras: int, prompts: PromptSet):
+        self._cameras = [CameraState(prompts=prompts) for _ in range(cameras)]
+        self._log = _Log()
+
+    def join(self, camera: int, node_id: str) -> CameraState:
+        """A camera actor starts (or restarts): count the run, note its node, return its state."""
+        state = self._cameras[camera]
+        self._cameras[camera] = replace(state, runs=state.runs + 1, node_id=node_id)
+        return self._cameras[camera]
+
+    def state(self, camera: int) -> CameraState:
+        return self._cameras[camera]
+
+    def set_prompts(self, camera: int, prompts: PromptSet) -> None:
+        self._cameras[camera] = replace(self._cameras[camera], prompts=prompts)
+
+    def add_segment(self, camera: int, path: str) -> None:
+        state = self._cameras[camera]
+        self._cameras[camera] = replace(state, segments=state.segments + (path,))
+
+    def progress(self, camera: int, frames_done: int, finished: bool = False) -> None:
+        self._cameras[camera] = replace(self._cameras[camera], frames_done=frames_done, finished=finished)
+
+    def publish(self, events: list[Event]) -> None:
+        self._log.events.extend(events)
+        self._log.total += len(events)
+
+    def events(self, since: int = 0) -> tuple[int, list[Event]]:
+        """Events after the first `since` ever published (older ones may have left the log)
+        and the count to pass next time."""
+        log = self._log
+        kept_from = log.total - len(log.events)
+        return log.total, list(log.events)[max(since - kept_from, 0):]
