@@ -47,7 +47,9 @@ def rle_encode(mask: np.ndarray | torch.Tensor) -> dict[str, Any]:
 
 def _encode(masks: np.ndarray) -> list[dict[str, Any]]:
     """RLEs of (N, H, W) bool masks, all in one pycocotools call."""
-    rles = coco_mask.encode(np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8))
+    # pycocotools wants (H, W, N) uint8 in Fortran order: in memory that is (N, W, H) in C order
+    columns = np.ascontiguousarray(masks.transpose(0, 2, 1)).view(np.uint8).transpose(2, 1, 0)
+    rles = coco_mask.encode(columns)
     for rle in rles:
         rle["counts"] = rle["counts"].decode("ascii")
     return rles
