@@ -526,6 +526,35 @@ def test_sink_close_raises_an_unreported_error_and_refuses_more_writes(tmp_path)
     assert len(decoded(tmp_path / "rec.mp4")) == 1
 
 
+FAILED_SETUP = r"""
+import sys
+from fastsam_video.sinks import CocoExporter, SinkThread, VideoRecorder
+from fastsam_video.types import RecordingError
+recorder = VideoRecorder(sys.argv[1] + "/rec.mp4")  # opens fine ...
+sink = SinkThread(recorder.write, name="recorder")
+try:
+    CocoExporter(sys.argv[1])  # ... the next output does not: a folder, as in --export-coco SOME_FOLDER
+except RecordingError as err:
+    print(err, flush=True)
+    sys.exit(2)  # without closing the recorder or its thread, as a set-up that gave up would
+"""
+
+
+def test_a_set_up_that_fails_after_one_sink_opened_exits_at_once_and_leaves_no_file(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", FAILED_SETUP, str(tmp_path)], stdout=subprocess.PIPE,
+                               text=True, cwd=REPO)
+    try:
+        line = process.stdout.readline()  # waits for Python and torch to start, however long
+        failed_at = time.monotonic()
+        assert process.wait(10) == 2 and time.monotonic() - failed_at < 5  # no sink thread keeps it alive
+    finally:
+        process.kill()
+        process.stdout.close()
+    assert line == (f"cannot export COCO JSON to {tmp_path}: it is a folder; give a file name like "
+                    f"{tmp_path}/coco.json\n")
+    assert not any(tmp_path.iterdir())  # no empty recording left behind
+
+
 def test_a_full_disk_fails_its_own_sink_only(tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("needs /dev/full (Linux) to fill a disk for real")

@@ -8,7 +8,7 @@ Files, for `CocoExporter("out/coco.json")`:
        "annotations": [{"id", "image_id", "category_id", "segmentation": {"size", "counts"},
                         "area", "bbox", "score", "object_id", "iscrowd"}, ...]}
   * `out/coco.json` at close: the standard COCO file ({"images", "annotations", "categories"}),
-    written from the .jsonl in two streaming passes (flat memory, O(n) I/O), replaced
+    written from the .jsonl in one streaming pass (flat memory, O(n) I/O), replaced
     atomically; the .jsonl is removed once it is complete.
 A .jsonl left by a crash becomes the .json with `finalize_coco(path)`, or from a shell:
 `python -m fastsam_video.sinks out/coco.jsonl`.
@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Iterator, TextIO
 
 import numpy as np
 import torch
@@ -155,7 +157,7 @@ class CocoExporter:
         try:
             if self._file is None:
                 self._file = open(self.jsonl, "w", encoding="utf-8")
-            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.write(_dumps(record) + "\n")
             self._unflushed += 1
             if self._unflushed >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
                 self.flush()
@@ -216,33 +218,37 @@ def _records(jsonl: Path) -> Iterator[dict[str, Any]]:
                                      "one COCO frame record per line)") from err
 
 
-def _write_array(out: TextIO, items: Iterator[Any]) -> None:
-    out.write("[")
-    for i, item in enumerate(items):
-        out.write(",\n" if i else "\n")
-        out.write(json.dumps(item, separators=(",", ":")))
-    out.write("]")
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def finalize_coco(jsonl: str | Path, path: str | Path | None = None) -> Path:
     """Writes the standard COCO JSON of a COCO JSON Lines file (an exporter's at close, or one left
-    by a crash) to `path` (default: beside it, .jsonl -> .json) and returns that path. Streams the
-    lines twice (images, then annotations): memory stays flat however long the file. The .jsonl
-    is kept. The JSON is written to a temporary file, then renamed over `path`."""
+    by a crash) to `path` (default: beside it, .jsonl -> .json) and returns that path. One
+    streaming pass: images go to the JSON, annotations to an unnamed temporary file appended after
+    them, so memory stays flat however long the file. The .jsonl is kept. The JSON is written to a
+    temporary name, then renamed over `path`."""
     jsonl = Path(jsonl)
     if not jsonl.is_file():
         raise RecordingError(f"cannot finalize {jsonl}: no such file (give the .jsonl a COCO export left)")
     path = Path(path) if path is not None else (jsonl.with_suffix(".json") if jsonl.suffix == ".jsonl"
                                                 else jsonl.with_name(jsonl.name + ".json"))
     tmp = path.with_name(path.name + ".tmp")
-    parts: list[tuple[str, Callable[[dict[str, Any]], list[Any]]]] = [
-        ("images", lambda record: [record["image"]]), ("annotations", lambda record: record["annotations"])]
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            for i, (key, items) in enumerate(parts):
-                out.write(("{" if i == 0 else ",\n") + json.dumps(key) + ": ")
-                _write_array(out, (item for record in _records(jsonl) for item in items(record)))
-            out.write(",\n\"categories\": " + json.dumps(CATEGORIES) + "}\n")
+        with open(tmp, "w", encoding="utf-8") as out, \
+                tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent) as annotations:
+            out.write('{"images": [')
+            images = annotated = 0
+            for record in _records(jsonl):
+                out.write((",\n" if images else "\n") + _dumps(record["image"]))
+                images += 1
+                if record["annotations"]:  # the frame's annotations on one line, without the brackets
+                    annotations.write((",\n" if annotated else "\n") + _dumps(record["annotations"])[1:-1])
+                    annotated += 1
+            out.write('],\n"annotations": [')
+            annotations.seek(0)
+            shutil.copyfileobj(annotations, out)
+            out.write('],\n"categories": ' + _dumps(CATEGORIES) + "}\n")
         os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)

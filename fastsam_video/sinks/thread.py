@@ -16,6 +16,7 @@ _END = object()  # queued by close(): everything before it is written first
 
 class SinkThread:
     """Runs `sink_write(*args)` for each `put(*args)` on its own `Worker` thread, from a bounded queue.
+    The thread starts at the first `put` (set-up that fails before any frame leaves no thread).
 
     `block=True` (files: completeness wins): `put` waits for room. `block=False` (live:
     the inference loop must never stall on a slow writer): `put` drops the item when the
@@ -39,7 +40,7 @@ class SinkThread:
         self._stop = threading.Event()
         self._closed = False
         self._reported = False
-        self._worker = Worker(self._run, name=f"sink {name}").start()
+        self._worker = Worker(self._run, name=f"sink {name}")  # started by the first put
 
     @property
     def error(self) -> BaseException | None:
@@ -62,6 +63,8 @@ class SinkThread:
             return False
         if self._closed:
             raise RecordingError(f"{self.name} is closed (no writes after close())")
+        if not self._worker.started:
+            self._worker.start()
         if not self.block:
             try:
                 self._queue.put_nowait(args)
@@ -99,7 +102,7 @@ class SinkThread:
         if not self._closed:
             self._closed = True
             deadline = time.monotonic() + timeout
-            while self._worker.alive and time.monotonic() < deadline:
+            while self._worker.alive and time.monotonic() < deadline:  # never started: nothing to wait for
                 try:
                     self._queue.put(_END, timeout=0.1)
                     break
