@@ -587,3 +587,56 @@ def test_a_full_disk_fails_its_own_sink_only(tmp_path):
     assert not (tmp_path / "full.json").exists() and not sink_threads()
 
 
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KB tmpfs: a disk that really fills up."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs permission to mount a small tmpfs (a disk that fills up)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_disk_that_fills_mid_stream_keeps_what_was_written(small_disk, tmp_path):
+    recorder, coco = VideoRecorder(small_disk / "rec.mp4"), CocoExporter(small_disk / "coco.json")
+    sinks = [SinkThread(recorder.write, name="recorder"), SinkThread(coco.write, name="coco export")]
+    rng = np.random.default_rng(0)
+    errors = {}
+    for i in range(500):  # speckled masks (a few KB a line) and moving frames: full after tens of frames
+        masks = torch.from_numpy(rng.random((2, 120, 160)) < 0.03)
+        segmentation = Segmentation(masks, torch.tensor([[0, 0, 160, 120]] * 2, dtype=torch.float32),
+                                    torch.tensor([0.9, 0.8]), torch.tensor([1, 2]))
+        for sink, args in zip(sinks, [(textured(i, 120, 160), i / 30),
+                                      (i, segmentation)]):
+            try:
+                sink.put(*args)
+            except RecordingError as err:
+                errors[sink.name] = str(err)
+        if all(sink.failed for sink in sinks):
+            break
+        time.sleep(0.01)
+    for sink in sinks:
+        sink.close()  # reported once already: nothing more
+    recorder.close()
+    coco.close()  # cannot write its JSON on the full disk either: says so in the log, keeps the lines
+    assert set(errors) == {"recorder", "coco export"}, errors
+    assert all("No space left on device" in text and "\n" not in text for text in errors.values()), errors
+    assert 0 < coco.frames_written < 500 and 0 < recorder.frames_written < 500
+    # what reached the disk plays: every packet but the one the disk cut short
+    with av.open(str(small_disk / "rec.mp4")) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"  # a frame out for each packet in
+        packets = [p for p in container.demux(stream) if p.size]
+        good = 0
+        for packet in packets:
+            try:
+                good += len(packet.decode())
+            except av.error.InvalidDataError:
+                assert packet is packets[-1], f"packet {packets.index(packet)} of {len(packets)} does not decode"
+    assert 0 < good <= recorder.frames_written and good >= len(packets) - 1, (good, len(packets))
+    final = finalize_coco(coco.jsonl, tmp_path / "coco.json")  # elsewhere, with room
+    assert len(json.loads(final.read_text())["images"]) == coco.frames_written

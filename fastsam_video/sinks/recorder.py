@@ -196,9 +196,11 @@ class VideoRecorder:
             try:
                 file.container.close()
             except (av.error.FFmpegError, OSError) as err:
-                if self._file_frames:
+                if self._file_frames and not self._failed:
                     raise RecordingError(f"cannot finish recording {file.path}: {one_line(err)} (check the disk "
                                          "has space)") from err
+                if self._file_frames:  # its error was raised already; the fragments before it still play
+                    log.warning("recording %s ends at its failure: %s", file.path, one_line(err))
             finally:
                 if not self._file_frames:
                     file.path.unlink(missing_ok=True)
