@@ -141,6 +141,9 @@ class CocoExporter:
         self.flush_seconds = flush_seconds
         check_output_file(self.path, "export COCO JSON to", "coco.json")
         check_output_file(self.jsonl, "export COCO JSON Lines to", "coco.jsonl")
+        if self.jsonl.exists():
+            log.warning("%s, left by an earlier run, is replaced at the first frame (python -m fastsam_video.sinks "
+                        "%s turns it into COCO JSON first)", self.jsonl, self.jsonl)
         self.frames_written = 0
         self.annotations_written = 0
         self._file: TextIO | None = None
