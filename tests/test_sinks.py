@@ -407,6 +407,19 @@ def test_an_exporter_without_frames_leaves_no_file_and_a_bad_path_fails_at_once(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["coco.jsonl", "folder"]  # no file made
 
 
+def test_a_json_path_taken_by_a_folder_at_close_keeps_the_lines(tmp_path):
+    exporter = CocoExporter(tmp_path / "coco.json")
+    exporter.write(0, two_objects())
+    exporter.write(1, two_objects())
+    (tmp_path / "coco.json").mkdir()  # someone made a folder of that name meanwhile
+    with pytest.raises(RecordingError, match=f"^cannot write {tmp_path}/coco.json: .*Is a directory") as info:
+        exporter.close()
+    assert "\n" not in str(info.value) and len((tmp_path / "coco.jsonl").read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coco.json", "coco.jsonl"]  # no temporary left
+    other = finalize_coco(tmp_path / "coco.jsonl", tmp_path / "other.json")
+    assert len(json.loads(other.read_text())["images"]) == 2
+
+
 KILLED_EXPORTER = r"""
 import sys, torch
 from fastsam_video.sinks import CocoExporter

@@ -188,15 +188,18 @@ class CocoExporter:
             log.info("no frames exported to %s", self.path)
             return
         try:
-            file.close()
+            try:
+                file.close()
+            except OSError as err:
+                raise RecordingError(f"cannot finish {self.jsonl}: {one_line(err)} (check the disk has space; then "
+                                     f"python -m fastsam_video.sinks {self.jsonl} writes {self.path.name})") from err
             finalize_coco(self.jsonl, self.path)
-        except (OSError, RecordingError) as err:
+        except RecordingError as err:
             if not self._failed:
-                raise RecordingError(f"cannot finish {self.path}: {one_line(err)} (check the disk has space; then "
-                                     f"python -m fastsam_video.sinks {self.jsonl} writes it)") from err
+                raise
             # the write error was reported already: say what is left and how to use it
             log.warning("%s was not finished (%s); the frames written are in %s: python -m fastsam_video.sinks %s "
-                        "writes it", self.path, one_line(err), self.jsonl, self.jsonl)
+                        "writes it", self.path, err, self.jsonl, self.jsonl)
             return
         self.jsonl.unlink(missing_ok=True)
 
