@@ -18,12 +18,18 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pycocotools import mask as coco_mask
+from pycocotools.coco import COCO
 
 from fastsam_video.sinks import (DAVIS_PALETTE, CocoExporter, DavisExporter, SegmentedRecorder, SinkThread,
-                                 VideoRecorder, read_davis_png, rle_decode, rle_encode, write_davis_png)
+                                 VideoRecorder, finalize_coco, jsonl_path, read_davis_png, rle_decode, rle_encode,
+                                 write_davis_png)
+from fastsam_video.sinks.coco import frame_record
 from fastsam_video.types import RecordingError, Segmentation
 
 REPO = Path(__file__).resolve().parents[1]
+# pycocotools' decode under numpy 2 (its own code, not ours)
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 
 def decoded(path: Path) -> list[av.VideoFrame]:
@@ -94,22 +100,33 @@ def test_odd_frame_sizes_are_padded_to_even(tmp_path):
     assert len(frames) == 3 and (frames[0].width, frames[0].height) == (34, 26)
 
 
-def test_a_frame_of_another_size_is_refused(tmp_path):
+def test_a_new_frame_size_goes_on_in_a_new_file_at_that_size(tmp_path):
+    (tmp_path / "rec-3.mp4").write_bytes(b"an earlier file")  # never replaced by a roll
+    sizes = [(48, 64)] * 4 + [(120, 160)] * 3 + [(48, 64)] * 2  # a camera reconfigured, then back
     with VideoRecorder(tmp_path / "rec.mp4") as recorder:
-        recorder.write(np.zeros((480, 640, 3), np.uint8), 0.0)
-        with pytest.raises(RecordingError, match=r"^frame size changed from 640x480 to 320x240: "):
-            recorder.write(np.zeros((240, 320, 3), np.uint8), 0.1)
+        for i, (h, w) in enumerate(sizes):
+            recorder.write(textured(i, h, w), 10 + i / 30)
+        assert recorder.path == tmp_path / "rec-4.mp4" and recorder.size == (64, 48)
         with pytest.raises(RecordingError, match=r"expected \(H, W, 3\) uint8 BGR"):
             recorder.write(np.zeros((480, 640), np.uint8), 0.2)
-    assert len(decoded(tmp_path / "rec.mp4")) == 1
+    assert recorder.paths == [tmp_path / "rec.mp4", tmp_path / "rec-2.mp4", tmp_path / "rec-4.mp4"]
+    assert (tmp_path / "rec-3.mp4").read_bytes() == b"an earlier file"
+    for path, count, size in zip(recorder.paths, (4, 3, 2), ((64, 48), (160, 120), (64, 48))):
+        frames = decoded(path)  # each file plays on its own, from a keyframe at time 0
+        assert len(frames) == count and (frames[0].width, frames[0].height) == size
+        assert frames[0].key_frame and frames[0].time == 0.0
+    assert recorder.frames_written == 9 and recorder.duration == pytest.approx((3 + 2 + 1) / 30, abs=1e-3)
 
 
 def test_unwritable_paths_and_bad_settings_are_recording_errors(tmp_path):
     (tmp_path / "a_file").write_text("x")
-    with pytest.raises(RecordingError, match="it is a directory"):
+    with pytest.raises(RecordingError, match=f"^cannot record to {tmp_path}: it is a folder; give a file name "
+                                             f"like {tmp_path}/rec.mp4$"):
         VideoRecorder(tmp_path)
     with pytest.raises(RecordingError, match="cannot create folder"):
         VideoRecorder(tmp_path / "a_file" / "rec.mp4")
+    with pytest.raises(RecordingError, match="cannot create folder"):
+        SegmentedRecorder(tmp_path / "a_file" / "seg-{index}.mp4", 10)
     recorder = VideoRecorder(tmp_path / "rec.mp4", preset="warp-speed")
     with pytest.raises(RecordingError, match="recording to .* failed at frame 0") as info:
         recorder.write(textured(0), 0.0)
@@ -117,7 +134,18 @@ def test_unwritable_paths_and_bad_settings_are_recording_errors(tmp_path):
     with pytest.raises(RecordingError, match="broken by an earlier error"):
         recorder.write(textured(1), 0.1)
     recorder.close()
-    assert not (tmp_path / "rec.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_recorder_makes_its_file_at_the_first_frame_never_before(tmp_path):
+    recorder = VideoRecorder(tmp_path / "new" / "rec.mp4")  # checked: the folder is made, no file yet
+    segments = SegmentedRecorder(tmp_path / "seg-{index}.mp4", 10)
+    assert not (tmp_path / "new" / "rec.mp4").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    recorder.write(textured(0), 0.0)
+    assert (tmp_path / "new" / "rec.mp4").stat().st_size > 0  # low latency: the frame is in the file at once
+    recorder.close()
+    segments.close()
+    assert len(decoded(tmp_path / "new" / "rec.mp4")) == 1 and not (tmp_path / "seg-1.mp4").exists()
 
 
 def test_close_is_idempotent_and_an_empty_recording_leaves_no_file(tmp_path):
@@ -152,9 +180,10 @@ def test_sigkill_loses_only_the_unfinished_fragment(tmp_path):
                                stdout=subprocess.PIPE, text=True, cwd=REPO)
     written = 0
     try:
-        deadline = time.monotonic() + 20
+        deadline = None  # from the first frame: starting Python and torch may take long on a busy machine
         for line in process.stdout:  # records ~30 fps; kill it after ~3 s
             written = int(line)
+            deadline = deadline or time.monotonic() + 20
             if written >= 90 or time.monotonic() > deadline:
                 break
     finally:
@@ -205,8 +234,9 @@ def test_segment_names_come_from_the_time_and_never_replace_a_file(tmp_path):
     (tmp_path / "cams").mkdir()
     for spec in (tmp_path / "cam.mp4", tmp_path / "cams", str(tmp_path / "new") + "/"):
         with SegmentedRecorder(spec, segment_seconds=0.1) as recorder:
+            t0 = time.monotonic()  # frames timed from one reading: a busy machine does not add segments
             for i in range(4):  # two frames a segment, all within one second of the clock
-                recorder.write(textured(i), time.monotonic() + i * 0.06)
+                recorder.write(textured(i), t0 + i * 0.06)
         names = [p.name for p in recorder.paths]
         assert len(names) == 2 and all(p.exists() and p.parent.is_dir() for p in recorder.paths), names
         stem = "cam" if str(spec).endswith(".mp4") else "rec"
@@ -268,6 +298,18 @@ def test_davis_exporter_writes_one_label_png_per_frame(tmp_path):
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["00003.png", "00004.png"]
 
 
+def test_davis_exporter_writes_each_frame_at_its_own_size(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(RecordingError, match="it is a file; give a folder like"):
+        DavisExporter(tmp_path / "a_file")
+    with DavisExporter(tmp_path / "masks") as exporter:
+        exporter.write(0, two_objects(6, 8))
+        exporter.write(1, two_objects(30, 40))  # the camera came back at another resolution
+    assert read_davis_png(tmp_path / "masks" / "00000.png").shape == (6, 8)
+    big = read_davis_png(tmp_path / "masks" / "00001.png")
+    assert big.shape == (30, 40) and big[1, 1] == 3 and big[2, 2] == 7
+
+
 # --- COCO RLE ----------------------------------------------------------------------------
 
 def test_rle_known_answers():
@@ -304,20 +346,35 @@ def test_rle_round_trips_random_masks():
         rle_decode({"size": [2, 3], "counts": [2, 3]})
 
 
-def test_coco_exporter_writes_decodable_results_and_flushes_as_it_goes(tmp_path):
-    path = tmp_path / "results.json"
-    exporter = CocoExporter(path, flush_every=2, flush_seconds=3600)
-    assert json.loads(path.read_text())["images"] == []  # a valid file from the start
+def test_rle_matches_pycocotools(tmp_path):
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        h, w = rng.integers(1, 60, 2)
+        mask = rng.random((h, w)) < rng.random()
+        ours = rle_encode(mask)
+        theirs = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
+        assert ours["counts"].encode() == theirs["counts"] and ours["size"] == theirs["size"]
+        assert np.array_equal(rle_decode(ours), coco_mask.decode(theirs).astype(bool))
+        assert np.array_equal(rle_decode({"size": [h, w], "counts": theirs["counts"]}), mask)
+
+
+def test_coco_exporter_streams_lines_then_writes_standard_coco_json(tmp_path):
+    path = tmp_path / "out" / "results.json"
+    exporter = CocoExporter(path)
+    assert exporter.jsonl == tmp_path / "out" / "results.jsonl" == jsonl_path(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
     exporter.write(0, two_objects())
-    assert json.loads(path.read_text())["images"] == []
     exporter.write(1, Segmentation.empty(6, 8))
-    assert len(json.loads(path.read_text())["images"]) == 2  # flushed without close()
-    exporter.write(2, two_objects())
+    lines = exporter.jsonl.read_text().splitlines()  # on disk at once, without close()
+    assert [json.loads(line)["image"]["id"] for line in lines] == [0, 1] and not path.exists()
+    exporter.write(2, two_objects(30, 40))  # another frame size: the image says so
     exporter.close()
     exporter.close()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]  # the .jsonl is gone
     data = json.loads(path.read_text())
     assert data["categories"] == [{"id": 1, "name": "object"}]
     assert data["images"][0] == {"id": 0, "width": 8, "height": 6, "file_name": "00000.png"}
+    assert (data["images"][2]["width"], data["images"][2]["height"]) == (40, 30)
     annotations = data["annotations"]
     assert [a["id"] for a in annotations] == [1, 2, 3, 4] and [a["image_id"] for a in annotations] == [0, 0, 2, 2]
     big, small = annotations[:2]
@@ -325,7 +382,105 @@ def test_coco_exporter_writes_decodable_results_and_flushes_as_it_goes(tmp_path)
     assert (big["bbox"], big["area"], big["object_id"], big["iscrowd"], big["category_id"]) == ([1, 1, 6, 4], 24, 3, 0, 1)
     assert (small["bbox"], small["area"], small["object_id"]) == ([2, 2, 2, 2], 4, 7)
     assert small["score"] == pytest.approx(0.75)
-    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+    # the standard tools read it as it is: pycocotools' COCO index, masks, areas and boxes
+    coco = COCO(str(path))
+    assert sorted(coco.getImgIds()) == [0, 1, 2] and len(coco.getAnnIds(imgIds=[2])) == 2
+    for ann in annotations:
+        mask = coco.annToMask(coco.anns[ann["id"]])
+        image = coco.imgs[ann["image_id"]]
+        assert mask.shape == (image["height"], image["width"])
+        assert np.array_equal(mask.astype(bool), rle_decode(ann["segmentation"]))
+        assert ann["area"] == int(coco_mask.area(ann["segmentation"])) == mask.sum()
+        assert ann["bbox"] == coco_mask.toBbox(ann["segmentation"]).tolist()
+
+
+def test_an_exporter_without_frames_leaves_no_file_and_a_bad_path_fails_at_once(tmp_path):
+    CocoExporter(tmp_path / "coco.json").close()
+    assert not any(tmp_path.iterdir())
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(RecordingError, match=f"^cannot export COCO JSON to {tmp_path}/folder: it is a folder; "
+                                             f"give a file name like {tmp_path}/folder/coco.json$"):
+        CocoExporter(tmp_path / "folder")
+    (tmp_path / "coco.jsonl").mkdir()
+    with pytest.raises(RecordingError, match="coco.jsonl: it is a folder"):
+        CocoExporter(tmp_path / "coco.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coco.jsonl", "folder"]  # no file made
+
+
+def test_a_json_path_taken_by_a_folder_at_close_keeps_the_lines(tmp_path):
+    exporter = CocoExporter(tmp_path / "coco.json")
+    exporter.write(0, two_objects())
+    exporter.write(1, two_objects())
+    (tmp_path / "coco.json").mkdir()  # someone made a folder of that name meanwhile
+    with pytest.raises(RecordingError, match=f"^cannot write {tmp_path}/coco.json: .*Is a directory") as info:
+        exporter.close()
+    assert "\n" not in str(info.value) and len((tmp_path / "coco.jsonl").read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coco.json", "coco.jsonl"]  # no temporary left
+    other = finalize_coco(tmp_path / "coco.jsonl", tmp_path / "other.json")
+    assert len(json.loads(other.read_text())["images"]) == 2
+
+
+KILLED_EXPORTER = r"""
+import sys, torch
+from fastsam_video.sinks import CocoExporter
+from fastsam_video.types import Segmentation
+exporter = CocoExporter(sys.argv[1])
+masks = torch.zeros((2, 48, 64), dtype=torch.bool)
+i = 0
+while True:
+    masks[0, :, i % 64] = True
+    masks[1, 10:20, 10:20] = i % 2 == 0
+    exporter.write(i, Segmentation(masks, torch.tensor([[0, 0, 64, 48], [10, 10, 20, 20]], dtype=torch.float32),
+                                   torch.tensor([0.9, 0.8]), torch.tensor([1, 2])))
+    i += 1
+    print(i, flush=True)
+"""
+
+
+def test_a_killed_export_keeps_every_flushed_frame_and_finalizes_from_the_shell(tmp_path):
+    path = tmp_path / "coco.json"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_EXPORTER, str(path)], stdout=subprocess.PIPE,
+                               text=True, cwd=REPO)
+    written = 0
+    try:
+        for line in process.stdout:  # writing as fast as it can; killed mid-stream
+            written = int(line)
+            if written >= 200:
+                break
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(5)
+        process.stdout.close()
+    assert written >= 200 and not path.exists()
+    on_disk = path.with_suffix(".jsonl").read_text()
+    complete = on_disk.count("\n")
+    assert complete >= written  # every frame it reported was flushed before it said so
+    # the shell helper: one line, the path it wrote, status 0
+    result = subprocess.run([sys.executable, "-m", "fastsam_video.sinks", str(path.with_suffix(".jsonl"))],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert (result.returncode, result.stdout) == (0, f"{path}\n"), result.stderr
+    coco = COCO(str(path))
+    assert sorted(coco.getImgIds()) == list(range(complete))
+    assert len(coco.anns) == complete * 2 and coco.annToMask(coco.anns[1])[:, 0].all()
+    assert path.with_suffix(".jsonl").exists()  # kept: finalizing is safe to repeat
+
+
+def test_finalize_skips_a_line_cut_short_and_names_a_bad_one(tmp_path):
+    jsonl = tmp_path / "c.jsonl"
+    good = json.dumps(frame_record(0, two_objects(), 1))
+    jsonl.write_text(good + "\n" + good[:40])  # the writer was killed mid-line
+    assert finalize_coco(jsonl) == tmp_path / "c.json"
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["images"]) == 1 and len(data["annotations"]) == 2
+    jsonl.write_text(good + "\n{oops\n" + good + "\n")
+    with pytest.raises(RecordingError, match="c.jsonl line 2 is not a JSON record"):
+        finalize_coco(jsonl, tmp_path / "other.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.jsonl"]  # no partial output
+    with pytest.raises(RecordingError, match="no such file"):
+        finalize_coco(tmp_path / "missing.jsonl")
+    result = subprocess.run([sys.executable, "-m", "fastsam_video.sinks", str(tmp_path / "missing.jsonl")],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no such file" in result.stderr
 
 
 # --- sink thread -------------------------------------------------------------------------
@@ -355,7 +510,7 @@ def test_blocking_sink_drops_nothing_and_keeps_order():
     assert not sink_threads()
 
 
-def test_sink_errors_come_back_from_the_original():
+def test_a_failed_sink_reports_its_error_once_then_drops_quietly():
     def write(i):
         if i == 3:
             raise OSError("disk full")
@@ -365,7 +520,8 @@ def test_sink_errors_come_back_from_the_original():
         for i in range(100):
             sink.put(i)
             time.sleep(0.005)
-    assert isinstance(info.value.__cause__, OSError)
+    assert isinstance(info.value.__cause__, OSError) and sink.failed and sink.error is info.value.__cause__
+    assert [sink.put(i) for i in range(5)] == [False] * 5 and sink.dropped == 5  # no second raise
     sink.close()  # already reported: close does not raise it again
     assert not sink_threads()
 
@@ -374,11 +530,126 @@ def test_sink_close_raises_an_unreported_error_and_refuses_more_writes(tmp_path)
     recorder = VideoRecorder(tmp_path / "rec.mp4")
     sink = SinkThread(recorder.write, name="recorder")
     sink.put(np.zeros((48, 64, 3), np.uint8), 0.0)
-    sink.put(np.zeros((24, 32, 3), np.uint8), 0.1)
-    with pytest.raises(RecordingError, match="^frame size changed from 64x48 to 32x24") as info:
+    sink.put(np.zeros((48, 64, 3), np.float32), 0.1)
+    with pytest.raises(RecordingError, match=r"^cannot record a float32 image of shape \(48, 64, 3\)") as info:
         sink.close()
     assert isinstance(info.value.__cause__, RecordingError)
-    with pytest.raises(RecordingError):
-        sink.put(np.zeros((48, 64, 3), np.uint8), 0.2)
+    assert not sink.put(np.zeros((48, 64, 3), np.uint8), 0.2)
     recorder.close()
     assert len(decoded(tmp_path / "rec.mp4")) == 1
+
+
+FAILED_SETUP = r"""
+import sys
+from fastsam_video.sinks import CocoExporter, SinkThread, VideoRecorder
+from fastsam_video.types import RecordingError
+recorder = VideoRecorder(sys.argv[1] + "/rec.mp4")  # opens fine ...
+sink = SinkThread(recorder.write, name="recorder")
+try:
+    CocoExporter(sys.argv[1])  # ... the next output does not: a folder, as in --export-coco SOME_FOLDER
+except RecordingError as err:
+    print(err, flush=True)
+    sys.exit(2)  # without closing the recorder or its thread, as a set-up that gave up would
+"""
+
+
+def test_a_set_up_that_fails_after_one_sink_opened_exits_at_once_and_leaves_no_file(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", FAILED_SETUP, str(tmp_path)], stdout=subprocess.PIPE,
+                               text=True, cwd=REPO)
+    try:
+        line = process.stdout.readline()  # waits for Python and torch to start, however long
+        failed_at = time.monotonic()
+        assert process.wait(10) == 2 and time.monotonic() - failed_at < 5  # no sink thread keeps it alive
+    finally:
+        process.kill()
+        process.stdout.close()
+    assert line == (f"cannot export COCO JSON to {tmp_path}: it is a folder; give a file name like "
+                    f"{tmp_path}/coco.json\n")
+    assert not any(tmp_path.iterdir())  # no empty recording left behind
+
+
+def test_a_full_disk_fails_its_own_sink_only(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux) to fill a disk for real")
+    (tmp_path / "full.jsonl").symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
+    (tmp_path / "full.mp4").symlink_to("/dev/full")
+    full_coco, good_coco = CocoExporter(tmp_path / "full.json"), CocoExporter(tmp_path / "good.json")
+    full_rec, good_rec = VideoRecorder(tmp_path / "full.mp4"), VideoRecorder(tmp_path / "good.mp4")
+    sinks = [SinkThread(full_coco.write, name="coco full"), SinkThread(good_coco.write, name="coco good"),
+             SinkThread(full_rec.write, name="recorder full"), SinkThread(good_rec.write, name="recorder good")]
+    errors = []
+    for i in range(20):
+        for sink, args in zip(sinks, [(i, two_objects())] * 2 + [(textured(i), i / 30)] * 2):
+            try:
+                sink.put(*args)
+            except RecordingError as err:  # what the pipeline logs for that camera, then goes on
+                errors.append((sink.name, str(err)))
+        time.sleep(0.01)
+    for sink in sinks:
+        try:
+            sink.close()
+        except RecordingError as err:
+            errors.append((sink.name, str(err)))
+    assert sorted(name for name, _ in errors) == ["coco full", "recorder full"], errors  # once each
+    assert all("No space left on device" in text and "\n" not in text for _, text in errors), errors
+    assert [s.failed for s in sinks] == [True, False, True, False] and sinks[1].written == sinks[3].written == 20
+    for sink in (full_coco, good_coco, full_rec, good_rec):
+        sink.close()  # the failed ones say so in the log, and raise nothing more
+    assert len(json.loads((tmp_path / "good.json").read_text())["images"]) == 20
+    assert len(decoded(tmp_path / "good.mp4")) == 20
+    assert not (tmp_path / "full.json").exists() and not sink_threads()
+
+
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KB tmpfs: a disk that really fills up."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs permission to mount a small tmpfs (a disk that fills up)")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)  # lazy: also when a failed test left a file open
+
+
+def test_a_disk_that_fills_mid_stream_keeps_what_was_written(small_disk, tmp_path):
+    recorder, coco = VideoRecorder(small_disk / "rec.mp4"), CocoExporter(small_disk / "coco.json")
+    sinks = [SinkThread(recorder.write, name="recorder"), SinkThread(coco.write, name="coco export")]
+    rng = np.random.default_rng(0)
+    errors = {}
+    for i in range(500):  # speckled masks (a few KB a line) and moving frames: full after tens of frames
+        masks = torch.from_numpy(rng.random((2, 120, 160)) < 0.03)
+        segmentation = Segmentation(masks, torch.tensor([[0, 0, 160, 120]] * 2, dtype=torch.float32),
+                                    torch.tensor([0.9, 0.8]), torch.tensor([1, 2]))
+        for sink, args in zip(sinks, [(textured(i, 120, 160), i / 30),
+                                      (i, segmentation)]):
+            try:
+                sink.put(*args)
+            except RecordingError as err:
+                errors[sink.name] = str(err)
+        if all(sink.failed for sink in sinks):
+            break
+        time.sleep(0.01)
+    for sink in sinks:
+        sink.close()  # reported once already: nothing more
+    recorder.close()
+    coco.close()  # cannot write its JSON on the full disk either: says so in the log, keeps the lines
+    assert set(errors) == {"recorder", "coco export"}, errors
+    assert all("No space left on device" in text and "\n" not in text for text in errors.values()), errors
+    assert 0 < coco.frames_written < 500 and 0 < recorder.frames_written < 500
+    # what reached the disk plays: every packet but the one the disk cut short
+    with av.open(str(small_disk / "rec.mp4")) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"  # a frame out for each packet in
+        packets = [p for p in container.demux(stream) if p.size]
+        good = 0
+        for packet in packets:
+            try:
+                good += len(packet.decode())
+            except av.error.InvalidDataError:
+                assert packet is packets[-1], f"packet {packets.index(packet)} of {len(packets)} does not decode"
+    assert 0 < good <= recorder.frames_written and good >= len(packets) - 1, (good, len(packets))
+    final = finalize_coco(coco.jsonl, tmp_path / "coco.json")  # elsewhere, with room
+    assert len(json.loads(final.read_text())["images"]) == coco.frames_written
