@@ -212,9 +212,6 @@ def summary(pipeline, ids: list[int], elapsed: float, stop: GracefulStop) -> int
         for path in status.recorded:
             if path.exists():
                 log.info("%srecording: %s", who, path)
-        if status.truncated:
-            log.warning("%s%s ended after %d of the %d frames its header announces (the file is cut short)",
-                        who, status.name, status.stats.frames, status.frames_expected)
         if status.error:
             log.warning("%sfailed: %s", who, status.error)
         for error in status.sink_errors:

@@ -153,7 +153,7 @@ class CameraStatus:
     error: str | None  # why the camera failed
     sink_errors: tuple[str, ...]  # outputs that failed and were dropped (the camera went on)
     frames_expected: int | None  # a file's frame count from its header
-    truncated: bool | None  # a file that ended before its header's frame count
+    truncated: str | None  # a file that ended before its header's frame count: says how many came
 
     @property
     def connection(self) -> ConnectionState | None:
@@ -605,10 +605,6 @@ class Pipeline:
         ch = self._channel(camera)
         stats = self.snapshot(camera)
         expected = None if ch.source.live else ch.source.frame_count
-        truncated = getattr(ch.source, "truncated", None)
-        if truncated is None and expected and ch.done and ch.error is None and not ch.removed \
-                and (self.max_frames is None or ch.submitted < self.max_frames):
-            truncated = ch.submitted < expected  # the source ended before its header's count
         if ch.error is not None:
             state = CameraState.FAILED
         elif ch.done:
@@ -621,7 +617,7 @@ class Pipeline:
             camera=ch.camera, name=ch.source.name, live=ch.source.live, state=state, stats=stats,
             frame_size=ch.frame_size, recording=ch.record_path, recorded=tuple(ch.recorded), objects=ch.objects,
             error=None if ch.error is None else reason(ch.error), sink_errors=tuple(ch.sink_errors),
-            frames_expected=expected, truncated=truncated)
+            frames_expected=expected, truncated=ch.source.truncated)
 
     # -------------------------------------------------------------- inference thread
     def _camera_failed(self, ch: Channel, err: BaseException) -> None:
