@@ -220,11 +220,11 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
 
 
 def format_scores(scores: list[ClipScore]) -> str:
-    lines = [f"{'clip':<14}{'obj':>4}{'J':>7}{'F':>7}{'J&F':>7}{'idsw':>6}{'lost':>6}{'reacq':>7}{'fps':>7}"]
+    lines = [f"{'clip':<16}{'obj':>4}{'J':>7}{'F':>7}{'J&F':>7}{'idsw':>6}{'lost':>6}{'reacq':>7}{'fps':>7}"]
     for clip in scores:
         for o in clip.objects:
             reacq = str(max(o.reacquire_frames)) if o.reacquire_frames else "-"
-            lines.append(f"{clip.name:<14}{o.object_id:>4}{o.j:>7.3f}{o.f:>7.3f}{o.jf:>7.3f}"
+            lines.append(f"{clip.name:<16}{o.object_id:>4}{o.j:>7.3f}{o.f:>7.3f}{o.jf:>7.3f}"
                          f"{o.id_switches:>6}{o.frames_lost:>6}{reacq:>7}{clip.fps:>7.1f}")
     objects = [o for c in scores for o in c.objects]
     if objects:
@@ -233,7 +233,7 @@ def format_scores(scores: list[ClipScore]) -> str:
         reacq = [r for o in objects for r in o.reacquire_frames]
         frames = sum(c.frames for c in scores)
         fps = frames / sum(c.frames / c.fps for c in scores)
-        lines.append(f"{'overall':<14}{len(objects):>4}{j:>7.3f}{f:>7.3f}{(j + f) / 2:>7.3f}"
+        lines.append(f"{'overall':<16}{len(objects):>4}{j:>7.3f}{f:>7.3f}{(j + f) / 2:>7.3f}"
                      f"{sum(o.id_switches for o in objects):>6}{sum(o.frames_lost for o in objects):>6}"
                      f"{(str(max(reacq)) if reacq else '-'):>7}{fps:>7.1f}")
     return "\n".join(lines)
