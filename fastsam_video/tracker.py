@@ -478,7 +478,10 @@ class PromptTracker:
         def search(rows: list[int]) -> dict[int, int]:
             """Objects not where the motion model puts them: found anywhere by appearance and size."""
             idx = torch.as_tensor(rows, device=device)
-            typical = torch.as_tensor([active[i].typical_area for i in rows], device=device)[:, None]
+            # what should be seen of it: its usual area, less what the frame border cuts off
+            in_frame = (pred_area[idx, 0] / torch.as_tensor([max(active[i].mask_area, 1.0) for i in rows],
+                                                            device=device)).clamp(0.25, 1)
+            typical = (torch.as_tensor([active[i].typical_area for i in rows], device=device) * in_frame)[:, None]
             size = torch.minimum(cand_area[None], typical) / torch.maximum(cand_area[None], typical).clamp(min=1)
             score = 0.6 * appearance[idx] + 0.2 * size + 0.2 * iou[idx].clamp(max=1) + 0.1 * box_iou[idx]
             ok = (appearance[idx] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[idx]
