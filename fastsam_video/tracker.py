@@ -31,7 +31,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torchvision.ops import box_iou
 
 from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, box_mask_iou, masks_at_points,
@@ -195,6 +194,20 @@ def shifted(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     if abs(dy) < h and abs(dx) < w:
         out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
             mask[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def dilated(masks: torch.Tensor, radius: int) -> torch.Tensor:
+    """(O, h, w) bool masks grown by `radius` pixels (a square), with shifted ORs: far cheaper
+    than max-pooling on the CPU."""
+    rows = masks.clone()
+    for d in range(1, radius + 1):
+        rows[:, :, d:] |= masks[:, :, :-d]
+        rows[:, :, :-d] |= masks[:, :, d:]
+    out = rows.clone()
+    for d in range(1, radius + 1):
+        out[:, d:] |= rows[:, :-d]
+        out[:, :-d] |= rows[:, d:]
     return out
 
 
@@ -436,14 +449,16 @@ class PromptTracker:
             for obj, guess in zip(active, predicted):
                 self._miss(obj, guess, None, t, events, bins)
             return
-        pred = torch.stack(predicted).float()  # (O, h', w')
-        # pieces may stick out of the prediction by a pixel or two at work resolution
-        near = F.max_pool2d(pred[:, None], 5, 1, 2)[:, 0].flatten(1)
-        pred = pred.flatten(1)
+        stacked = torch.stack(predicted)  # (O, h', w')
+        pred = stacked.flatten(1).float()
         inter = pred @ cand_flat.T  # (O, N)
         pred_area = pred.sum(1, keepdim=True)
         iou = inter / (pred_area + cand_area[None] - inter).clamp(min=1)
-        inside = (near @ cand_flat.T) / cand_area[None].clamp(min=1)  # share of each candidate near the prediction
+        # share of each candidate near the prediction (pieces may stick out of it by a pixel or
+        # two), at half the work resolution: a quarter of the cost, precise enough for a share
+        half = cand[:, ::2, ::2].flatten(1).float()
+        near = dilated(stacked[:, ::2, ::2], 1).flatten(1).float()
+        inside = (near @ half.T) / half.sum(1)[None].clamp(min=1)
         appearance = histogram_similarity(torch.stack([o.descriptor for o in active]), cand_desc)
 
         pred_boxes = torch.as_tensor(np.stack([o.kalman.box for o in active]), dtype=torch.float32, device=device)
