@@ -90,13 +90,15 @@ class ClipScore:
 
 
 def score_sequence(name: str, predicted: list[np.ndarray], truth: list[np.ndarray],
-                   seconds: float, min_visible: float = 0.5) -> ClipScore:
+                   seconds: float, min_visible: float = 0.5, min_seen: float = 0.2) -> ClipScore:
     """predicted / truth: per-frame label maps.
 
-    Frames where the object is visible but has no mask count as lost; an id switch is a frame
-    where the object is covered (IoU > 0.5) by a mask carrying another id. Re-acquisition: after
-    the object was hidden (visible area < `min_visible` of its typical area), the frames from when
-    it is that visible again to when the tracker has it again (IoU > 0.5).
+    A frame is lost when at least `min_seen` of the object's typical area is visible but its mask
+    has J < 0.5. An id switch is a frame where the object is covered (IoU > 0.5) by a mask carrying
+    another id, or where the object's id is on something else (over half of its mask off the
+    object: an occluder, another object). Re-acquisition: after the object was hidden (visible area
+    < `min_visible` of its typical area), the frames from when it is that visible again to when the
+    tracker has it again (IoU > 0.5).
     """
     ids = sorted(set(np.unique(truth[0]).tolist()) - {0})
     objects = []
@@ -109,13 +111,12 @@ def score_sequence(name: str, predicted: list[np.ndarray], truth: list[np.ndarra
             gt, pm = t == oid, p == oid
             js.append(region_j(pm, gt))
             fs.append(boundary_f(pm, gt))
-            if gt.any() and not pm.any():
+            if areas[k] >= min_seen * typical and js[-1] < 0.5:
                 lost_frames += 1
             others = np.unique(p[gt])
-            for other in others[(others != 0) & (others != oid)]:
-                if region_j(p == other, gt) > 0.5:
-                    switches += 1
-                    break
+            others = others[(others != 0) & (others != oid)]
+            if any(region_j(p == other, gt) > 0.5 for other in others) or (pm & ~gt).sum() > pm.sum() / 2:
+                switches += 1
             visible = areas[k] >= min_visible * typical
             if not visible:
                 hidden, back_at = True, None
@@ -159,6 +160,31 @@ def clip_prompts(folder: Path, first_annotation: np.ndarray, kind: str) -> list[
     return [ObjectPrompt(e["id"], points=(tuple(e["point"]),), labels=(1,)) for e in entries]
 
 
+def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Path,
+                 truth: list[np.ndarray]) -> Callable[[np.ndarray, int], Segmentation]:
+    """`segment` with the model's detection of an object removed in the frames prompts.json lists
+    under "dropout" ({"object id": [frame, ...]}): every mask lying mostly on the object goes."""
+    file = folder / "prompts.json"
+    dropout = json.loads(file.read_text()).get("dropout", {}) if file.exists() else {}
+    drops: dict[int, list[int]] = {}
+    for oid, frames in dropout.items():
+        for k in frames:
+            drops.setdefault(int(k), []).append(int(oid))
+    if not drops:
+        return segment
+
+    def dropped(image: np.ndarray, index: int) -> Segmentation:
+        seg = segment(image, index)
+        if index not in drops or len(seg) == 0:
+            return seg
+        target = torch.from_numpy(np.isin(truth[index], drops[index])).to(seg.device)
+        on_target = (seg.masks & target).flatten(1).sum(1)
+        keep = on_target * 2 <= seg.masks.flatten(1).sum(1)
+        return Segmentation(seg.masks[keep], seg.boxes[keep], seg.scores[keep], seg.object_ids[keep], seg.timings)
+
+    return dropped
+
+
 def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], device: torch.device,
                   prompt_kind: str = "point", config: TrackerConfig | None = None,
                   on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None) -> ClipScore:
@@ -171,6 +197,7 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
     if not annotations:
         raise FastSAMVideoError(f"{folder}/Annotations has no PNG ground truth (one indexed PNG per frame)")
     truth = [read_davis_png(p) for p in annotations]
+    segment = with_dropout(segment, folder, truth)
     tracker = PromptTracker(config)
     tracker.set_prompts(PromptSet(tuple(clip_prompts(folder, truth[0], prompt_kind))))
     predicted = []
@@ -193,11 +220,11 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
 
 
 def format_scores(scores: list[ClipScore]) -> str:
-    lines = [f"{'clip':<14}{'obj':>4}{'J':>7}{'F':>7}{'J&F':>7}{'idsw':>6}{'lost':>6}{'reacq':>7}{'fps':>7}"]
+    lines = [f"{'clip':<16}{'obj':>4}{'J':>7}{'F':>7}{'J&F':>7}{'idsw':>6}{'lost':>6}{'reacq':>7}{'fps':>7}"]
     for clip in scores:
         for o in clip.objects:
             reacq = str(max(o.reacquire_frames)) if o.reacquire_frames else "-"
-            lines.append(f"{clip.name:<14}{o.object_id:>4}{o.j:>7.3f}{o.f:>7.3f}{o.jf:>7.3f}"
+            lines.append(f"{clip.name:<16}{o.object_id:>4}{o.j:>7.3f}{o.f:>7.3f}{o.jf:>7.3f}"
                          f"{o.id_switches:>6}{o.frames_lost:>6}{reacq:>7}{clip.fps:>7.1f}")
     objects = [o for c in scores for o in c.objects]
     if objects:
@@ -206,7 +233,7 @@ def format_scores(scores: list[ClipScore]) -> str:
         reacq = [r for o in objects for r in o.reacquire_frames]
         frames = sum(c.frames for c in scores)
         fps = frames / sum(c.frames / c.fps for c in scores)
-        lines.append(f"{'overall':<14}{len(objects):>4}{j:>7.3f}{f:>7.3f}{(j + f) / 2:>7.3f}"
+        lines.append(f"{'overall':<16}{len(objects):>4}{j:>7.3f}{f:>7.3f}{(j + f) / 2:>7.3f}"
                      f"{sum(o.id_switches for o in objects):>6}{sum(o.frames_lost for o in objects):>6}"
                      f"{(str(max(reacq)) if reacq else '-'):>7}{fps:>7.1f}")
     return "\n".join(lines)

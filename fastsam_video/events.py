@@ -20,7 +20,14 @@ class _Named(str, Enum):
 
 class ObjectState(_Named):
     TRACKED = "tracked"  # matched to a mask in this frame
+    OCCLUDED = "occluded"  # partly hidden: its mask is the union of its visible pieces
+    PREDICTED = "predicted"  # no mask fits for a few frames: its mask is carried forward by motion
     LOST = "lost"  # no mask fits; drawn as a dashed predicted box, re-acquired when it is seen again
+
+    @property
+    def shown(self) -> bool:
+        """Drawn and exported with a mask (every state but lost)."""
+        return self is not ObjectState.LOST
 
 
 class ConnectionStatus(_Named):

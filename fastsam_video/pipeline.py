@@ -734,7 +734,8 @@ class Pipeline:
         else:
             shown = everything if prompts.everything else track.segmentation
             scene = image
-        annotated = self.annotator.annotate(scene, shown, lost=track.lost)
+        annotated = self.annotator.annotate(scene, shown, lost=track.lost,
+                                            states={o.object_id: o.state for o in track.objects})
         t4 = time.perf_counter()
         ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
         done = time.monotonic()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .events import ObjectState
 from .types import Segmentation
 
 _PALETTE_SIZE = 4096
@@ -134,14 +135,21 @@ class Annotator:
         return out
 
     def annotate(self, scene: np.ndarray | torch.Tensor, seg: Segmentation, markers: Markers | None = None,
-                 lost: Sequence[LostObject] = ()) -> np.ndarray:
-        """The annotated BGR frame on the host (a new array; `scene` is not modified)."""
+                 lost: Sequence[LostObject] = (), states: Mapping[int, ObjectState] | None = None) -> np.ndarray:
+        """The annotated BGR frame on the host (a new array; `scene` is not modified). `states`: the
+        tracker's object states; a predicted object (carried forward by motion) gets a dashed box
+        and a "predicted" tag, an occluded one an "occluded" tag."""
         out = self.overlay(scene, seg)
         out = out.cpu().numpy() if isinstance(out, torch.Tensor) else out  # the one copy to the host
+        states = states or {}
         if self.labels and len(seg):
             boxes = seg.boxes.round().int().cpu().tolist()
-            for object_id, (x1, y1, _, _) in zip(seg.object_ids.cpu().tolist(), boxes):
-                draw_tag(out, str(object_id), (x1, y1), color_of(object_id), self.font_scale)
+            for object_id, (x1, y1, x2, y2) in zip(seg.object_ids.cpu().tolist(), boxes):
+                state = states.get(object_id, ObjectState.TRACKED)
+                if state is ObjectState.PREDICTED:
+                    draw_dashed_rect(out, (x1, y1), (x2, y2), color_of(object_id), dash=4)
+                text = str(object_id) if state is ObjectState.TRACKED else f"{object_id} {state.value}"
+                draw_tag(out, text, (x1, y1), color_of(object_id), self.font_scale)
         for obj in lost:
             x1, y1, x2, y2 = (int(round(v)) for v in obj.box)
             draw_dashed_rect(out, (x1, y1), (x2, y2), color_of(obj.object_id))

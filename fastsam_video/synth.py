@@ -8,6 +8,7 @@ DAVIS ground truth), so the bundled model is evaluated in distribution.
 
     python -m fastsam_video.synth dataset OUT_DIR --train 2000 --val 200
     python -m fastsam_video.synth samples samples/
+    python -m fastsam_video.synth scenarios OUT_DIR   # partial occlusion and detection drop-out
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -286,6 +288,9 @@ class Clip:
     objects: tuple[int, ...]
     frames: int = 60
     size: tuple[int, int] = (240, 320)
+    # frames in which the model's detection of each object is removed (scored by `evaluate`):
+    # {DAVIS id: frame indices}, as a tuple of pairs so the clip stays hashable
+    dropout: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
 def _styled(rng, kind: str, fill: str, color, radius: float, **pose) -> Shape:
@@ -326,11 +331,62 @@ def sample_clips(seed: int = 7) -> list[Clip]:
     return clips
 
 
+def _plate(width: float, height: float, fill: str, color, seed: int = 0, angle: float = 0.0) -> Shape:
+    """A rectangle of exactly width x height pixels (an occluder, a pole, a band)."""
+    half = max(width, height) / 2
+    outline = np.array([[-width, -height], [width, -height], [width, height], [-width, height]],
+                       np.float32) / (2 * half)
+    second = tuple(int(v * 0.55) for v in color)
+    return Shape(outline, fill, (tuple(color), second), 6.0, 0.5, seed, cx=0.0, cy=0.0, radius=half, angle=angle)
+
+
+def _oval(width: float, height: float, fill: str, color, seed: int = 0) -> Shape:
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    half = max(width, height) / 2
+    outline = (np.stack([np.cos(t) * width, np.sin(t) * height], 1) / (2 * half)).astype(np.float32)
+    second = tuple(int(v * 0.55) for v in color)
+    return Shape(outline, fill, (tuple(color), second), 7.0, 0.8, seed, cx=0.0, cy=0.0, radius=half)
+
+
+def occlusion_scenarios(seed: int = 11) -> list[Clip]:
+    """Clips where the prompted object stays partly visible behind something, or where the model
+    misses it in single frames: the tracker must keep it (issue 13). Short, 240x320."""
+    rng = np.random.default_rng(seed)
+    bg_plain = Background("gradient", ((70, 70, 70), (110, 110, 110)), 40.0, 0.3, 1)
+    bg_noise = Background("noise", ((200, 190, 180), (170, 165, 150)), 40.0, 0.0, 2)
+    red, blue, yellow, green, teal = (40, 40, 210), (200, 90, 30), (40, 210, 230), (60, 180, 60), (160, 150, 40)
+    dropped = sorted(int(v) for v in rng.choice(np.arange(3, 45, 3), 7, replace=False))
+    dropped = tuple(sorted(set(dropped + [dropped[-1] + 1])))  # six single misses and one double
+    return [
+        Clip("pole_wide", "a narrow tall pole passes in front of a wide object, splitting it in two",
+             bg_plain, (Track(_oval(150, 64, "stripes", red, 1), ((130, 125), (190, 130))),
+                        Track(_plate(40, 260, "solid", blue, 2), ((-20, 120), (340, 120)))),
+             (0,), frames=48),
+        Clip("band_tall", "a wide short band passes in front of a tall object; its top and bottom stay visible",
+             bg_noise, (Track(_oval(56, 170, "solid", green, 3), ((150, 120), (175, 122))),
+                        Track(_plate(340, 110, "checker", blue, 4), ((160, -40), (160, 280)))),
+             (0,), frames=48),
+        Clip("similar_pole", "a pole of nearly the same colour crosses a wide object",
+             bg_plain, (Track(_oval(150, 70, "solid", red, 5), ((150, 120), (170, 120))),
+                        Track(_plate(30, 260, "solid", (60, 50, 185), 6), ((340, 120), (-20, 125)))),
+             (0,), frames=48),
+        Clip("behind_prompted", "an object passes behind another prompted object that hides part of it",
+             bg_noise, (Track(_oval(130, 96, "checker", teal, 7), ((90, 120), (230, 120))),
+                        Track(_oval(52, 52, "solid", yellow, 8), ((250, 115), (60, 125)))),
+             (0, 1), frames=48),
+        Clip("dropout", "the model's detection of the object is removed in random single frames",
+             bg_plain, (Track(_styled(rng, "blob", "solid", (30, 140, 240), 38.0), ((70, 80), (250, 160)),
+                              spin=0.01),
+                        Track(_styled(rng, "rectangle", "solid", green, 30.0), ((250, 70), (80, 190)))),
+             (0, 1), frames=48, dropout=((1, dropped),)),
+    ]
+
+
 def render_clip(clip: Clip) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Frames (BGR), DAVIS label maps (object id = index in clip.objects + 1) and the full
     instance maps (every shape, value = track index + 1)."""
     h, w = clip.size
-    rng = np.random.default_rng(hash(clip.name) % (1 << 31))
+    rng = np.random.default_rng(zlib.crc32(clip.name.encode()))  # the same noise in every process
     frames, labels, all_instances = [], [], []
     for t in range(clip.frames):
         shapes = [track.at(t, clip.frames) for track in clip.tracks]
@@ -374,8 +430,10 @@ def write_clip(clip: Clip, root: Path, fps: int = 30) -> Path:
         k = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
         prompts.append({"id": davis_id, "point": [int(xs[k]), int(ys[k])],
                         "box": [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]})
-    (folder / "prompts.json").write_text(json.dumps(
-        {"description": clip.description, "fps": fps, "frames": clip.frames, "objects": prompts}, indent=1))
+    meta = {"description": clip.description, "fps": fps, "frames": clip.frames, "objects": prompts}
+    if clip.dropout:
+        meta["dropout"] = {str(davis_id): list(frames) for davis_id, frames in clip.dropout}
+    (folder / "prompts.json").write_text(json.dumps(meta, indent=1))
     return folder
 
 
@@ -402,9 +460,14 @@ def main(argv: list[str] | None = None) -> None:
     ds.add_argument("--seed", type=int, default=0)
     sp = sub.add_parser("samples", help="sample clips with DAVIS ground truth, and still images")
     sp.add_argument("out", type=Path)
+    sc = sub.add_parser("scenarios", help="partial-occlusion and drop-out clips with DAVIS ground truth")
+    sc.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.what == "dataset":
         print(write_dataset(args.out, args.train, args.val, args.seed))
+    elif args.what == "scenarios":
+        for clip in occlusion_scenarios():
+            print(write_clip(clip, args.out))
     else:
         for clip in sample_clips():
             print(write_clip(clip, args.out / "clips"))

@@ -10,9 +10,15 @@ Per frame, on the inference thread (no locks: the tracker lives on one thread):
 3. a joint assignment (Hungarian) gives each mask to at most one object, tracked objects
    first, then lost objects, which are searched for by appearance anywhere in the frame;
 4. leftover masks lying inside an object's predicted mask are merged into it (FastSAM
-   often splits an object into parts);
-5. objects with no fitting mask become "lost" (drawn as a dashed box), keep being predicted,
-   and come back with the same id, or are dropped after `max_lost_seconds`.
+   often splits an object into parts, and an occluder splits it into pieces). A tracked object
+   that got no mask but whose visible pieces add up to `min_visible` of its usual area is
+   "occluded": its mask is the union of those pieces, and its predicted shape stays the whole
+   object's (the shape it had when last seen whole, moved with the motion model);
+5. a tracked object with no fitting mask at all, whose predicted region still looks like it, is
+   "predicted" for up to `predict_frames` frames: its mask is carried forward by the motion
+   model (the model missed it; no event, no flicker);
+6. otherwise it becomes "lost" (drawn as a dashed box), keeps being predicted, and comes back
+   with the same id, or is dropped after `max_lost_seconds`.
 Memory per object is fixed: one mask, one descriptor, the filter state.
 """
 
@@ -191,6 +197,20 @@ def shifted(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
+def dilated(masks: torch.Tensor, radius: int) -> torch.Tensor:
+    """(O, h, w) bool masks grown by `radius` pixels (a square), with shifted ORs: far cheaper
+    than max-pooling on the CPU."""
+    rows = masks.clone()
+    for d in range(1, radius + 1):
+        rows[:, :, d:] |= masks[:, :, :-d]
+        rows[:, :, :-d] |= masks[:, :, d:]
+    out = rows.clone()
+    for d in range(1, radius + 1):
+        out[:, d:] |= rows[:, :-d]
+        out[:, :-d] |= rows[:, d:]
+    return out
+
+
 # ---------------------------------------------------------------- appearance
 
 COLOR_LEVELS = 6  # per channel: 216-bin BGR histograms
@@ -231,13 +251,17 @@ class TrackerConfig:
     merged_area: float = 1.4  # a match this much larger than the object holds something else too
     coast_frames: int = 10  # a lost object keeps its velocity this many frames
     work_size: int = 256  # masks are compared at about this many pixels on the long side
+    whole: float = 0.85  # a match this share of the usual area is the whole object, less is "occluded"
+    reshape: float = 0.95  # a whole match this share of the usual area renews the remembered shape
+    min_visible: float = 0.2  # an occluded object's visible pieces add up to at least this share
+    predict_frames: int = 5  # a missed object's mask is carried forward this many frames, then "lost"
 
 
 @dataclass
 class TrackedObject:
     prompt: ObjectPrompt
     kalman: BoxKalman
-    mask: torch.Tensor  # (h, w) bool at work resolution
+    mask: torch.Tensor  # (h, w) bool at work resolution: the shape when last seen whole
     descriptor: torch.Tensor  # (B,)
     area: float  # work-resolution pixels of the current mask
     typical_area: float  # followed only on sure matches: what a re-found object should measure
@@ -251,6 +275,9 @@ class TrackedObject:
     frames_lost: int = 0
     full_mask: torch.Tensor | None = None  # (H, W) current mask at frame resolution
     full_shift: tuple[int, int] = (0, 0)  # this frame's predicted motion in frame pixels (dy, dx)
+    mask_center: np.ndarray | None = None  # (cx, cy) frame pixels where `mask` was seen
+    mask_area: float = 0.0  # work-resolution pixels of `mask`
+    frames_missed: int = 0  # frames in a row without a fitting mask (predicted, then lost)
 
     @property
     def object_id(self) -> int:
@@ -353,7 +380,8 @@ class PromptTracker:
         bins = color_bins(image[::self._stride(full.shape), ::self._stride(full.shape)])
         area = float(work.sum())
         obj = TrackedObject(prompt, BoxKalman(box), work[0], color_histograms(work, bins)[0],
-                            area, area, box, last_index=frame_index, full_mask=full)
+                            area, area, box, last_index=frame_index, full_mask=full,
+                            mask_center=_cxcywh(box)[:2], mask_area=area)
         wh = np.maximum(box[2:] - box[:2], 1.0)
         if prompt.points:
             obj.rel_points = (np.asarray(prompt.points, float) - box[:2]) / wh
@@ -411,21 +439,26 @@ class PromptTracker:
             box = obj.kalman.predict(dt, damping)
             motion = _cxcywh(box)[:2] - before[:2]
             obj.full_shift = (int(round(motion[1])), int(round(motion[0])))
-            shift = motion / stride
-            if obj.state is ObjectState.TRACKED:
-                predicted.append(shifted(obj.mask, int(round(shift[1])), int(round(shift[0]))))
-                obj.mask = predicted[-1]  # the shifted mask is next frame's starting point
-            else:
-                predicted.append(obj.mask)
+            # the whole shape, placed where the motion model puts the object (no rounding drift); a lost
+            # object coasts on for a while (passing behind something), then slows down; one that
+            # left the frame is expected back where it left
+            center = np.clip(_cxcywh(box)[:2], 0, (w - 1, h - 1))
+            shift = (center - obj.mask_center) / stride
+            predicted.append(shifted(obj.mask, int(round(shift[1])), int(round(shift[0]))))
         if n == 0:
-            for obj in active:
-                self._lose(obj, t, events)
+            for obj, guess in zip(active, predicted):
+                self._miss(obj, guess, None, t, events, bins)
             return
-        pred = torch.stack(predicted).flatten(1).float()  # (O, P)
+        stacked = torch.stack(predicted)  # (O, h', w')
+        pred = stacked.flatten(1).float()
         inter = pred @ cand_flat.T  # (O, N)
         pred_area = pred.sum(1, keepdim=True)
         iou = inter / (pred_area + cand_area[None] - inter).clamp(min=1)
-        inside = inter / cand_area[None].clamp(min=1)  # share of each candidate inside the prediction
+        # share of each candidate near the prediction (pieces may stick out of it by a pixel or
+        # two), at half the work resolution: a quarter of the cost, precise enough for a share
+        half = cand[:, ::2, ::2].flatten(1).float()
+        near = dilated(stacked[:, ::2, ::2], 1).flatten(1).float()
+        inside = (near @ half.T) / half.sum(1)[None].clamp(min=1)
         appearance = histogram_similarity(torch.stack([o.descriptor for o in active]), cand_desc)
 
         pred_boxes = torch.as_tensor(np.stack([o.kalman.box for o in active]), dtype=torch.float32, device=device)
@@ -447,7 +480,7 @@ class PromptTracker:
                 prompt_term[i] = box_mask_iou(cand, work_box, cand_area)[0]  # at work resolution, like the rest
         box_iou = _box_iou(pred_boxes, seg.boxes)
 
-        tracked = [i for i, o in enumerate(active) if o.state is ObjectState.TRACKED]
+        tracked = [i for i, o in enumerate(active) if o.state is not ObjectState.LOST]
         lost = [i for i, o in enumerate(active) if o.state is ObjectState.LOST]
         taken = torch.zeros(n, dtype=torch.bool, device=device)
         assigned: dict[int, int] = {}
@@ -457,26 +490,50 @@ class PromptTracker:
             score = 0.5 * iou[idx] + 0.25 * appearance[idx] + 0.15 * prompt_term[idx] + 0.1 * box_iou[idx]
             ok = ((iou[idx] > 0.1) | (box_iou[idx] > 0.2)) & (appearance[idx] > cfg.min_appearance) & ~excluded[idx]
             assigned.update(self._assign(tracked, score, ok, cfg.min_match, taken))
-        if lost:
-            idx = torch.as_tensor(lost, device=device)
-            typical = torch.as_tensor([active[i].typical_area for i in lost], device=device)[:, None]
+        def search(rows: list[int]) -> dict[int, int]:
+            """Objects not where the motion model puts them: found anywhere by appearance and size."""
+            idx = torch.as_tensor(rows, device=device)
+            # what should be seen of it: its usual area, less what the frame border cuts off
+            in_frame = (pred_area[idx, 0] / torch.as_tensor([max(active[i].mask_area, 1.0) for i in rows],
+                                                            device=device)).clamp(0.25, 1)
+            typical = (torch.as_tensor([active[i].typical_area for i in rows], device=device) * in_frame)[:, None]
             size = torch.minimum(cand_area[None], typical) / torch.maximum(cand_area[None], typical).clamp(min=1)
             score = 0.6 * appearance[idx] + 0.2 * size + 0.2 * iou[idx].clamp(max=1) + 0.1 * box_iou[idx]
             ok = (appearance[idx] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[idx]
-            assigned.update(self._assign(lost, score, ok, cfg.reacquire_appearance, taken))
+            return self._assign(rows, score, ok, cfg.reacquire_appearance, taken)
 
+        if lost:
+            assigned.update(search(lost))
+
+        for i in assigned:  # every matched mask is spoken for before anyone collects pieces
+            taken[assigned[i]] = True
+        missed = []
         for i, obj in enumerate(active):
-            if i not in assigned:
-                self._lose(obj, t, events)
-                continue
-            k = assigned[i]
             parts = (~taken) & (inside[i] > cfg.part_inside) & (appearance[i] > cfg.min_appearance) & ~excluded[i]
             if obj.state is ObjectState.LOST:
                 parts[:] = False  # a re-found object starts from the mask that matched
-            chosen = torch.cat([torch.as_tensor([k], device=device), torch.nonzero(parts).flatten()])
+            pieces = torch.nonzero(parts).flatten()
+            if i in assigned:
+                chosen = torch.cat([torch.as_tensor([assigned[i]], device=device), pieces])
+                confident = bool(appearance[i, assigned[i]] > cfg.reacquire_appearance)
+            elif len(pieces) and float(cand_area[pieces].sum()) >= min(cfg.min_visible * obj.typical_area,
+                                                                        0.3 * obj.area):
+                chosen, confident = pieces, False  # partly hidden (maybe less and less): its visible pieces
+            else:
+                missed.append(i)
+                continue
             taken[chosen] = True
-            self._observe(obj, seg, cand, cand_desc, chosen, events, t,
-                          confident=bool(appearance[i, k] > cfg.reacquire_appearance))
+            self._observe(obj, seg, cand, cand_desc, chosen, events, t, confident, predicted[i], stride)
+        if missed:
+            # e.g. a sudden turn: found elsewhere at once, as a lost object would be next frame
+            jumped = search(missed)
+            for i, k in jumped.items():
+                self._observe(active[i], seg, cand, cand_desc, torch.as_tensor([k], device=device), events, t,
+                              True, predicted[i], stride, jumped=True)
+            others = cand[taken].any(0) if bool(taken.any()) else None  # what other objects hold now
+            for i in missed:
+                if i not in jumped:
+                    self._miss(active[i], predicted[i], others, t, events, bins)
 
     @staticmethod
     def _assign(rows: list[int], score: torch.Tensor, ok: torch.Tensor, minimum: float,
@@ -498,11 +555,13 @@ class PromptTracker:
         return out
 
     def _observe(self, obj: TrackedObject, seg: Segmentation, cand: torch.Tensor, cand_desc: torch.Tensor,
-                 chosen: torch.Tensor, events: list[Event], t: float, confident: bool) -> None:
+                 chosen: torch.Tensor, events: list[Event], t: float, confident: bool,
+                 guess: torch.Tensor, stride: int, jumped: bool = False) -> None:
         full = union(seg.masks[chosen]) if len(chosen) > 1 else seg.masks[int(chosen[0])]  # a view, no copy
         work = cand[chosen].any(0)
         area = float(work.sum())
-        if (obj.state is ObjectState.TRACKED and obj.full_mask is not None
+        obj.frames_missed = 0
+        if (obj.state is not ObjectState.LOST and obj.full_mask is not None
                 and area > self.config.merged_area * obj.typical_area):
             # the model merged this object with another one (they overlap): keep the object's own
             # predicted shape inside the merged mask, coast on the motion model, learn nothing
@@ -510,35 +569,64 @@ class PromptTracker:
             if own.any():
                 obj.full_mask = own
                 obj.box = masks_to_boxes(own[None])[0].cpu().numpy().astype(float)
+                obj.state, obj.frames_lost = ObjectState.TRACKED, 0
                 return
         boxes = seg.boxes[chosen]
         box = torch.cat([boxes[:, :2].amin(0), boxes[:, 2:].amax(0)]).cpu().numpy().astype(float)
         obj.full_mask = full
-        obj.mask = work
         obj.area = area
         obj.box = box
-        if obj.state is ObjectState.LOST:  # a stale velocity would throw the next prediction off
+        whole = area > self.config.whole * obj.typical_area  # a partly hidden object teaches nothing
+        refound = jumped or obj.state is ObjectState.LOST
+        if refound:  # a stale velocity would throw the next prediction off
             obj.kalman = BoxKalman(box)
-            events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t, frames=obj.frames_lost))
-            obj.state, obj.lost_since, obj.frames_lost = ObjectState.TRACKED, None, 0
-        else:
+            if obj.state is ObjectState.LOST:
+                events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t,
+                                    frames=obj.frames_lost))
+            obj.lost_since = None
+            whole = True  # what matched is what it looks like now
+        elif area >= self.config.reshape * obj.typical_area:
             obj.kalman.update(box)
-        whole = obj.area > 0.6 * obj.typical_area  # a partly hidden object teaches nothing
+        else:  # partly hidden: trust the sides the pieces reach, not the ones an occluder cuts short
+            obj.kalman.update(_visible_sides(box, obj.kalman.box, guess, stride))
+        obj.state = ObjectState.TRACKED if whole else ObjectState.OCCLUDED
+        obj.frames_lost = 0
+        # the remembered shape is renewed only by a match as large as it or as the usual area, so
+        # an occluder coming in from one side cannot whittle it down
+        if refound or self.config.reshape <= area / obj.typical_area <= 1 / self.config.reshape:
+            obj.mask, obj.mask_center, obj.mask_area = work, _cxcywh(box)[:2], area
         if confident and whole:  # only learn from sure matches, so an occluder cannot take over
             rate = self.config.appearance_rate
             obj.descriptor = (1 - rate) * obj.descriptor + rate * cand_desc[chosen[0]]
             obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
 
-    @staticmethod
-    def _lose(obj: TrackedObject, t: float, events: list[Event]) -> None:
-        if obj.state is ObjectState.TRACKED:
-            obj.state, obj.lost_since = ObjectState.LOST, t
-            events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
+    def _miss(self, obj: TrackedObject, guess: torch.Tensor, others: torch.Tensor | None, t: float,
+              events: list[Event], bins: torch.Tensor) -> None:
+        """No mask fits: carry the mask forward by motion while the predicted region still looks
+        like the object and nothing else holds it, for up to `predict_frames`; then "lost"."""
+        cfg = self.config
+        obj.frames_missed += 1
         obj.frames_lost += 1
+        if obj.state is ObjectState.LOST:
+            return
+        carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and bool(guess.any())
+        if carry and others is not None:
+            carry = float((guess & others).sum()) < 0.5 * float(guess.sum())
+        if carry:
+            similarity = histogram_similarity(obj.descriptor[None], color_histograms(guess[None], bins))
+            carry = float(similarity) > cfg.min_appearance
+        if carry:
+            obj.state = ObjectState.PREDICTED
+            obj.full_mask = shifted(obj.full_mask, *obj.full_shift)
+            dy, dx = obj.full_shift
+            obj.box = obj.box + np.array([dx, dy, dx, dy], float)
+            return
+        obj.state, obj.lost_since = ObjectState.LOST, t
+        events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
         obj.full_mask = None
 
     def _result(self, seg: Segmentation, events: list[Event]) -> TrackResult:
-        shown = [o for o in self.objects.values() if o.state is ObjectState.TRACKED and o.full_mask is not None]
+        shown = [o for o in self.objects.values() if o.state.shown and o.full_mask is not None]
         device = seg.device
         if shown:
             masks = torch.stack([o.full_mask for o in shown])
@@ -552,6 +640,26 @@ class PromptTracker:
         status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
                        for o in sorted(self.objects.values(), key=lambda o: o.object_id))
         return TrackResult(out, lost, status, tuple(events))
+
+
+def _visible_sides(box: np.ndarray, predicted: np.ndarray, guess: torch.Tensor, stride: int) -> np.ndarray:
+    """The box of a partly hidden object, per axis: the measured sides where the visible pieces
+    span (about) as far as the remembered shape; else the measured side nearer its prediction
+    (the other one is cut short by the occluder) and the shape's extent from it."""
+    if not guess.any():
+        return predicted
+    shape_box = masks_to_boxes(guess[None])[0].cpu().numpy().astype(float) * stride
+    shape_span = shape_box[2:] - shape_box[:2] + stride
+    out = box.copy()
+    for a in (0, 1):
+        lo, hi = box[a], box[a + 2]
+        if hi - lo >= 0.9 * shape_span[a]:
+            continue
+        if abs(lo - predicted[a]) <= abs(hi - predicted[a + 2]):
+            out[a + 2] = lo + shape_span[a]
+        else:
+            out[a] = hi - shape_span[a]
+    return out
 
 
 def _box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

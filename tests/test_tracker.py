@@ -182,3 +182,90 @@ def test_text_prompt_without_clip_is_rejected_and_the_stream_goes_on():
     assert any(e.kind is EventKind.OBJECT_REJECTED and e.message().startswith("object 2: CLIP weights")
                for e in result.events)
     assert step(tracker, 1, square(11, 10)).objects[0].state == "tracked"
+
+
+# ---------------------------------------------------------------- partial occlusion and missed frames
+
+RED, BLUE = (40, 40, 220), (220, 120, 30)
+
+
+def frame_of(painted, detected):
+    """An image with `painted` [(rect, colour)] drawn back to front, and a segmentation holding
+    only the `detected` rects (the model's output, which may miss or split things)."""
+    image = np.full((*SHAPE, 3), 90, np.uint8)
+    for (x1, y1, x2, y2), colour in painted:
+        image[max(y1, 0):y2, max(x1, 0):x2] = colour
+    masks = torch.zeros((len(detected), *SHAPE), dtype=torch.bool)
+    for i, (x1, y1, x2, y2) in enumerate(detected):
+        masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
+    seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(detected)), torch.arange(1, len(detected) + 1))
+    return seg, torch.from_numpy(image)
+
+
+def wide_tracker(frames=4):
+    """A wide red object (x 10..50, y 20..34) tracked for a few frames, still."""
+    tracker = PromptTracker()
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, box=(10, 20, 50, 34)),)))
+    for i in range(frames):
+        tracker.update(*frame_of([((10, 20, 50, 34), RED)], [(10, 20, 50, 34)]), i, i / 30)
+    return tracker
+
+
+def test_object_split_by_an_occluder_keeps_the_union_of_its_pieces():
+    tracker = wide_tracker()
+    pole = (26, 0, 34, 60)  # in front, taller than the object: it splits it in two
+    for i in range(4, 10):
+        result = tracker.update(*frame_of([((10, 20, 50, 34), RED), (pole, BLUE)],
+                                          [(10, 20, 26, 34), pole, (34, 20, 50, 34)]), i, i / 30)
+        assert states(result) == {1: "occluded"} and result.events == ()
+        mask = result.segmentation.masks[0]
+        assert mask[20:34, 10:26].all() and mask[20:34, 34:50].all()  # both pieces
+        assert not mask[:, 26:34].any()  # never the occluder
+    back = tracker.update(*frame_of([((10, 20, 50, 34), RED)], [(10, 20, 50, 34)]), 10, 10 / 30)
+    assert states(back) == {1: "tracked"} and back.events == ()
+
+
+def test_a_small_visible_piece_of_another_colour_is_not_taken():
+    tracker = wide_tracker()
+    blob = (28, 24, 34, 30)  # a different-coloured thing in front, inside the object's outline
+    around = [(10, 20, 50, 24), (10, 30, 50, 34), (10, 24, 28, 30), (34, 24, 50, 30)]  # the object, in pieces
+    result = tracker.update(*frame_of([((10, 20, 50, 34), RED), (blob, BLUE)], around + [blob]), 4, 4 / 30)
+    assert result.segmentation.object_ids.tolist() == [1]
+    mask = result.segmentation.masks[0]
+    assert not mask[24:30, 28:34].any() and int(mask.sum()) == 40 * 14 - 36
+
+
+def test_missed_for_two_frames_the_mask_is_carried_without_events():
+    tracker = PromptTracker()
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 20)),)))
+    for i in range(6):  # moving right 2 px a frame
+        tracker.update(*frame_of([(square(10 + 2 * i, 20), RED)], [square(10 + 2 * i, 20)]), i, i / 30)
+    for i in (6, 7):  # still in the picture, but the model misses it
+        result = tracker.update(*frame_of([(square(10 + 2 * i, 20), RED)], []), i, i / 30)
+        assert states(result) == {1: "predicted"} and result.events == () and result.lost == ()
+        mask = result.segmentation.masks[0]
+        assert abs(int(mask.sum()) - 100) <= 20 and mask[25, 15 + 2 * i]  # moved with the object
+    back = tracker.update(*frame_of([(square(26, 20), RED)], [square(26, 20)]), 8, 8 / 30)
+    assert states(back) == {1: "tracked"} and back.events == ()
+
+
+def test_missed_for_longer_than_the_prediction_bound_becomes_lost_once():
+    tracker = PromptTracker(TrackerConfig(predict_frames=3))
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 20)),)))
+    tracker.update(*frame_of([(square(10, 20), RED)], [square(10, 20)]), 0, 0.0)
+    seen = []
+    for i in range(1, 7):
+        result = tracker.update(*frame_of([(square(10, 20), RED)], []), i, i / 30)
+        seen.append((states(result)[1], [e.kind for e in result.events]))
+    assert seen == [("predicted", [])] * 3 + [("lost", [EventKind.OBJECT_LOST])] + [("lost", [])] * 2
+
+
+def test_an_object_hidden_behind_another_one_is_not_predicted_onto_it():
+    tracker = PromptTracker()
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 20)), ObjectPrompt(2, box=square(40, 20)))))
+    tracker.update(*frame_of([(square(10, 20), RED), (square(40, 20), RED)],
+                             [square(10, 20), square(40, 20)]), 0, 0.0)
+    # object 2 jumps in front of object 1 (same colour): object 1 is gone, not carried onto 2
+    result = tracker.update(*frame_of([(square(10, 20), RED), (square(10, 20), RED)], [square(10, 20)]), 1, 1 / 30)
+    ids = result.segmentation.object_ids.tolist()
+    assert ids.count(1) + ids.count(2) <= 1 and len(ids) <= 1
