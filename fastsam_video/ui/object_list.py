@@ -8,7 +8,8 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWi
 
 from ..render import color_of
 
-STATE_COLORS = {"tracked": QColor(70, 170, 90), "lost": QColor(220, 150, 40), "not found": QColor(210, 80, 70),
+STATE_COLORS = {"tracked": QColor(70, 170, 90), "occluded": QColor(110, 160, 90), "predicted": QColor(190, 170, 60),
+                "lost": QColor(220, 150, 40), "not found": QColor(210, 80, 70),
                 "dropped": QColor(150, 150, 150), "pending": QColor(140, 140, 160)}
 
 

@@ -54,7 +54,7 @@ def prompt_text(prompt: ObjectPrompt) -> tuple[str, str]:
 def state_text(status: ObjectStatus | None, note: Note | None, running: bool) -> str:
     """An object's state in the list: the newest result's status, else its note."""
     if status is not None:
-        return "tracked" if status.state is ObjectState.TRACKED else f"lost ({status.frames_lost} frames)"
+        return f"lost ({status.frames_lost} frames)" if status.state is ObjectState.LOST else status.state.value
     if note is not None:
         return str(note)
     return str(Note.PENDING if running else Note.WAITING)

@@ -74,6 +74,9 @@ def test_rows_say_how_each_object_was_picked_and_where_it_stands():
     state.receive(result(0, objects=(status(1, ObjectState.TRACKED), status(2, ObjectState.LOST, 7))))
     state.cam.show_pending()
     assert [row[3] for row in state.cam.rows(running=True)] == ["tracked", "lost (7 frames)", "pending"]
+    state.receive(result(1, objects=(status(1, ObjectState.OCCLUDED), status(2, ObjectState.PREDICTED, 2))))
+    state.cam.show_pending()
+    assert [row[3] for row in state.cam.rows(running=True)][:2] == ["occluded", "predicted"]  # still drawn
 
 
 def test_notes_come_from_typed_events_and_later_events_clear_them():
