@@ -108,7 +108,6 @@ def cmd_image(args) -> int:
     if not Path(path).is_file():
         raise FastSAMVideoError(f"image not found: {path}")
     mode, prompt = image_prompts(args)  # parse prompts before loading anything
-    note_bundled_model(args, [path])
 
     import cv2
     import torch
@@ -118,6 +117,7 @@ def cmd_image(args) -> int:
     from .render import Annotator, Markers
 
     image = read_image(path)
+    note_bundled_model(args, [path])
     segmenter = make_segmenter(args)
     started = time.perf_counter()
     seg = segmenter.segment(image)
@@ -261,9 +261,9 @@ def has_display() -> bool:
 
 def cmd_run(args) -> int:
     check_sources(args.sources)
-    note_bundled_model(args, args.sources)
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, args.sources)
+        note_bundled_model(args, args.sources)
         return run_headless(pipeline, stop)
 
 
