@@ -183,7 +183,8 @@ def models_report() -> str:
     lines = []
     for checkpoint in CHECKPOINTS:
         path = checkpoint.path()
-        lines.append(f"{checkpoint.name:<20} {'present' if path else 'missing':<8} {checkpoint.what}; {checkpoint.flag}")
+        state = "present" if path else "missing"
+        lines.append(f"{checkpoint.name:<20} {state:<8} {checkpoint.what}; {checkpoint.flag}")
         if path:
             lines.append(f"{'':<29} file: {path}")
         else:

@@ -289,7 +289,8 @@ def cmd_demo(args) -> int:
     from .tracker import ObjectPrompt, PromptSet
 
     if not (DEMO_CLIP / "video.mp4").exists():
-        raise FastSAMVideoError(f"the bundled clip is missing ({DEMO_CLIP}): restore samples/ with `git checkout samples/`")
+        raise FastSAMVideoError(f"the bundled clip is missing ({DEMO_CLIP}): restore samples/ with "
+                                "`git checkout samples/` or reinstall the package")
     spec = json.loads((DEMO_CLIP / "prompts.json").read_text())
     prompts = PromptSet(tuple(ObjectPrompt(o["id"], points=(tuple(o["point"]),), labels=(1,))
                               for o in spec["objects"]), everything=True)
