@@ -1,9 +1,13 @@
-"""Command line: fastsam-video image | run | demo | eval | bench | gui. Parsing and printing
-only: the options are `options`, the pipeline comes from `factory`, signals from `service`.
+"""Command line: fastsam-video image | run | demo | eval | bench | gui | serve | models. Parsing
+and printing only: the options are `options`, the pipeline comes from `factory`, signals from `service`.
 
 Errors the user can fix print one line and exit with status 2; no tracebacks. Exit codes:
 0 done, 1 a camera or an output failed while the others went on, 2 usage or input errors,
 128 + N after signal N (130 SIGINT, 143 SIGTERM).
+
+The model's libraries (torch, ultralytics, OpenCV, PyAV, Qt, FastAPI) load only inside a
+command, after its arguments, files and --model are checked: `--help` and every usage or
+missing-file error answer at once (tests/test_cli.py checks `sys.modules`).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
-from .errors import FastSAMVideoError, PromptError  # noqa: E402
+from . import assets  # noqa: E402
+from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 # add_stream_options, object_prompts (and make_segmenter below) stay importable from here for the
 # window until it imports `options` itself
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options,  # noqa: E402, F401
@@ -35,6 +41,26 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def note_bundled_model(args, sources) -> None:
+    """One line when the bundled model runs on anything but the bundled samples, naming the fix."""
+    note = assets.bundled_model_note(args.model, list(sources))
+    if note:
+        print(note, file=sys.stderr, flush=True)
+
+
+def check_sources(specs) -> None:
+    """A local file or folder that does not exist fails here, before the model's libraries load
+    (`sources.open_source` checks the rest: webcams, URLs, globs, unreadable files)."""
+    for spec in specs:
+        spec = str(spec).strip()
+        if (re.fullmatch(r"(?:webcam:)?\d+", spec, re.IGNORECASE) or "://" in spec
+                or spec.lower().startswith("lavfi:") or any(c in spec for c in "*?[")):
+            continue
+        if not Path(spec).expanduser().exists():
+            raise SourceError(f"no such file: {spec} (expected a video file, an image folder or glob, "
+                              "a webcam index or a stream URL)")
 
 
 def make_segmenter(args):
@@ -76,6 +102,13 @@ def image_prompts(args) -> tuple[str, dict]:
 
 
 def cmd_image(args) -> int:
+    path = args.path or args.img_path
+    if not path:
+        raise FastSAMVideoError("no image given: fastsam-video image PATH (or --img_path PATH)")
+    if not Path(path).is_file():
+        raise FastSAMVideoError(f"image not found: {path}")
+    mode, prompt = image_prompts(args)  # parse prompts before loading anything
+
     import cv2
     import torch
 
@@ -83,11 +116,8 @@ def cmd_image(args) -> int:
     from .prompts import ClipEncoder, select_by_boxes, select_by_points, select_by_text
     from .render import Annotator, Markers
 
-    path = args.path or args.img_path
-    if not path:
-        raise FastSAMVideoError("no image given: fastsam-video image PATH (or --img_path PATH)")
     image = read_image(path)
-    mode, prompt = image_prompts(args)  # parse prompts before loading anything
+    note_bundled_model(args, [path])
     segmenter = make_segmenter(args)
     started = time.perf_counter()
     seg = segmenter.segment(image)
@@ -227,8 +257,10 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
+    check_sources(args.sources)
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, args.sources)
+        note_bundled_model(args, args.sources)
         return run_headless(pipeline, stop)
 
 
@@ -243,8 +275,8 @@ def add_run_parser(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-DEMO_CLIP = SAMPLES / "clips" / "crossing"
+SAMPLES = assets.samples_dir()  # the wheel's package data, else the checkout's samples/
+DEMO_CLIP = assets.demo_clip()
 
 
 def cmd_demo(args) -> int:
@@ -254,7 +286,8 @@ def cmd_demo(args) -> int:
     from .tracker import ObjectPrompt, PromptSet
 
     if not (DEMO_CLIP / "video.mp4").exists():
-        raise FastSAMVideoError(f"the bundled clip is missing ({DEMO_CLIP}): restore samples/ with `git checkout samples/`")
+        raise FastSAMVideoError(f"the bundled clip is missing ({DEMO_CLIP}): restore samples/ with "
+                                "`git checkout samples/` or reinstall the package")
     spec = json.loads((DEMO_CLIP / "prompts.json").read_text())
     prompts = PromptSet(tuple(ObjectPrompt(o["id"], points=(tuple(o["point"]),), labels=(1,))
                               for o in spec["objects"]), everything=True)
@@ -296,10 +329,12 @@ def clip_folders(paths: list[Path]) -> list[Path]:
 
 
 def cmd_eval(args) -> int:
+    folders = clip_folders([Path(p) for p in args.clips] or [SAMPLES / "clips"])
+    note_bundled_model(args, folders)
+
     from .evaluate import evaluate_clip, format_scores
     from .tracker import TrackerConfig
 
-    folders = clip_folders([Path(p) for p in args.clips] or [SAMPLES / "clips"])
     segmenter = make_segmenter(args)
     config = TrackerConfig(max_lost_seconds=args.max_lost)
     scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image), segmenter.device,
@@ -324,6 +359,8 @@ def add_eval_parser(sub) -> None:
 # ---------------------------------------------------------------- bench
 
 def cmd_bench(args) -> int:
+    if args.source:
+        check_sources([args.source])
     import tempfile
 
     from . import bench
@@ -374,6 +411,20 @@ def add_serve_parser(sub) -> None:
     p.set_defaults(func=serve)
 
 
+# ---------------------------------------------------------------- models
+
+def cmd_models(args) -> int:
+    print(assets.models_report())
+    return 0
+
+
+def add_models_parser(sub) -> None:
+    p = sub.add_parser("models", help="the known checkpoints, where each is looked for, and which are present",
+                       description="List the bundled model, FastSAM-s, FastSAM-x and CLIP ViT-B/32: present or "
+                                   "not, the folders searched and the download URL.")
+    p.set_defaults(func=cmd_models)
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
     add_gui_parser(sub)
     add_serve_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -402,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_window(args, None)
             parser.print_help()
             return 0
+        if getattr(args, "model", None) and not getattr(args, "arch", None):
+            assets.locate_weights(args.model)  # a missing file: one line now, not after the imports
         return args.func(args)
     except FastSAMVideoError as err:
         print(f"fastsam-video: error: {err}", file=sys.stderr)

@@ -22,15 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_weights,  # noqa: F401  (importable here)
+                     resolve_weights)
 from .types import Frame, Segmentation, WeightsError
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_NAME = "fastsam-video-n.pt"
-ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
-# Names ultralytics' own download path knows; "FastSAM.pt" is the original repo's name for -x.
-DOWNLOADABLE = {"FastSAM-s.pt", "FastSAM-x.pt"} | {f"yolov8{s}-seg.pt" for s in "nsmlx"}
 
 
 @dataclass(frozen=True)
@@ -47,39 +43,6 @@ FASTSAM_DEFAULTS = ModelDefaults(imgsz=1024, conf=0.4, iou=0.9)
 # The bundled model is trained at 320 px on scenes without nested parts.
 BUNDLED_DEFAULTS = ModelDefaults(imgsz=320, conf=0.4, iou=0.7)
 UPSAMPLE_PIXELS = 16_000_000  # float logits upsampled at once on the device (64 MB)
-
-
-def bundled_weights() -> Path:
-    for candidate in (Path(__file__).resolve().parent / "weights" / BUNDLED_NAME,
-                      REPO_ROOT / "weights" / BUNDLED_NAME):
-        if candidate.exists():
-            return candidate
-    raise WeightsError(f"the bundled model {BUNDLED_NAME} is missing from weights/: "
-                       "restore it with `git checkout weights/` or retrain with `python -m fastsam_video.training`")
-
-
-def resolve_weights(model: str | Path | None) -> Path:
-    """A local checkpoint path for `model` (None = the bundled model); known FastSAM /
-    YOLOv8-seg names that are missing locally go through ultralytics' own download."""
-    if model is None or str(model) in ("", "bundled", BUNDLED_NAME):
-        return bundled_weights()
-    path = Path(model).expanduser()
-    for candidate in (path, REPO_ROOT / "weights" / path.name):
-        if candidate.is_file():
-            return candidate
-    if path.name in DOWNLOADABLE or path.name == "FastSAM.pt":
-        name = "FastSAM-x.pt" if path.name == "FastSAM.pt" else path.name
-        target = REPO_ROOT / "weights" / name
-        try:
-            from ultralytics.utils.downloads import attempt_download_asset
-
-            target.parent.mkdir(parents=True, exist_ok=True)
-            return Path(attempt_download_asset(str(target)))
-        except Exception as err:  # offline: ConnectionError; anything else reads the same to a user
-            raise WeightsError(f"{path.name} is not in weights/ and could not be downloaded ({type(err).__name__}): "
-                               f"download {ASSETS_URL}{name} into {target.parent}/") from None
-    raise WeightsError(f"model file not found: {model} (give a path to a .pt checkpoint, "
-                       "FastSAM-s.pt / FastSAM-x.pt, or omit --model for the bundled model)")
 
 
 def load_model(weights: Path) -> torch.nn.Module:

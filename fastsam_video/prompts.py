@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
+from .assets import folder_for
 from .types import PromptError, Segmentation, WeightsError, mask_areas, topmost
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,6 @@ class ImageTextEncoder(Protocol):
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CLIP_FILES = {"ViT-B/32": "ViT-B-32.pt"}
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 class ClipEncoder:
@@ -209,7 +209,7 @@ class ClipEncoder:
     mean, std = CLIP_MEAN, CLIP_STD
 
     def __init__(self, model: str | Path = "ViT-B/32", device: torch.device | str = "cpu",
-                 weights_dir: Path = WEIGHTS_DIR, module: torch.nn.Module | None = None):
+                 weights_dir: Path | None = None, module: torch.nn.Module | None = None):
         import clip
 
         self.device = torch.device(device)
@@ -219,7 +219,9 @@ class ClipEncoder:
             self.model = module.to(self.device).eval()
             self.input_size = module.visual.input_resolution
             return
-        local = Path(model) if Path(model).suffix == ".pt" else weights_dir / CLIP_FILES.get(str(model), f"{model}.pt")
+        name = CLIP_FILES.get(str(model), f"{model}.pt")
+        weights_dir = weights_dir or folder_for(name)  # a checkout's weights/, else the user's cache
+        local = Path(model) if Path(model).suffix == ".pt" else weights_dir / name
         if local.is_file():
             self.model = _load_clip_file(local, self.device)
         elif Path(model).suffix == ".pt":

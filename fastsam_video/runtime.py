@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from .assets import cache_dir as default_cache_dir  # $FASTSAM_VIDEO_CACHE or ~/.cache/fastsam-video
 from .types import WeightsError
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ HINT = "install onnxruntime and onnx (pip install onnxruntime onnx) or use --bac
 
 class BackendError(WeightsError):
     """The optimized runtime is not installed, or the model cannot be exported to it."""
-
-
-def default_cache_dir() -> Path:
-    """$FASTSAM_VIDEO_CACHE, else $XDG_CACHE_HOME/fastsam-video, else ~/.cache/fastsam-video."""
-    if os.environ.get("FASTSAM_VIDEO_CACHE"):
-        return Path(os.environ["FASTSAM_VIDEO_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "fastsam-video"
 
 
 def cpu_cores() -> int:

@@ -247,3 +247,65 @@ def test_a_whole_file_says_nothing_of_the_kind(tmp_path, caplog):
         assert run_cli("run", SAMPLES / "clips" / "crossing" / "video.mp4", "--no-window", "--imgsz", "160",
                        "--max-frames", "20") == 0
     assert "cut short" not in caplog.text and "done: 20 frames" in caplog.text
+
+
+# ---------------------------------------------------------------- instant answers, the models at work
+
+HEAVY = ("torch", "torchvision", "ultralytics", "cv2", "av", "PyQt6", "fastapi", "ray", "onnxruntime", "clip")
+LIGHT_PATHS = [["--help"]] + [[command, "--help"] for command in
+                               ("image", "run", "demo", "eval", "bench", "gui", "serve", "models")] + [
+    ["models"],
+    ["run", "clip.mp4", "--imgsz", "-5"],  # argument errors
+    ["image", "--conf", "2"],
+    ["bench", "nothing"],
+    ["image", "{tmp}/missing.jpg"],  # missing files
+    ["image", str(IMAGE), "--model", "{tmp}/nope.pt"],
+    ["run", "{tmp}/missing.mp4", "--no-window"],
+    ["run", str(SAMPLES / "clips" / "crossing" / "video.mp4"), "--no-window", "--model", "{tmp}/nope.pt"],
+    ["eval", "{tmp}"],
+    ["bench", "pipeline", "{tmp}/missing.mp4"],
+    ["demo", "--no-window", "--model", "{tmp}/nope.pt"],
+]
+
+
+@pytest.mark.parametrize("argv", LIGHT_PATHS, ids=" ".join)
+def test_help_usage_and_missing_files_load_no_heavy_module(argv, tmp_path):
+    """What a typo costs: the answer comes before torch, OpenCV, Qt or FastAPI load (seconds each)."""
+    script = ("import sys\nfrom fastsam_video.cli import main\n"
+              "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+              f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+              "print('HEAVY', ','.join(heavy), 'CODE', code)\n")
+    done = subprocess.run([sys.executable, "-c", script, *(a.format(tmp=tmp_path) for a in argv)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "DISPLAY": ""})
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("HEAVY  CODE"), f"{last}\n{done.stderr}"
+    expected = 0 if argv[-1] in ("--help", "models") else 2
+    assert last.endswith(f"CODE {expected}"), done.stderr
+    if expected == 2:
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_models_lists_the_checkpoints_and_where_they_are(tmp_path):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "FastSAM-x.pt").write_bytes(b"downloaded before")
+    done = subprocess.run([sys.executable, "-m", "fastsam_video", "models"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "FASTSAM_VIDEO_CACHE": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line[:1].strip()}
+    assert "present" in rows["fastsam-video-n.pt"] and str(MODEL) in done.stdout
+    assert " missing " in rows["FastSAM-s.pt"] and " present " in rows["FastSAM-x.pt"]
+    assert " missing " in rows["ViT-B-32.pt"] and "openaipublic" in done.stdout
+    assert str(tmp_path / "weights" / "FastSAM-x.pt") in done.stdout
+    assert f"{ROOT / 'weights'}/, {tmp_path / 'weights'}/" in done.stdout  # the checkout first, then the cache
+    assert "https://github.com/ultralytics/assets/releases/download/v8.4.0/FastSAM-s.pt" in done.stdout
+
+
+def test_the_bundled_model_on_a_users_image_says_so(tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(IMAGE.read_bytes())
+    assert run_cli("image", photo, "--output", tmp_path / "out") == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bundled model" in err[0] and "--model FastSAM-s.pt" in err[0]
+    assert run_cli("image", photo, "--model", MODEL, "--output", tmp_path / "out") == 0  # a chosen file: no note
+    assert run_cli("image", IMAGE, "--output", tmp_path / "out") == 0  # the bundled samples: no note
+    assert capsys.readouterr().err == ""
