@@ -28,6 +28,7 @@ from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from .. import assets
 from ..events import CameraState, Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result, StatsSnapshot
 from ..sources import FrameSource, redact_url
@@ -46,7 +47,7 @@ from .window_state import (WindowState, recording_file, recording_text, source_t
 
 log = logging.getLogger(__name__)
 
-SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "samples" / "clips" / "crossing" / "video.mp4"
+SAMPLE_CLIP = assets.demo_clip() / "video.mp4"  # in the wheel, or the checkout's samples/
 
 
 class ResultBridge(QObject):

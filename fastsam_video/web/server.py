@@ -8,14 +8,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..engine import REPO_ROOT
+from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, open_source
 from ..types import Frame, SourceError
 
 log = logging.getLogger(__name__)
 
-DEMO_CLIP = REPO_ROOT / "samples" / "clips" / "crossing" / "video.mp4"
+DEMO_CLIP = assets.demo_clip() / "video.mp4"  # in the wheel, or the checkout's samples/
 DEMO_SPEC = "demo"
 
 
