@@ -30,6 +30,7 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
                       add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
+from .outputs import check_outputs  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
@@ -258,6 +259,8 @@ def has_display() -> bool:
 
 def cmd_run(args) -> int:
     check_sources(args.sources)
+    out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
+    check_outputs(out.record, out.export_masks, out.export_coco, len(args.sources), segmented=bool(out.segment_seconds))
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, args.sources)
         note_bundled_model(args, args.sources)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .options import ModelOptions, OutputOptions, StreamOptions
+from .outputs import check_outputs
 from .pipeline import Pipeline, Result
 from .sources import FrameSource, open_source
 from .tracker import PromptSet, TrackerConfig
@@ -42,6 +43,8 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                 item = open_camera(item, stream, index)
                 opened.append(item)
             cameras.append(item)
+        check_outputs(output.record, output.export_masks, output.export_coco, len(cameras),
+                      segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
             segmenter = model.segmenter()
         text_encoder = _clip_loader(model.clip_model, segmenter.device)

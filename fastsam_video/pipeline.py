@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .engine import Segmenter
+from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
@@ -158,14 +159,6 @@ class CameraStatus:
     @property
     def connection(self) -> ConnectionState | None:
         return self.stats.connection
-
-
-def per_camera_path(path: str | Path | None, index: int, cameras: int) -> str | Path | None:
-    """out.mp4 -> out-cam1.mp4 when there are several cameras (names never hold a URL)."""
-    if path is None or cameras == 1:
-        return path
-    path = Path(path)
-    return path.with_name(f"{path.stem}-cam{index + 1}{path.suffix}")
 
 
 def rescaled_prompts(prompts: PromptSet, tracker: PromptTracker, old: tuple[int, int],
