@@ -504,6 +504,18 @@ class Pipeline:
         by the results thread, which owns the sinks."""
         self._channel(camera).recording_request = (Path(path) if path else None,)
 
+    def prompts_of(self, camera: int) -> PromptSet:
+        """The camera's prompt snapshot as the pipeline holds it (moved and scaled by the pipeline
+        after a frame-size change): edit this one, not a copy kept elsewhere."""
+        return self._channel(camera).prompts
+
+    def recording_of(self, camera: int) -> Path | None:
+        """The file the camera records to, or will from its next frame; None when not recording
+        (also once its recorder failed and was dropped)."""
+        ch = self._channel(camera)
+        request = ch.recording_request
+        return request[0] if request is not None else ch.record_path
+
     def mark_displayed(self, camera: int = 0) -> None:
         """Called by a display for every result of `camera` it shows (the display FPS)."""
         ch = self._cameras.get(camera)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -322,6 +323,8 @@ def test_a_frame_size_change_stays_in_its_camera(tmp_path):
     assert all(r.segmentation.object_ids.tolist() == [1] for r in after[1:])  # object 1 re-selected and kept
     assert [s.stats.frames for s in statuses] == [40, 60] and not statuses[0].sink_errors
     assert statuses[0].frame_size == (320, 240)
+    (x, y), = pipeline.prompts_of(0).objects[0].points  # what front ends edit: moved with the new size
+    assert (round(x), round(y)) == (120, 90) and pipeline.prompts_of(1) == PromptSet(prompts.objects)
     segments = statuses[0].recorded  # the recording rolled to a new file at the new size
     assert len(segments) == 2 and [frames_in(p)[0] for p in segments] == [20, 20]
     assert [frames_in(p)[0] for p in statuses[1].recorded] == [60]  # the other camera: undisturbed
@@ -356,6 +359,22 @@ def test_an_output_failing_mid_run_is_reported_for_its_camera_and_the_others_go_
     assert [s.stats.frames for s in statuses] == [60, 60]  # camera 1 went on without its export
     assert statuses[0].state == CameraState.ENDED and statuses[0].error is None
     assert len(list((tmp_path / "masks-cam2").glob("*.png"))) == 60
+
+
+def test_a_recording_that_fails_is_no_longer_reported_as_recording(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux): every write fails with ENOSPC, as on a full disk")
+    target = tmp_path / "full.mp4"
+    target.symlink_to("/dev/full")
+    failed = threading.Event()
+    pipeline = Pipeline(open_source(str(CLIP)), FakeSegmenter(delay=0.01))
+    pipeline.subscribe(lambda e: e.kind == EventKind.SINK_FAILED and failed.set())
+    pipeline.set_recording(target)
+    assert pipeline.recording_of(0) == target  # asked for: reported at once, before the next frame
+    with pipeline:
+        assert failed.wait(30)
+        assert pipeline.recording_of(0) is None  # the web API and the window read this
+        assert pipeline.wait(60)
 
 
 def test_cameras_are_added_and_removed_while_running_with_stable_ids(tmp_path):

@@ -12,10 +12,10 @@ and the fix, and no file left behind) and writes one-line `RecordingError`s afte
 `python -m fastsam_video.sinks FILE.jsonl` turns a COCO export left by a crash into COCO JSON.
 """
 
-from .coco import CocoExporter, finalize_coco, jsonl_path, rle_decode, rle_encode
+from .coco import CocoExporter, finalize_coco, jsonl_path, mask_annotations, rle_decode, rle_encode
 from .davis import DAVIS_PALETTE, DavisExporter, read_davis_png, write_davis_png
 from .recorder import SegmentedRecorder, VideoRecorder
 from .thread import SinkThread
 
 __all__ = ["DAVIS_PALETTE", "CocoExporter", "DavisExporter", "SegmentedRecorder", "SinkThread", "VideoRecorder",
-           "finalize_coco", "jsonl_path", "read_davis_png", "rle_decode", "rle_encode", "write_davis_png"]
+           "finalize_coco", "jsonl_path", "mask_annotations", "read_davis_png", "rle_decode", "rle_encode", "write_davis_png"]

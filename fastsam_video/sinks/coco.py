@@ -103,21 +103,28 @@ def jsonl_path(path: str | Path) -> Path:
     return path.with_suffix(".jsonl") if path.suffix == ".json" else path.with_name(path.name + ".jsonl")
 
 
+def mask_annotations(masks: np.ndarray) -> list[dict[str, Any]]:
+    """COCO's `segmentation` (compressed RLE), `area` and `bbox` ([x, y, w, h]; zeros for an empty
+    mask) of each (N, H, W) bool mask, in one pycocotools call."""
+    if not len(masks):
+        return []
+    rles = _encode(masks)
+    areas = coco_mask.area(rles).tolist()
+    boxes = coco_mask.toBbox(rles).astype(int).tolist()
+    return [{"segmentation": rle, "area": area, "bbox": box} for rle, area, box in zip(rles, areas, boxes)]
+
+
 def frame_record(frame_index: int, segmentation: Segmentation, first_id: int) -> dict[str, Any]:
     """One frame's JSON Lines record; its annotations numbered from `first_id`."""
     height, width = segmentation.shape
     annotations = []
     if len(segmentation):
-        masks = segmentation.masks.cpu().numpy()
-        rles = _encode(masks)
-        areas = coco_mask.area(rles).tolist()
-        boxes = coco_mask.toBbox(rles).astype(int).tolist()  # [x, y, w, h]; zeros for an empty mask
+        shapes = mask_annotations(segmentation.masks.cpu().numpy())
         scores = segmentation.scores.cpu().tolist()
         object_ids = segmentation.object_ids.cpu().tolist()
-        for i, (rle, area, box, score, object_id) in enumerate(zip(rles, areas, boxes, scores, object_ids)):
-            annotations.append({"id": first_id + i, "image_id": frame_index, "category_id": 1, "segmentation": rle,
-                                "area": area, "bbox": box, "score": float(score), "object_id": int(object_id),
-                                "iscrowd": 0})
+        for i, (shape, score, object_id) in enumerate(zip(shapes, scores, object_ids)):
+            annotations.append({"id": first_id + i, "image_id": frame_index, "category_id": 1, **shape,
+                                "score": float(score), "object_id": int(object_id), "iscrowd": 0})
     return {"image": {"id": frame_index, "width": width, "height": height, "file_name": f"{frame_index:05d}.png"},
             "annotations": annotations}
 

@@ -23,7 +23,7 @@ import torch
 from ..engine import Segmenter
 from ..prompts import BoxPrompt, PointPrompt, TextPrompt, select_by_boxes, select_by_points, select_by_text
 from ..render import Annotator, Markers
-from ..sinks import _mask_bbox, rle_encode
+from ..sinks import mask_annotations
 from ..types import PromptError, Segmentation
 
 MAX_SIDE = 1280  # uploads are scaled down to this longer side (masks at full resolution stay bounded)
@@ -80,8 +80,8 @@ class Answer:
         scores = self.selection.scores.cpu().tolist()
         return {"image_id": self.image_id, "width": self.width, "height": self.height,
                 "masks": [{"id": i + 1, "box": [round(v, 1) for v in box], "score": round(score, 4),
-                           "area": int(mask.sum()), "bbox": _mask_bbox(mask), "rle": rle_encode(mask)}
-                          for i, (mask, box, score) in enumerate(zip(masks, boxes, scores))],
+                           "area": shape["area"], "bbox": shape["bbox"], "rle": shape["segmentation"]}
+                          for i, (shape, box, score) in enumerate(zip(mask_annotations(masks), boxes, scores))],
                 "overlay_png": data_url(png(self.overlay)),
                 "labels_png": data_url(png(label_image(masks))),
                 "cached": self.cached, "model_ms": round(self.model_ms, 1), "select_ms": round(self.select_ms, 1)}

@@ -42,9 +42,7 @@ class Camera:
 
     id: int
     stream: JpegStream
-    prompts: PromptSet = field(default_factory=lambda: PromptSet(everything=True))
     latest: Result | None = None
-    recording: Path | None = None
     notes: dict[int, Event] = field(default_factory=dict)  # objects whose prompt found nothing or was rejected
 
 
@@ -84,7 +82,7 @@ class LiveService:
         with self._lock:  # the camera is known before its first result comes
             cid = self.pipeline.add_camera(source, prompts)
             self._cameras[cid] = Camera(cid, JpegStream(f"camera {cid}", threading.Event(),
-                                                        max_fps=self.display_fps), prompts)
+                                                        max_fps=self.display_fps))
         log.info("camera %d added: %s", cid, redact_url(source.name))
         return cid
 
@@ -126,12 +124,13 @@ class LiveService:
     def describe(self, camera: Camera) -> dict:
         status = self.status(camera.id)
         stats, connection = status.stats, status.connection
+        prompts, recording = self.pipeline.prompts_of(camera.id), self.pipeline.recording_of(camera.id)
         return {**self.brief(camera),
                 "connection": connection.describe() if connection is not None else None,
                 "frames": stats.frames, "fps": round(stats.inference_fps, 1), "dropped": stats.dropped,
                 "latency_ms": round(stats.latency_p50 * 1e3, 1),
-                "everything": camera.prompts.everything, "objects": len(camera.prompts.objects),
-                "recording": camera.recording.name if camera.recording else None,
+                "everything": prompts.everything, "objects": len(prompts.objects),
+                "recording": recording.name if recording else None,
                 "viewers": camera.stream.viewers,
                 "size": list(status.frame_size) if status.frame_size else None}
 
@@ -167,7 +166,8 @@ class LiveService:
                  "detail": notes[p.object_id].detail if p.object_id in notes and p.object_id not in states else "",
                  "box": [round(v, 1) for v in boxes[p.object_id]] if p.object_id in boxes else None,
                  "color": "#{2:02x}{1:02x}{0:02x}".format(*color_of(p.object_id)),
-                 "prompt": prompt_json(p)} for p in sorted(camera.prompts.objects, key=lambda p: p.object_id)]
+                 "prompt": prompt_json(p)}
+                for p in sorted(self.pipeline.prompts_of(cid).objects, key=lambda p: p.object_id)]
 
     def add_object(self, cid: int, *, points=None, box=None, text=None) -> int:
         """A new tracked object from one prompt; its id."""
@@ -187,9 +187,10 @@ class LiveService:
         if text is None:
             h, w = camera.latest.frame.shape
         with self._lock:
+            prompts = self.pipeline.prompts_of(cid)
             if oid is None:
-                oid = camera.prompts.next_id()
-            elif all(p.object_id != oid for p in camera.prompts.objects):
+                oid = prompts.next_id()
+            elif all(p.object_id != oid for p in prompts.objects):
                 raise NotFound(f"camera {cid} has no object {oid}: GET /api/cameras/{cid}/objects lists them")
             if points is not None:
                 p = parse_points(points, w, h)
@@ -199,25 +200,22 @@ class LiveService:
             else:
                 prompt = ObjectPrompt(oid, text=parse_text(text).text)
             camera.notes.pop(oid, None)
-            self._set_prompts(camera, camera.prompts.add(prompt))
+            self.pipeline.set_prompts(prompts.add(prompt), cid)
         return oid
 
     def remove_object(self, cid: int, oid: int) -> None:
         camera = self.camera(cid)
         with self._lock:
-            if all(p.object_id != oid for p in camera.prompts.objects):
+            prompts = self.pipeline.prompts_of(cid)
+            if all(p.object_id != oid for p in prompts.objects):
                 raise NotFound(f"camera {cid} has no object {oid}: GET /api/cameras/{cid}/objects lists them")
             camera.notes.pop(oid, None)
-            self._set_prompts(camera, camera.prompts.remove(oid))
+            self.pipeline.set_prompts(prompts.remove(oid), cid)
 
     def set_everything(self, cid: int, on: bool) -> None:
-        camera = self.camera(cid)
+        self.camera(cid)
         with self._lock:
-            self._set_prompts(camera, PromptSet(camera.prompts.objects, everything=bool(on)))
-
-    def _set_prompts(self, camera: Camera, prompts: PromptSet) -> None:
-        camera.prompts = prompts
-        self.pipeline.set_prompts(prompts, camera.id)
+            self.pipeline.set_prompts(PromptSet(self.pipeline.prompts_of(cid).objects, everything=bool(on)), cid)
 
     # -------------------------------------------------------------- recording
     def recording_path(self, cid: int, name: str | None) -> Path:
@@ -235,23 +233,23 @@ class LiveService:
         return path
 
     def start_recording(self, cid: int, name: str | None = None) -> Path:
-        camera = self.camera(cid)
+        self.camera(cid)
         path = self.recording_path(cid, name)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            if camera.recording is not None:
-                raise Conflict(f"camera {cid} is already recording to {camera.recording.name}: "
+            current = self.pipeline.recording_of(cid)
+            if current is not None:
+                raise Conflict(f"camera {cid} is already recording to {current.name}: "
                                f"DELETE /api/cameras/{cid}/recording first")
-            camera.recording = path
             self.pipeline.set_recording(path, cid)
         return path
 
     def stop_recording(self, cid: int) -> Path:
-        camera = self.camera(cid)
+        self.camera(cid)
         with self._lock:
-            if camera.recording is None:
+            path = self.pipeline.recording_of(cid)
+            if path is None:
                 raise Conflict(f"camera {cid} is not recording: POST /api/cameras/{cid}/recording starts it")
-            path, camera.recording = camera.recording, None
             self.pipeline.set_recording(None, cid)
         return path
 
