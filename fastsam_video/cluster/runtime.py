@@ -101,6 +101,8 @@ class ClusterPipeline:
         self._errors: dict[int, str] = {}
         self._seen: dict[int, tuple[int, int]] = {}  # camera -> (run, frame) last handed to on_result
         self._display: dict[int, RateMeter] = {}
+        self._prompts: dict[int, PromptSet] = {}  # as last set from here (the registry holds them too)
+        self._recording: dict[int, str | None] = {}
         self._subscribers: tuple[Callable[[Event], None], ...] = ()
         self._events_seen = 0
         self._stop = threading.Event()
@@ -155,7 +157,8 @@ class ClusterPipeline:
                 record = str(per_camera_path(record, camera, len(self._sources)))
             if spec.segment_seconds is None and self.output.segment_seconds:
                 spec = replace(spec, segment_seconds=self.output.segment_seconds)
-            ray.get(self.registry.add.remote(camera, prompts or self.prompts, spec.record or record))
+            self._prompts[camera], self._recording[camera] = prompts or self.prompts, spec.record or record
+            ray.get(self.registry.add.remote(camera, self._prompts[camera], self._recording[camera]))
             actor = ray.remote(Camera).options(
                 name=f"{self._registry_name}-cam{camera}", max_restarts=-1, max_task_retries=-1,
                 max_concurrency=4, num_cpus=self.cluster.camera_cpus, scheduling_strategy="SPREAD",
@@ -172,7 +175,8 @@ class ClusterPipeline:
             actor = self._actor(camera)
             run, spec = self._runs.pop(camera), self._specs[camera]
             del self._actors[camera], self._specs[camera]
-            self._reports.pop(camera, None), self._final.pop(camera, None), self._errors.pop(camera, None)
+            for known in (self._reports, self._final, self._errors, self._prompts, self._recording):
+                known.pop(camera, None)
         ray.get(actor.stop.remote(), timeout=10)
         try:
             ray.get(run, timeout=30)
@@ -197,13 +201,29 @@ class ClusterPipeline:
         """Replace a camera's prompts: kept by the registry (a restarted camera reloads them),
         applied by the camera from its next frame on."""
         actor = self._actor(camera)
+        self._prompts[camera] = prompts
         self.registry.update.remote(camera, prompts=prompts)
         actor.set_prompts.remote(prompts)
+
+    def prompts_of(self, camera: int) -> PromptSet:
+        """The camera's prompts as last set."""
+        self._actor(camera)
+        return self._prompts[camera]
+
+    def recording_of(self, camera: int) -> Path | None:
+        """The file the camera records to (a restarted camera: its NAME-runNN.mp4), or None."""
+        self._actor(camera)
+        asked = self._recording[camera]
+        report = self._reports.get(camera)
+        if asked is None or report is None or report.recording is None:
+            return None if asked is None else Path(asked)
+        return Path(report.recording)
 
     def set_recording(self, path: str | Path | None, camera: int = 0) -> None:
         """Record a camera to `path` (on its node: use a folder every node shares), or stop with None."""
         actor = self._actor(camera)
         path = None if path is None else str(path)
+        self._recording[camera] = path
         self.registry.update.remote(camera, recording=path)
         actor.set_recording.remote(path)
 
