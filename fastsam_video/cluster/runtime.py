@@ -445,8 +445,8 @@ def _result(camera: int, view: View) -> Result:
     annotated = cv2.imdecode(np.frombuffer(view.jpeg, np.uint8), cv2.IMREAD_COLOR)
     now = time.monotonic()
     n = len(view.object_ids)
-    segmentation = Segmentation(torch.zeros((n, 1, 1), dtype=torch.bool), torch.from_numpy(view.boxes),
-                                torch.from_numpy(view.scores), torch.from_numpy(view.object_ids))
+    segmentation = Segmentation(torch.zeros((n, 1, 1), dtype=torch.bool), torch.tensor(view.boxes),
+                                torch.tensor(view.scores), torch.tensor(view.object_ids))
     return Result(Frame(annotated, view.index, now - view.latency, source_id=camera), segmentation, annotated,
                   view.lost, view.objects, (), now, camera)
 

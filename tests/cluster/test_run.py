@@ -39,7 +39,8 @@ def test_run_ray_local_records_every_frame_of_a_file(tmp_path):
     pytest.importorskip("ray", reason="the cluster extra is not installed (uv sync --extra cluster)")
     with av.open(str(CLIP)) as container:
         frames = container.streams.video[0].frames
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
     result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(CLIP), "--ray", "local",
                              "--record", str(tmp_path / "out.mp4"), *FLAGS],
                             capture_output=True, text=True, timeout=500, env=env)
