@@ -157,12 +157,13 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
         assert client.delete("/api/cameras/0/recording").json() == {"recorded": "cam0.mp4"}
         assert client.delete("/api/cameras/1").status_code == 204
         assert [c["id"] for c in client.get("/api/cameras").json()] == [0]
+        # the events come from the actors through the registry (polled every 0.5 s)
+        expected = {(EventKind.CAMERA_ADDED, 1), (EventKind.OBJECT_ADDED, 0), (EventKind.RECORDING_STARTED, 0),
+                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)}
+        wait_for(lambda: expected <= {(e.kind, e.camera) for e in events}, 10, f"the events {expected}")
     finally:
         live.close()
     assert frames_in([tmp_path / "out" / "cam0.mp4"]) > 0
-    kinds = {(e.kind, e.camera) for e in events}
-    assert {(EventKind.CAMERA_ADDED, 1), (EventKind.OBJECT_ADDED, 0), (EventKind.RECORDING_STARTED, 0),
-            (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)} <= kinds
 
 
 def test_live_camera_drops_stale_frames_and_keeps_latency_bounded(cluster):
