@@ -214,6 +214,6 @@ def test_worker_node_lost_mid_run_cameras_resume_elsewhere(cluster, tmp_path):
     assert [e.camera for e in restarted] == [victim]
     # the recording: the first run's file, then a new one; together every frame of the clip
     name = f"cam-cam{victim + 1}"
-    segments = sorted((tmp_path / "rec").glob(f"{name}*.mp4"))
+    segments = sorted((tmp_path / "rec").glob(f"{name}*.mp4"), key=lambda p: len(p.name))
     assert [p.name for p in segments] == [f"{name}.mp4", f"{name}-run02.mp4"]
     assert frames_in(segments) == frames
