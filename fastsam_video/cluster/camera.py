@@ -7,12 +7,11 @@ camera's capture keeps only the newest frame, so when the cluster is short of ca
 stale ones are dropped (counted in `dropped`) and latency stays bounded; a file's frames wait
 in the capture queue and none is lost.
 
-Ray restarts the actor on another node when its node dies (`max_restarts`) and retries `run`
-(`max_task_retries`). The constructor reloads the prompts (so the object ids) and the
-recording from the registry; a file camera resumes after the last frame its earlier recording
+When its node dies, the driver hands the camera to a spare actor started in advance on another
+node (`adopt`: no process start, no imports on the way back). `adopt` reloads the prompts (so
+the object ids) and the recording from the registry; a file camera resumes after the last frame its earlier recording
 files hold, and the recording goes on in a new file (NAME-runNN.mp4). The actor never loads
-the model's weights: it decodes with the replicas' settings (`DecodeSettings`), so a restart
-costs a worker process, the imports and opening the source. A lost or saturated model replica makes the camera wait
+the model's weights: it decodes with the replicas' settings (`DecodeSettings`). A lost or saturated model replica makes the camera wait
 and resend the frame, never fail, for up to `retry_seconds`.
 """
 
@@ -157,15 +156,27 @@ def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, ou
 
 
 class Camera:
-    """One camera's loop; created by `ClusterPipeline` as a restartable, threaded Ray actor."""
+    """One camera's loop, as a Ray actor started by `ClusterPipeline` before it has a camera: its
+    process and imports are ready, so the driver can hand it a lost camera at once (`adopt`)."""
 
-    def __init__(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
-                 retry_seconds: float = 60.0):
-        startup = [("process", _process_started()), ("imported", _IMPORTED), ("constructor", time.time())]
+    def __init__(self):
+        self._startup = [("process", _process_started()), ("imported", _IMPORTED), ("constructor", time.time())]
+        self.node_id = ray.get_runtime_context().get_node_id()
+        self.stop_event = threading.Event()
+
+    def ready(self) -> str:
+        """The node it runs on, once the actor is up."""
+        return self.node_id
+
+    def adopt(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
+              retry_seconds: float = 60.0) -> None:
+        """Becomes camera `index`: its prompts (so its object ids), recording and progress come
+        from the registry; a second run (after a lost node) publishes `camera_restarted`."""
+        startup = self._startup
+        startup.append(("adopted", time.time()))
         self.index = index
         self.spec = spec
         self.retry_seconds = retry_seconds
-        self.node_id = ray.get_runtime_context().get_node_id()
         self.registry = ray.get_actor(registry)
         state = ray.get(self.registry.join.remote(index, self.node_id))
         startup.append(("registry", time.time()))
@@ -182,7 +193,6 @@ class Camera:
         self.tracker = PromptTracker()
         self.annotator = Annotator()
         self._faint = Annotator(alpha=0.25, contours=False, labels=False)
-        self.stop_event = threading.Event()
         self.frames = self.retries = 0
         self.live = False
         self.frames_expected: int | None = None
@@ -198,7 +208,6 @@ class Camera:
         self._latest = None  # (frame, annotated, tracked segmentation, lost, objects): one reference
         self._capture: CaptureThread | None = None
         startup.append(("ready", time.time()))
-        self._startup = startup
         if self.runs > 1:
             self._publish([Event(EventKind.CAMERA_RESTARTED, camera=index,
                                  detail=f"run {self.runs} on node {self.node_id[:12]}, from frame {self.frames_done}")])

@@ -21,12 +21,15 @@ class ClusterOptions:
     replica_cpus: float = 1.0  # per replica (fractions share a node's cores)
     replica_gpus: float = 0.0  # per replica: 0.5 puts two replicas on one GPU
     camera_cpus: float = 0.25  # per camera actor
+    spares: int = 1  # camera actors started in advance: a lost node's cameras resume on them at once
     max_batch_size: int = 8  # frames of different cameras in one forward pass
     batch_wait_s: float = 0.005  # how long a replica waits to fill a batch
     retry_seconds: float = 60.0  # how long a camera resends a frame to a lost or saturated model
     display_fps: float = 15.0  # annotated frames fetched per camera for `on_result` (the web's MJPEG)
 
     def __post_init__(self) -> None:
+        if self.spares < 0:
+            raise ClusterError(f"spares: expected >= 0, got {self.spares}")
         for name in ("replicas", "max_batch_size"):
             if getattr(self, name) < 1:
                 raise ClusterError(f"{name.replace('_', ' ')}: expected >= 1, got {getattr(self, name)}")

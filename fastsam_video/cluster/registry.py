@@ -1,6 +1,6 @@
 """The registry: one named actor that holds what must outlive a camera actor.
 
-A camera actor that Ray restarts on another node reruns its constructor with nothing in
+A camera moved to another node (a spare actor there adopts it) starts with nothing in
 memory; it asks the registry for its prompts (and so its object ids), its recording, the
 segments written so far (a file camera resumes after the last frame they hold) and how many
 times it has run. The registry also keeps the event log every front end reads.

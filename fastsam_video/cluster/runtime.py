@@ -107,6 +107,7 @@ class ClusterPipeline:
         self._events_seen = 0
         self._stop = threading.Event()
         self._poller: Worker | None = None
+        self._spares: list = []  # camera actors started in advance, to take over a lost node's cameras
         self.shutdown_ray = False  # close() also stops Ray (a `local` cluster this process started)
 
     @property
@@ -138,6 +139,7 @@ class ClusterPipeline:
             name=self._registry_name,
             scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=False),
         ).remote()
+        self._spares = [self._spawn() for _ in range(self.cluster.spares)]
         for source in self._sources:
             self.add_camera(source)
         self._poller = Worker(self._poll, name="cluster poller").start()
@@ -159,15 +161,41 @@ class ClusterPipeline:
                 spec = replace(spec, segment_seconds=self.output.segment_seconds)
             self._prompts[camera], self._recording[camera] = prompts or self.prompts, spec.record or record
             ray.get(self.registry.add.remote(camera, self._prompts[camera], self._recording[camera]))
-            actor = ray.remote(Camera).options(
-                name=f"{self._registry_name}-cam{camera}", max_restarts=-1, max_task_retries=-1,
-                max_concurrency=4, num_cpus=self.cluster.camera_cpus, scheduling_strategy="SPREAD",
-            ).remote(camera, spec, self._settings, self._registry_name, self.app, self.cluster.retry_seconds)
-            self._actors[camera], self._specs[camera] = actor, spec
-            self._runs[camera] = actor.run.remote()
-            self._display[camera] = RateMeter()
+            self._specs[camera], self._display[camera] = spec, RateMeter()
+            self._start_run(camera, self._spawn())
         self.registry.publish.remote([Event(EventKind.CAMERA_ADDED, camera=camera, detail=spec.name)])
         return camera
+
+    def _spawn(self):
+        """A camera actor without a camera yet (its process starts and imports meanwhile)."""
+        return ray.remote(Camera).options(max_restarts=0, max_concurrency=4, num_cpus=self.cluster.camera_cpus,
+                                          scheduling_strategy="SPREAD").remote()
+
+    def _start_run(self, camera: int, actor) -> None:
+        actor.adopt.remote(camera, self._specs[camera], self._settings, self._registry_name, self.app,
+                           self.cluster.retry_seconds)
+        self._actors[camera] = actor
+        self._runs[camera] = actor.run.remote()  # an actor runs its calls in order: after adopt
+
+    def _failover(self, camera: int, err: BaseException) -> None:
+        """The camera's actor died (its node lost): a spare on a live node takes over at once;
+        without one alive, a new actor does (it starts its process first)."""
+        log.warning("camera %d lost its actor (%s): moving it to another node", camera, type(err).__name__)
+        while self._spares:
+            spare = self._spares.pop(0)
+            try:
+                ray.get(spare.ready.remote(), timeout=2.0)
+            except ray.exceptions.RayError:  # on the lost node too, or not up yet
+                continue
+            self._start_run(camera, spare)
+            break
+        else:
+            self._start_run(camera, self._spawn())
+        self._spares.append(self._spawn())
+
+    def spare_nodes(self, timeout: float = 30.0) -> list[str]:
+        """The nodes of the spare camera actors (once they are up)."""
+        return ray.get([spare.ready.remote() for spare in list(self._spares)], timeout=timeout)
 
     def remove_camera(self, camera: int) -> None:
         """Stops the camera (its recording finished) and removes its actor."""
@@ -277,7 +305,7 @@ class ClusterPipeline:
         elif report.finished or camera in self._final:
             state = CameraState.ENDED
         elif not answering:
-            state = CameraState.RECONNECTING  # its node is gone: Ray restarts it elsewhere
+            state = CameraState.RECONNECTING  # its node is gone: it moves to another one
         else:
             state = CameraState.RUNNING if report.frames else CameraState.STARTING
         spec = self._specs[camera]
@@ -324,9 +352,12 @@ class ClusterPipeline:
             camera = pending[ref]
             try:
                 self._final[camera] = ray.get(ref)
-            except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as err:
-                cause = err.as_instanceof_cause() if isinstance(err, ray.exceptions.RayTaskError) else err
-                self._errors[camera] = reason(cause).splitlines()[0]
+            except ray.exceptions.RayActorError as err:  # the process or its node died
+                with self._lock:
+                    if camera in self._runs and self._runs[camera] is ref:
+                        self._failover(camera, err)
+            except ray.exceptions.RayTaskError as err:  # the camera failed (its source, its recording)
+                self._errors[camera] = reason(err.as_instanceof_cause()).splitlines()[0]
 
     def _refresh_reports(self) -> None:
         with self._lock:
@@ -411,8 +442,9 @@ class ClusterPipeline:
             self._stop.set()
             if self._poller is not None:
                 self._poller.join(deadline=max(deadline, time.monotonic() + 5))
-            for actor in actors.values():
+            for actor in [*actors.values(), *self._spares]:
                 ray.kill(actor, no_restart=True)
+            self._spares = []
             if self.registry is not None:
                 ray.kill(self.registry)
             try:

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 CLIPS = sorted(SAMPLES.glob("clips/*/video.mp4"))
 MODEL = ModelOptions(imgsz=320, device="cpu", backend="torch")
-SMALL = ClusterOptions(replica_cpus=0.5, camera_cpus=0.25)
+SMALL = ClusterOptions(replica_cpus=0.5, camera_cpus=0.25, spares=0)  # no node is lost: no spare actor
 CROSSING = PromptSet(objects=(ObjectPrompt(1, points=((40.0, 70.0),), labels=(1,)),
                               ObjectPrompt(2, points=((280.0, 70.0),), labels=(1,))))
 FRAMES = 12  # per file camera: enough to track, short for CI's 2 cores
@@ -181,15 +181,19 @@ def test_worker_node_lost_mid_run_cameras_resume_elsewhere(cluster, tmp_path):
     frames = long_clip(tmp_path / "long.mp4")
     events = []
     pipeline = ClusterPipeline([str(tmp_path / "long.mp4")] * 2, MODEL, prompts=CROSSING,
-                               output=OutputOptions(record=str(tmp_path / "rec" / "cam.mp4")), cluster=SMALL)
+                               output=OutputOptions(record=str(tmp_path / "rec" / "cam.mp4")),
+                               cluster=ClusterOptions(replica_cpus=0.5, camera_cpus=0.25, spares=1))
     pipeline.subscribe(events.append)
     try:
         pipeline.start()
-        # wait until a camera on a worker node has recorded part of the clip
+        # wait until a camera on a worker node has recorded part of the clip; the victim: one whose
+        # node does not also hold the spare actor when there is such a camera
         by_node = {w.node_id: w for w in workers}
-        before = wait_for(lambda: next((r for i in range(2) if (r := pipeline.try_report(i)) is not None
-                                        and r.node_id in by_node and r.frames >= 20), None), 180,
-                          "a camera on a worker node")
+        wait_for(lambda: any((r := pipeline.try_report(i)) is not None and r.node_id in by_node and r.frames >= 20
+                             for i in range(2)), 180, "a camera on a worker node")
+        spare = pipeline.spare_nodes()
+        on_workers = [r for r in map(pipeline.report, range(2)) if r.node_id in by_node]
+        before = min(on_workers, key=lambda r: r.node_id in spare)
         victim = before.camera
         assert {o.object_id for o in before.objects} == {1, 2}
         head_cluster.remove_node(by_node[before.node_id], allow_graceful=False)
@@ -207,8 +211,9 @@ def test_worker_node_lost_mid_run_cameras_resume_elsewhere(cluster, tmp_path):
         head_cluster.add_node(**NODE)  # the module's later tests keep three nodes
     final = pipeline.report(victim)
     steps = " ".join(f"{name} {t - lost:+.1f}" for name, t in after.startup)
-    print(f"node-loss recovery: {recovery:.1f} s from the kill to the camera's first frame elsewhere; "
-          f"restart steps (s after the kill): {steps}")
+    print(f"node-loss recovery: {recovery:.1f} s from the kill to the camera's first frame elsewhere "
+          f"({'a fresh actor: the spare was on the lost node' if before.node_id in spare else 'the spare actor'}); "
+          f"steps (s after the kill): {steps}")
     assert {o.object_id for o in final.objects} == {1, 2}, "the object ids did not survive the restart"
     restarted = [e for e in events if e.kind is EventKind.CAMERA_RESTARTED]
     assert [e.camera for e in restarted] == [victim]
