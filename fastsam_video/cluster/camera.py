@@ -163,6 +163,7 @@ class Camera:
         self._startup = [("process", _process_started()), ("imported", _IMPORTED), ("constructor", time.time())]
         self.node_id = ray.get_runtime_context().get_node_id()
         self.stop_event = threading.Event()
+        self._adopted = threading.Event()  # the other calls run on other threads: they wait for `adopt`
 
     def ready(self) -> str:
         """The node it runs on, once the actor is up."""
@@ -208,15 +209,22 @@ class Camera:
         self._latest = None  # (frame, annotated, tracked segmentation, lost, objects): one reference
         self._capture: CaptureThread | None = None
         startup.append(("ready", time.time()))
+        self._adopted.set()
         if self.runs > 1:
             self._publish([Event(EventKind.CAMERA_RESTARTED, camera=index,
                                  detail=f"run {self.runs} on node {self.node_id[:12]}, from frame {self.frames_done}")])
 
     # ------------------------------------------------------------------ control (any thread)
+    def _wait_adopted(self, timeout: float | None = 60.0) -> None:
+        if not self._adopted.wait(timeout):
+            raise ClusterError("this camera actor has no camera yet (adopt was not called)")
+
     def set_prompts(self, prompts: PromptSet) -> None:
+        self._wait_adopted()
         self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
 
     def set_recording(self, path: str | None) -> None:
+        self._wait_adopted()
         self._record_request = (path,)  # applied by the loop before its next frame
 
     def stop(self) -> None:
@@ -227,6 +235,8 @@ class Camera:
 
     def view(self, after: int = -1, quality: int = 80) -> View | None:
         """The newest annotated frame when it is newer than frame `after` of this run, else None."""
+        if not self._adopted.is_set():
+            return None
         latest, seq = self._latest, self.frames
         if latest is None or seq <= after:
             return None
@@ -236,6 +246,7 @@ class Camera:
                     tracked.scores.numpy(), tracked.object_ids.numpy(), lost, objects)
 
     def status(self) -> CameraReport:
+        self._wait_adopted()
         latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
         p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
         n = max(self.frames, 1)
@@ -251,6 +262,7 @@ class Camera:
     # ------------------------------------------------------------------ the loop
     def run(self) -> CameraReport:
         """Runs the camera until its source ends or `stop`; returns its final report."""
+        self._wait_adopted(None)
         if self.finished:  # the source had ended before a restart
             return self.status()
         try:

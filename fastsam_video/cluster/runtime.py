@@ -31,7 +31,7 @@ import ray
 import torch
 from ray import serve
 
-from ..events import CameraState, Event, EventKind
+from ..events import CameraState, Event, EventKind, Subscribers
 from ..options import ModelOptions, OutputOptions, StreamOptions
 from ..pipeline import CameraStatus, RateMeter, Result, StatsSnapshot, per_camera_path
 from ..tracker import PromptSet
@@ -103,7 +103,7 @@ class ClusterPipeline:
         self._display: dict[int, RateMeter] = {}
         self._prompts: dict[int, PromptSet] = {}  # as last set from here (the registry holds them too)
         self._recording: dict[int, str | None] = {}
-        self._subscribers: tuple[Callable[[Event], None], ...] = ()
+        self._subscribers = Subscribers()
         self._events_seen = 0
         self._stop = threading.Event()
         self._poller: Worker | None = None
@@ -256,14 +256,9 @@ class ClusterPipeline:
         actor.set_recording.remote(path)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Calls `callback(event)` for every event from now on (on the driver's poll thread)."""
-        with self._lock:
-            self._subscribers = (*self._subscribers, callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
-        return unsubscribe
+        """Calls `callback(event)` for every event from now on (on the driver's poll thread);
+        returns the function that unsubscribes it."""
+        return self._subscribers.add(callback)
 
     def mark_displayed(self, camera: int = 0) -> None:
         meter = self._display.get(camera)
@@ -375,11 +370,7 @@ class ClusterPipeline:
     def _dispatch_events(self) -> None:
         self._events_seen, events = ray.get(self.registry.events.remote(self._events_seen))
         for event in events:
-            for callback in self._subscribers:
-                try:
-                    callback(event)
-                except Exception:  # a broken listener must not stop the others
-                    log.exception("an event subscriber failed on %s", event.kind)
+            self._subscribers.emit(event)
 
     def _fetch_views(self) -> None:
         with self._lock:
