@@ -8,7 +8,7 @@ stale ones are dropped (counted in `dropped`) and latency stays bounded; a file'
 in the capture queue and none is lost.
 
 When its node dies, the driver hands the camera to a spare actor started in advance on another
-node (`adopt`: no process start, no imports on the way back). `adopt` reloads the prompts (so
+node (`run`: no process start, no imports on the way back). Its adoption reloads the prompts (so
 the object ids) and the recording from the registry; a file camera resumes after the last frame its earlier recording
 files hold, and the recording goes on in a new file (NAME-runNN.mp4). The actor never loads
 the model's weights: it decodes with the replicas' settings (`DecodeSettings`). A lost or saturated model replica makes the camera wait
@@ -157,20 +157,21 @@ def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, ou
 
 class Camera:
     """One camera's loop, as a Ray actor started by `ClusterPipeline` before it has a camera: its
-    process and imports are ready, so the driver can hand it a lost camera at once (`adopt`)."""
+    process and imports are ready, so the driver can hand it a lost camera at once (`run`)."""
 
     def __init__(self):
         self._startup = [("process", _process_started()), ("imported", _IMPORTED), ("constructor", time.time())]
         self.node_id = ray.get_runtime_context().get_node_id()
         self.stop_event = threading.Event()
-        self._adopted = threading.Event()  # the other calls run on other threads: they wait for `adopt`
+        self._adopted = threading.Event()
+        self._adopting = threading.Lock()  # a control call waits while `run` adopts its camera
 
     def ready(self) -> str:
         """The node it runs on, once the actor is up."""
         return self.node_id
 
-    def adopt(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
-              retry_seconds: float = 60.0) -> None:
+    def _adopt(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
+               retry_seconds: float) -> None:
         """Becomes camera `index`: its prompts (so its object ids), recording and progress come
         from the registry; a second run (after a lost node) publishes `camera_restarted`."""
         startup = self._startup
@@ -215,17 +216,18 @@ class Camera:
                                  detail=f"run {self.runs} on node {self.node_id[:12]}, from frame {self.frames_done}")])
 
     # ------------------------------------------------------------------ control (any thread)
-    def _wait_adopted(self, timeout: float | None = 60.0) -> None:
-        if not self._adopted.wait(timeout):
-            raise ClusterError("this camera actor has no camera yet (adopt was not called)")
-
+    # Calls run on the actor's threads in any order, `run` (which adopts the camera) included. The
+    # driver stores prompts and recordings in the registry before it sends them here, so a call
+    # that comes before the adoption is dropped: the adoption reads the registry after it.
     def set_prompts(self, prompts: PromptSet) -> None:
-        self._wait_adopted()
-        self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
+        with self._adopting:
+            if self._adopted.is_set():
+                self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
 
     def set_recording(self, path: str | None) -> None:
-        self._wait_adopted()
-        self._record_request = (path,)  # applied by the loop before its next frame
+        with self._adopting:
+            if self._adopted.is_set():
+                self._record_request = (path,)  # applied by the loop before its next frame
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -245,8 +247,10 @@ class Camera:
         return View(seq, frame.index, time.monotonic() - frame.t_capture, jpeg, tracked.boxes.numpy(),
                     tracked.scores.numpy(), tracked.object_ids.numpy(), lost, objects)
 
-    def status(self) -> CameraReport:
-        self._wait_adopted()
+    def status(self) -> CameraReport | None:
+        """The camera's report; None before it has a camera."""
+        if not self._adopted.is_set():
+            return None
         latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
         p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
         n = max(self.frames, 1)
@@ -260,9 +264,11 @@ class Camera:
                             tuple(self._segments), self.finished, self.error, tuple(self._startup))
 
     # ------------------------------------------------------------------ the loop
-    def run(self) -> CameraReport:
-        """Runs the camera until its source ends or `stop`; returns its final report."""
-        self._wait_adopted(None)
+    def run(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
+            retry_seconds: float = 60.0) -> CameraReport:
+        """Becomes camera `index` and runs it until its source ends or `stop`; returns its final report."""
+        with self._adopting:
+            self._adopt(index, spec, settings, registry, app, retry_seconds)
         if self.finished:  # the source had ended before a restart
             return self.status()
         try:

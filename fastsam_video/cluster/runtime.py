@@ -172,10 +172,9 @@ class ClusterPipeline:
                                           scheduling_strategy="SPREAD").remote()
 
     def _start_run(self, camera: int, actor) -> None:
-        actor.adopt.remote(camera, self._specs[camera], self._settings, self._registry_name, self.app,
-                           self.cluster.retry_seconds)
         self._actors[camera] = actor
-        self._runs[camera] = actor.run.remote()  # an actor runs its calls in order: after adopt
+        self._runs[camera] = actor.run.remote(camera, self._specs[camera], self._settings, self._registry_name,
+                                              self.app, self.cluster.retry_seconds)
 
     def _failover(self, camera: int, err: BaseException) -> None:
         """The camera's actor died (its node lost): a spare on a live node takes over at once;
@@ -230,7 +229,7 @@ class ClusterPipeline:
         applied by the camera from its next frame on."""
         actor = self._actor(camera)
         self._prompts[camera] = prompts
-        self.registry.update.remote(camera, prompts=prompts)
+        ray.get(self.registry.update.remote(camera, prompts=prompts))  # first: a camera being adopted reads it
         actor.set_prompts.remote(prompts)
 
     def prompts_of(self, camera: int) -> PromptSet:
@@ -252,7 +251,7 @@ class ClusterPipeline:
         actor = self._actor(camera)
         path = None if path is None else str(path)
         self._recording[camera] = path
-        self.registry.update.remote(camera, recording=path)
+        ray.get(self.registry.update.remote(camera, recording=path))  # first: a camera being adopted reads it
         actor.set_recording.remote(path)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -284,7 +283,8 @@ class ClusterPipeline:
             report = ray.get(actor.status.remote(), timeout=timeout)
         except ray.exceptions.GetTimeoutError:
             return None
-        self._reports[camera] = report
+        if report is not None:
+            self._reports[camera] = report
         return report
 
     def status(self, camera: int = 0) -> CameraStatus:
@@ -361,10 +361,12 @@ class ClusterPipeline:
         fresh = set()
         for ref in ready:
             try:
-                self._reports[asked[ref]] = ray.get(ref)
-                fresh.add(asked[ref])
+                report = ray.get(ref)
             except ray.exceptions.RayError:
-                pass
+                continue
+            if report is not None:
+                self._reports[asked[ref]] = report
+                fresh.add(asked[ref])
         self._fresh = frozenset(fresh)
 
     def _dispatch_events(self) -> None:
