@@ -275,13 +275,13 @@ class ClusterPipeline:
         return report
 
     def try_report(self, camera: int = 0, timeout: float = 1.0) -> CameraReport | None:
-        """`report`, or None while the camera does not answer."""
+        """`report`, or None while the camera does not answer (its node lost: it is being moved)."""
         actor = self._actor(camera)
         if camera in self._final:
             return self._final[camera]
         try:
             report = ray.get(actor.status.remote(), timeout=timeout)
-        except ray.exceptions.GetTimeoutError:
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError):  # being moved to another node
             return None
         if report is not None:
             self._reports[camera] = report
