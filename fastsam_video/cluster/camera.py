@@ -8,11 +8,12 @@ stale ones are dropped (counted in `dropped`) and latency stays bounded; a file'
 in the capture queue and none is lost.
 
 When its node dies, the driver hands the camera to a spare actor started in advance on another
-node (`run`: no process start, no imports on the way back). Its adoption reloads the prompts (so
-the object ids) and the recording from the registry; a file camera resumes after the last frame its earlier recording
-files hold, and the recording goes on in a new file (NAME-runNN.mp4). The actor never loads
-the model's weights: it decodes with the replicas' settings (`DecodeSettings`). A lost or saturated model replica makes the camera wait
-and resend the frame, never fail, for up to `retry_seconds`.
+node (`run`: no process start, no imports on the way back). Its adoption reloads the prompts
+(so the object ids) and the recording from the registry; a file camera resumes after the last
+frame its earlier recording files hold, and the recording goes on in a new file
+(NAME-runNN.mp4). The actor never loads the model's weights: it decodes with the replicas'
+settings (`DecodeSettings`). A lost or saturated model replica makes the camera wait and resend
+the frame, never fail, for up to `retry_seconds`.
 """
 
 from __future__ import annotations

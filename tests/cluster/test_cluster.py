@@ -24,6 +24,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from fastsam_video.cluster import ClusterOptions, ClusterPipeline, connect  # noqa: E402
 from fastsam_video.events import CameraState, EventKind  # noqa: E402
+from fastsam_video.live import LivePipeline  # noqa: E402
 from fastsam_video.options import ModelOptions, OutputOptions, StreamOptions  # noqa: E402
 from fastsam_video.tracker import ObjectPrompt, PromptSet  # noqa: E402
 
@@ -100,6 +101,7 @@ def test_four_file_cameras_lose_no_frame_and_prompts_reach_their_camera(cluster,
     pipeline = ClusterPipeline([str(c) for c in clips], MODEL, StreamOptions(max_frames=FRAMES),
                                OutputOptions(record=str(tmp_path / "rec.mp4")), cluster=SMALL)
     pipeline.subscribe(events.append)
+    assert isinstance(pipeline, LivePipeline)  # what the web app and `run` take
     with pipeline:
         pipeline.set_prompts(CROSSING, camera=1)
         assert pipeline.wait(timeout=300), "the cameras did not finish in 300 s"
