@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
+# workers run this interpreter, not `uv run` in a copy of the project (Ray's default under `uv run`:
+# every worker start, a restarted camera's included, then pays for a uv environment)
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private cluster on 127.0.0.1
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
@@ -30,10 +33,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from fastsam_video.bench import architecture_checkpoint, machine  # noqa: E402
-from fastsam_video.cluster import ClusterPipeline, ModelOptions, connect  # noqa: E402
+from fastsam_video.cluster import ClusterOptions, ClusterPipeline, connect  # noqa: E402
 from fastsam_video.cluster.camera import model_input  # noqa: E402
 from fastsam_video.cluster.model import split  # noqa: E402
 from fastsam_video.engine import Segmenter  # noqa: E402
+from fastsam_video.options import ModelOptions, StreamOptions  # noqa: E402
 from fastsam_video.pipeline import Pipeline  # noqa: E402
 from fastsam_video.sources import open_source  # noqa: E402
 
@@ -82,9 +86,10 @@ def main() -> None:
         print(f"node loss: {node_loss(options):.1f} s from the kill to the camera's first frame elsewhere")
         return
     connect("local", num_cpus=os.cpu_count())
-    with ClusterPipeline([args.source], options, max_frames=args.frames, replica_cpus=0.5) as pipeline:
+    with ClusterPipeline([args.source], options, StreamOptions(max_frames=args.frames),
+                         cluster=ClusterOptions(replica_cpus=0.5)) as pipeline:
         pipeline.wait()
-        status = pipeline.status(0)
+        status = pipeline.report(0)
     print(f"ray path (one node, 1 replica, 1 camera actor): {status.fps:.2f} fps, ratio {status.fps / local:.2f}x local;"
           f" latency p50 {status.latency_p50 * 1e3:.0f} ms; object store {status.bytes_to_model / 1e3:.1f} kB in +"
           f" {status.bytes_from_model / 1e3:.1f} kB out per frame")
@@ -104,17 +109,19 @@ def node_loss(options: ModelOptions) -> float:
     connect(cluster.address)
     nodes = {n.node_id: n for n in cluster.worker_nodes}
     try:
-        with ClusterPipeline([LIVE] * 2, options, replica_cpus=0.5) as pipeline:
+        with ClusterPipeline([LIVE] * 2, options, cluster=ClusterOptions(replica_cpus=0.5)) as pipeline:
             victim = None
             while victim is None:
-                victim = next((i for i in range(2) if (s := pipeline.try_status(i)) is not None
+                victim = next((i for i in range(2) if (s := pipeline.try_report(i)) is not None
                                and s.node_id in workers and s.frames > 5), None)
                 time.sleep(0.1)
-            cluster.remove_node(nodes[pipeline.status(victim).node_id], allow_graceful=False)
-            lost = time.monotonic()
-            while not ((s := pipeline.try_status(victim)) is not None and s.runs > 1 and s.frames > 0):
+            cluster.remove_node(nodes[pipeline.report(victim).node_id], allow_graceful=False)
+            lost = time.time()
+            while not ((s := pipeline.try_report(victim, timeout=0.5)) is not None and s.runs > 1 and s.frames > 0):
                 time.sleep(0.05)
-            return time.monotonic() - lost
+            print("restart steps, seconds after the kill: " + ", ".join(f"{name} {t - lost:+.1f}"
+                                                                       for name, t in s.startup))
+            return dict(s.startup)["first frame"] - lost
     finally:
         serve.shutdown()
         ray.shutdown()

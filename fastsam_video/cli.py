@@ -26,7 +26,7 @@ from . import assets  # noqa: E402
 from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 # add_stream_options, object_prompts (and make_segmenter below) stay importable from here for the
 # window until it imports `options` itself
-from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options,  # noqa: E402, F401
+from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402, F401
                       add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
@@ -176,8 +176,16 @@ def add_image_parser(sub) -> None:
 # ---------------------------------------------------------------- run / demo
 
 def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None):
-    """The pipeline the command line asks for (see `factory.build_pipeline`)."""
-    from .factory import build_pipeline as build
+    """The pipeline the command line asks for (see `factory.build_pipeline`); with --ray, the
+    cluster's (`cluster.cluster_pipeline`: the only place ray is imported)."""
+    if getattr(args, "ray", None):
+        from functools import partial
+
+        from .cluster import cluster_pipeline
+
+        build = partial(cluster_pipeline, args.ray)
+    else:
+        from .factory import build_pipeline as build
 
     return build(sources, ModelOptions.from_args(args), StreamOptions.from_args(args), OutputOptions.from_args(args),
                  prompt_set(args) if prompts is None else prompts, on_result=on_result)
@@ -197,18 +205,20 @@ def run_headless(pipeline, stop: GracefulStop | None = None, log_every: float = 
     for files, periodic stats for live cameras, then a summary. The exit status: 0, 1 when a
     camera or an output failed while the others went on, 128 + the signal after one."""
     stop = stop or GracefulStop()
-    ids = pipeline.camera_ids()
-    total = pipeline.source.frame_count
-    if pipeline.max_frames:
-        total = min(total, pipeline.max_frames) if total else pipeline.max_frames
     tty = sys.stderr.isatty()
     started = last_log = time.monotonic()
+    total = None
     pipeline.subscribe(log_event)
     with pipeline:
+        ids = pipeline.camera_ids()
         while not pipeline.wait(0.2) and not stop.requested.is_set():
             now = time.monotonic()
-            if len(ids) == 1 and total and not pipeline.source.live:
-                frames = pipeline.snapshot().frames
+            first = pipeline.status(ids[0])
+            total = first.frames_expected
+            if pipeline.max_frames:
+                total = min(total, pipeline.max_frames) if total else pipeline.max_frames
+            if len(ids) == 1 and total and not first.live:
+                frames = first.stats.frames
                 fps = frames / max(now - started, 1e-9)
                 eta = (total - frames) / fps if fps > 0 else float("inf")
                 line = f"{frames}/{total} frames  {fps:.1f} fps  eta {eta:.0f} s"
@@ -220,7 +230,7 @@ def run_headless(pipeline, stop: GracefulStop | None = None, log_every: float = 
             elif now - last_log >= log_every:
                 for camera in ids:
                     prefix = f"camera {camera + 1} ({pipeline.status(camera).name}): " if len(ids) > 1 else ""
-                    log.info("%s%s", prefix, pipeline.snapshot(camera).line())
+                    log.info("%s%s", prefix, pipeline.status(camera).stats.line())
                 last_log = now
         if tty and total:
             print(file=sys.stderr)
@@ -275,6 +285,7 @@ def add_run_parser(sub) -> None:
                                    "NAME-camN.mp4 and stats); prompts apply to each camera.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     add_stream_options(p)
+    add_ray_option(p)
     p.set_defaults(func=cmd_run)
 
 

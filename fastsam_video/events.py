@@ -6,9 +6,12 @@ them parses text. `Event.message()` is the one human-readable wording.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Callable
 
 
 class _Named(str, Enum):
@@ -123,3 +126,29 @@ class Event:
         return {"kind": self.kind.value, "camera": self.camera, "object_id": self.object_id, "pts": self.pts,
                 "wall_time": self.wall_time, "detail": self.detail, "frames": self.frames,
                 "message": self.message()}
+
+
+class Subscribers:
+    """Event callbacks (a pipeline's `subscribe`): `add` returns the function that removes the
+    callback; `emit` calls each one, and a failing one is logged, never raised (a broken
+    listener must not stop the cameras)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: tuple[Callable[[Event], None], ...] = ()
+
+    def add(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        with self._lock:
+            self._callbacks = (*self._callbacks, callback)
+
+        def remove() -> None:
+            with self._lock:
+                self._callbacks = tuple(c for c in self._callbacks if c is not callback)
+        return remove
+
+    def emit(self, event: Event) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                logging.getLogger(__name__).exception("an event subscriber failed on %s", event.kind)

@@ -310,6 +310,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                             "auto (default: onnx on the CPU when installed, else torch)")
 
 
+def add_ray_option(p: argparse.ArgumentParser) -> None:
+    """--ray ADDRESS: the cameras and the model on a Ray cluster (the `cluster` extra)."""
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster: auto (the one `ray start` joined here), local (one started in "
+                        "this process) or HOST:PORT; needs the cluster extra (pip install fastsam-video[cluster])")
+
+
 def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
     add_model_options(p)
@@ -352,7 +359,7 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
 
 
 __all__ = [
-    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_stream_options",
+    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_ray_option", "add_stream_options",
     "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
     "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",
     "non_negative_float", "unit_interval", "image_size", "output_file", "output_folder", "recording_file",

@@ -2,8 +2,9 @@
 the `cluster` extra). One restartable actor per camera, the forward pass as a batched Ray
 Serve deployment, a registry actor for what must survive a node loss."""
 
-from .camera import CameraStatus
-from .options import CameraSpec, ClusterError, ModelOptions
-from .runtime import ClusterPipeline, connect
+from .camera import CameraReport
+from .options import CameraSpec, ClusterError, ClusterOptions
+from .runtime import ClusterPipeline, cluster_pipeline, connect
 
-__all__ = ["CameraSpec", "CameraStatus", "ClusterError", "ClusterPipeline", "ModelOptions", "connect"]
+__all__ = ["CameraReport", "CameraSpec", "ClusterError", "ClusterOptions", "ClusterPipeline", "cluster_pipeline",
+           "connect"]

@@ -7,63 +7,119 @@ camera's capture keeps only the newest frame, so when the cluster is short of ca
 stale ones are dropped (counted in `dropped`) and latency stays bounded; a file's frames wait
 in the capture queue and none is lost.
 
-Ray restarts the actor on another node when its node dies (`max_restarts`) and retries `run`
-(`max_task_retries`). The constructor reloads the prompts (so the object ids) from the
-registry; a file camera resumes after the last frame its earlier recording segments hold, and
-the recording goes on in a new segment. A lost or saturated model replica makes the camera wait
-and resend the frame, never fail, for up to `retry_seconds`.
+When its node dies, the driver hands the camera to a spare actor started in advance on another
+node (`run`: no process start, no imports on the way back). Its adoption reloads the prompts
+(so the object ids) and the recording from the registry; a file camera resumes after the last
+frame its earlier recording files hold, and the recording goes on in a new file
+(NAME-runNN.mp4). The actor never loads the model's weights: it decodes with the replicas'
+settings (`DecodeSettings`). A lost or saturated model replica makes the camera wait and resend
+the frame, never fail, for up to `retry_seconds`.
 """
 
 from __future__ import annotations
 
-import collections
-import logging
-import queue
-import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
-import av
-import cv2
-import numpy as np
-import ray
-import torch
-from ray import serve
+_STARTED = time.time()  # this module's import began (a fresh worker: the imports below are most of a restart)
 
-from ..engine import Letterbox, NetworkOutput, Segmenter, letterbox_geometry, resize
-from ..events import Event, EventKind
-from ..render import Annotator
-from ..sinks import SegmentedRecorder
-from ..sources import CaptureThread, open_source
-from ..tracker import ObjectStatus, PromptSet, PromptTracker
-from ..types import Frame, Segmentation
-from .model import RawOutput
-from .options import CameraSpec, ClusterError, ModelOptions
+import collections  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import queue  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 
+import av  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+from ray import serve  # noqa: E402
+
+from ..engine import Letterbox, NetworkOutput, Segmenter, letterbox_geometry, resize  # noqa: E402
+from ..events import Event, EventKind  # noqa: E402
+from ..factory import open_camera  # noqa: E402
+from ..render import Annotator, LostObject  # noqa: E402
+from ..sinks import SegmentedRecorder, VideoRecorder  # noqa: E402
+from ..sources import CaptureThread  # noqa: E402
+from ..tracker import ObjectStatus, PromptSet, PromptTracker  # noqa: E402
+from ..types import Frame, Segmentation  # noqa: E402
+from ..workers import reason  # noqa: E402
+from .model import RawOutput  # noqa: E402
+from .options import CameraSpec, ClusterError, DecodeSettings  # noqa: E402
+
+_IMPORTED = time.time()
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CameraStatus:
-    """One camera's state and counters, as the driver and the API read them."""
+class CameraReport:
+    """One camera actor's state and counters, as the driver reads them."""
 
     camera: int
     name: str
     node_id: str
     runs: int  # 1, or more after restarts on other nodes
+    live: bool
     frames: int  # frames finished by this run
     frames_done: int  # frames finished by every run (files: where a restart resumes)
+    frames_expected: int | None  # a file's frame count from its header
+    frame_size: tuple[int, int] | None  # (width, height)
     dropped: int  # live: stale frames replaced before the model could take them
     retries: int  # model calls resent (a replica lost or saturated)
     fps: float  # frames finished per second by this run, from its first result to its last
     latency_p50: float  # seconds, capture to result
     latency_p95: float
+    latency_p99: float
+    stage_ms: dict  # forward (per batch), decode, track, render, encode
     bytes_to_model: float  # per frame, mean: the resized frame
     bytes_from_model: float  # per frame, mean: raw predictions and prototypes
     objects: tuple[ObjectStatus, ...]
+    recording: str | None  # the file being written
     segments: tuple[str, ...]  # this run's recording files
     finished: bool
+    error: str | None
+    startup: tuple[tuple[str, float], ...]  # (step, wall-clock time it ended): the restart's timeline
+
+
+@dataclass(frozen=True)
+class View:
+    """The newest annotated frame as the driver shows it (the web's MJPEG): JPEG, boxes, ids."""
+
+    seq: int  # frames finished by this run when it was made
+    index: int
+    latency: float  # capture to result, seconds
+    jpeg: bytes
+    boxes: np.ndarray  # (N, 4) float32 of the shown objects
+    scores: np.ndarray
+    object_ids: np.ndarray
+    lost: tuple[LostObject, ...]
+    objects: tuple[ObjectStatus, ...]
+
+
+class Decoder(Segmenter):
+    """A Segmenter's decode half (NMS, masks) without the network: built from the replicas'
+    settings, so a camera actor never loads weights."""
+
+    def __init__(self, settings: DecodeSettings):  # noqa: super().__init__ would load the model
+        self.imgsz, self.stride, self.conf, self.iou = settings.imgsz, settings.stride, settings.conf, settings.iou
+        self.max_det, self.num_classes, self.retina = settings.max_det, settings.num_classes, settings.retina
+        self.device, self.half, self.dtype = torch.device("cpu"), False, torch.float32
+
+
+def recording_file(path: str | Path, run: int) -> Path:
+    """The file a run records to: the one asked for, then NAME-run02.mp4, ... after restarts."""
+    path = Path(path)
+    return path if run == 1 else path.with_name(f"{path.stem}-run{run:02d}{path.suffix or '.mp4'}")
+
+
+def open_recorder(path: str | Path, run: int, segment_seconds: float | None, fps: float, live: bool):
+    target = recording_file(path, run)
+    if segment_seconds:
+        return SegmentedRecorder(target.with_name(f"{target.stem}-{{index:03d}}{target.suffix or '.mp4'}"),
+                                 segment_seconds, fps_hint=fps, low_latency=live)
+    return VideoRecorder(target, fps_hint=fps, low_latency=live)
 
 
 def frames_recorded(paths: tuple[str, ...] | list[str]) -> int:
@@ -101,46 +157,78 @@ def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, ou
 
 
 class Camera:
-    """One camera's loop; created by `ClusterPipeline` as a restartable, threaded Ray actor."""
+    """One camera's loop, as a Ray actor started by `ClusterPipeline` before it has a camera: its
+    process and imports are ready, so the driver can hand it a lost camera at once (`run`)."""
 
-    def __init__(self, index: int, spec: CameraSpec, options: ModelOptions, registry: str, app: str,
-                 retry_seconds: float = 60.0):
+    def __init__(self):
+        self._startup = [("process", _process_started()), ("imported", _IMPORTED), ("constructor", time.time())]
+        self.node_id = ray.get_runtime_context().get_node_id()
+        self.stop_event = threading.Event()
+        self._adopted = threading.Event()
+        self._adopting = threading.Lock()  # a control call waits while `run` adopts its camera
+
+    def ready(self) -> str:
+        """The node it runs on, once the actor is up."""
+        return self.node_id
+
+    def _adopt(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
+               retry_seconds: float) -> None:
+        """Becomes camera `index`: its prompts (so its object ids), recording and progress come
+        from the registry; a second run (after a lost node) publishes `camera_restarted`."""
+        startup = self._startup
+        startup.append(("adopted", time.time()))
         self.index = index
         self.spec = spec
         self.retry_seconds = retry_seconds
-        self.node_id = ray.get_runtime_context().get_node_id()
         self.registry = ray.get_actor(registry)
         state = ray.get(self.registry.join.remote(index, self.node_id))
+        startup.append(("registry", time.time()))
         self.runs = state.runs
         self.prompts: PromptSet = state.prompts
-        # a shared record folder: resume after the frames the earlier segments hold; else (or
+        self._record_request: tuple[str | None] | None = (state.recording,) if state.recording else None
+        # a shared record folder: resume after the frames the earlier files hold; else (or
         # without a recording) after the frames the registry last heard of
         visible = state.segments and all(Path(p).exists() for p in state.segments)
         self.frames_done = frames_recorded(state.segments) if visible else state.frames_done
         self.finished = state.finished
-        # the decoder's share of the model: NMS and masks need its settings, not its forward pass
-        self.decoder = Segmenter(options.model, device="cpu", imgsz=options.imgsz, conf=options.conf,
-                                 iou=options.iou, warmup=False)
+        self.decoder = Decoder(settings)
         self.model = serve.get_deployment_handle("SegmentModel", app_name=app)
         self.tracker = PromptTracker()
         self.annotator = Annotator()
         self._faint = Annotator(alpha=0.25, contours=False, labels=False)
-        self.stop_event = threading.Event()
         self.frames = self.retries = 0
+        self.live = False
+        self.frames_expected: int | None = None
+        self.frame_size: tuple[int, int] | None = None
+        self.error: str | None = None
         self._bytes = [0, 0]
+        self._stage_ms: dict[str, float] = {}
         self._latencies: collections.deque[float] = collections.deque(maxlen=300)
         self._t_first = self._t_last = 0.0
         self._objects: tuple[ObjectStatus, ...] = ()
         self._segments: list[str] = []
-        self._latest: np.ndarray | None = None
+        self._recorder = None
+        self._latest = None  # (frame, annotated, tracked segmentation, lost, objects): one reference
         self._capture: CaptureThread | None = None
+        startup.append(("ready", time.time()))
+        self._adopted.set()
         if self.runs > 1:
             self._publish([Event(EventKind.CAMERA_RESTARTED, camera=index,
                                  detail=f"run {self.runs} on node {self.node_id[:12]}, from frame {self.frames_done}")])
 
     # ------------------------------------------------------------------ control (any thread)
+    # Calls run on the actor's threads in any order, `run` (which adopts the camera) included. The
+    # driver stores prompts and recordings in the registry before it sends them here, so a call
+    # that comes before the adoption is dropped: the adoption reads the registry after it.
     def set_prompts(self, prompts: PromptSet) -> None:
-        self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
+        with self._adopting:
+            if self._adopted.is_set():
+                self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
+
+    def set_recording(self, path: str | None) -> None:
+        with self._adopting:
+            if self._adopted.is_set():
+                self._record_request = (path,)  # applied by the loop before its next frame
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -148,46 +236,65 @@ class Camera:
     def node(self) -> str:
         return self.node_id
 
-    def jpeg(self, quality: int = 80) -> bytes | None:
-        """The newest annotated frame as JPEG (what an API's live view serves)."""
-        image = self._latest
-        return None if image is None else cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    def view(self, after: int = -1, quality: int = 80) -> View | None:
+        """The newest annotated frame when it is newer than frame `after` of this run, else None."""
+        if not self._adopted.is_set():
+            return None
+        latest, seq = self._latest, self.frames
+        if latest is None or seq <= after:
+            return None
+        frame, annotated, tracked, lost, objects = latest
+        jpeg = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        return View(seq, frame.index, time.monotonic() - frame.t_capture, jpeg, tracked.boxes.numpy(),
+                    tracked.scores.numpy(), tracked.object_ids.numpy(), lost, objects)
 
-    def status(self) -> CameraStatus:
+    def status(self) -> CameraReport | None:
+        """The camera's report; None before it has a camera."""
+        if not self._adopted.is_set():
+            return None
         latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
-        p50, p95 = np.percentile(latencies, [50, 95])
+        p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
         n = max(self.frames, 1)
         fps = (self.frames - 1) / (self._t_last - self._t_first) if self.frames > 1 else 0.0
         dropped = self._capture.dropped if self._capture is not None else 0
-        return CameraStatus(self.index, self.spec.name, self.node_id, self.runs, self.frames, self.frames_done,
-                            dropped, self.retries, fps, float(p50), float(p95), self._bytes[0] / n,
-                            self._bytes[1] / n, self._objects, tuple(self._segments), self.finished)
+        recorder = self._recorder
+        return CameraReport(self.index, self.spec.name, self.node_id, self.runs, self.live, self.frames,
+                            self.frames_done, self.frames_expected, self.frame_size, dropped, self.retries, fps,
+                            float(p50), float(p95), float(p99), dict(self._stage_ms), self._bytes[0] / n,
+                            self._bytes[1] / n, self._objects, None if recorder is None else str(recorder.path),
+                            tuple(self._segments), self.finished, self.error, tuple(self._startup))
 
     # ------------------------------------------------------------------ the loop
-    def run(self) -> CameraStatus:
-        """Runs the camera until its source ends or `stop`; returns its final status."""
+    def run(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
+            retry_seconds: float = 60.0) -> CameraReport:
+        """Becomes camera `index` and runs it until its source ends or `stop`; returns its final report."""
+        with self._adopting:
+            self._adopt(index, spec, settings, registry, app, retry_seconds)
         if self.finished:  # the source had ended before a restart
             return self.status()
-        source = open_source(self.spec.source, realtime=self.spec.realtime, source_id=self.index)
+        try:
+            source = self._open()
+        except Exception as err:
+            self.error = reason(err)
+            self._publish([Event(EventKind.CAMERA_FAILED, camera=self.index, detail=self.error)])
+            raise
+        self._startup.append(("source", time.time()))
+        self.live, self.frames_expected = source.live, None if source.live else source.frame_count
         skip = 0 if source.live else self.frames_done
         capture = self._capture = CaptureThread(source, self.stop_event, queue_size=4)
-        recorder = None
-        if self.spec.record is not None:
-            name = f"{self.spec.name}-run{self.runs:02d}-{{index:03d}}.mp4"
-            recorder = SegmentedRecorder(Path(self.spec.record) / name, self.spec.segment_seconds,
-                                         fps_hint=source.fps or 30, low_latency=source.live)
         pending = None
         try:
             while True:
+                self._apply_recording(source)
                 frame = self._next(capture)
-                limit = self.spec.max_frames
+                limit = self.spec.stream.max_frames
                 if limit is not None and self.frames_done + (pending is not None) >= limit:
                     frame = None
                 if frame is not None and frame.index < skip:
                     continue
                 request = self._submit(frame) if frame is not None else None
                 if pending is not None:  # decode frame t while frame t+1 is in the network
-                    self._finish(*pending, recorder, use_pts=not source.live)
+                    self._finish(*pending, use_pts=not source.live)
                 pending = request
                 if frame is None:
                     break
@@ -195,14 +302,36 @@ class Camera:
             if self.finished:
                 self._publish([Event(EventKind.CAMERA_ENDED, camera=self.index)])
         except Exception as err:
-            self._publish([Event(EventKind.CAMERA_FAILED, camera=self.index, detail=str(err))])
+            self.error = reason(err)
+            self._publish([Event(EventKind.CAMERA_FAILED, camera=self.index, detail=self.error)])
             raise
         finally:
             capture.close()
-            if recorder is not None:
-                recorder.close()
-            ray.get(self.registry.progress.remote(self.index, self.frames_done, self.finished))
+            self._record_request = (None,)
+            self._apply_recording(source)
+            ray.get(self.registry.update.remote(self.index, frames_done=self.frames_done, finished=self.finished))
         return self.status()
+
+    def _open(self):
+        if self.spec.loop:  # the server's demo: a file played in a loop, like a camera
+            from ..web.server import LoopingSource
+
+            return LoopingSource(self.spec.source, self.index, realtime=self.spec.stream.realtime)
+        return open_camera(self.spec.source, self.spec.stream, self.index)
+
+    def _apply_recording(self, source) -> None:
+        request, self._record_request = self._record_request, None
+        if request is None:
+            return
+        if self._recorder is not None:
+            recorder, self._recorder = self._recorder, None
+            recorder.close()
+            self._publish([Event(EventKind.RECORDING_STOPPED, camera=self.index,
+                                 detail=", ".join(map(str, recorder.paths)))])
+        if request[0] is not None:
+            self._recorder = open_recorder(request[0], self.runs, self.spec.segment_seconds, source.fps or 30,
+                                           source.live)
+            self._publish([Event(EventKind.RECORDING_STARTED, camera=self.index, detail=str(self._recorder.path))])
 
     def _next(self, capture: CaptureThread) -> Frame | None:
         while not self.stop_event.is_set():
@@ -224,32 +353,42 @@ class Camera:
                 return response.result(timeout_s=self.retry_seconds)
             except Exception as err:
                 if self.stop_event.is_set() or time.monotonic() > deadline:
-                    raise ClusterError(f"camera {self.index + 1}: the model did not answer for "
+                    raise ClusterError(f"camera {self.index}: the model did not answer for "
                                        f"{self.retry_seconds:.0f} s ({type(err).__name__}): check the "
                                        "SegmentModel replicas (`serve status`)") from err
-                log.warning("camera %d: model call failed (%s); resending", self.index + 1, type(err).__name__)
+                log.warning("camera %d: model call failed (%s); resending", self.index, type(err).__name__)
                 self.retries += 1
                 time.sleep(0.2)
                 response = self.model.remote(small)
 
     @torch.inference_mode()
-    def _finish(self, frame: Frame, box: Letterbox, small: np.ndarray, response,
-                recorder: SegmentedRecorder | None, use_pts: bool) -> None:
+    def _finish(self, frame: Frame, box: Letterbox, small: np.ndarray, response, use_pts: bool) -> None:
         out = self._result(small, response)
+        t0 = time.perf_counter()
         everything = decode_output(self.decoder, frame.image.shape[:2], box, out)
         image = torch.from_numpy(frame.image)
         prompts = self.prompts  # one snapshot for the whole frame
         self.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
+        t1 = time.perf_counter()
         track = self.tracker.update(everything, image, frame.index, t)
+        t2 = time.perf_counter()
+        shown = everything if prompts.everything and not prompts.objects else track.segmentation
         annotated = self._render(frame.image, prompts, everything, track.segmentation, track.lost)
+        t3 = time.perf_counter()
+        recorder = self._recorder
         if recorder is not None:
             recorder.write(annotated, t if use_pts else frame.t_capture)
-            if len(recorder.paths) > len(self._segments):
-                self._segments.append(str(recorder.paths[-1]))
-                self.registry.add_segment.remote(self.index, self._segments[-1])
-        self._latest = annotated
+            for path in map(str, recorder.paths):
+                if path not in self._segments:
+                    self._segments.append(path)
+                    self.registry.add_segment.remote(self.index, path)
+        t4 = time.perf_counter()
+        self._latest = (frame, annotated, shown, track.lost, track.objects)
         self._objects = track.objects
+        self.frame_size = (frame.image.shape[1], frame.image.shape[0])
+        self._stage_ms = {"forward": out.timings.get("forward", 0.0), "decode": (t1 - t0) * 1e3,
+                          "track": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3, "encode": (t4 - t3) * 1e3}
         self._t_last = time.monotonic()
         self._t_first = self._t_first or self._t_last
         self._latencies.append(self._t_last - frame.t_capture)
@@ -257,10 +396,12 @@ class Camera:
         self._bytes[1] += out.nbytes
         self.frames += 1
         self.frames_done += 1
+        if self.frames == 1:
+            self._startup.append(("first frame", time.time()))
         if track.events:
             self._publish([e.on_camera(self.index) for e in track.events])
         if self.frames % 10 == 0:
-            self.registry.progress.remote(self.index, self.frames_done)
+            self.registry.update.remote(self.index, frames_done=self.frames_done)
 
     def _render(self, image: np.ndarray, prompts: PromptSet, everything: Segmentation, tracked: Segmentation,
                 lost) -> np.ndarray:
@@ -271,3 +412,13 @@ class Camera:
 
     def _publish(self, events: list[Event]) -> None:
         self.registry.publish.remote(events)
+
+
+def _process_started() -> float:
+    """When this worker process started (wall clock), from /proc; the import time when unknown."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return _STARTED

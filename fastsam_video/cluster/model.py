@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from ray import serve
 
-from ..engine import Letterbox, NetworkOutput, Segmenter
-from .options import ModelOptions
+from ..engine import Letterbox, NetworkOutput
+from ..options import ModelOptions
+from .options import DecodeSettings
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,15 @@ class RawOutput:
 class SegmentModel:
     """Owns one Segmenter; every call is one camera's frame, batched with the others'."""
 
-    def __init__(self, options: ModelOptions):
-        self.segmenter = Segmenter(options.model, device=options.device, imgsz=options.imgsz,
-                                   backend=options.backend, half=options.half)
-        self.__call__.set_max_batch_size(options.max_batch_size)
-        self.__call__.set_batch_wait_timeout_s(options.batch_wait_s)
+    def __init__(self, options: ModelOptions, max_batch_size: int = 8, batch_wait_s: float = 0.005):
+        self.segmenter = options.segmenter()
+        self.__call__.set_max_batch_size(max_batch_size)
+        self.__call__.set_batch_wait_timeout_s(batch_wait_s)
+
+    def settings(self) -> DecodeSettings:
+        """What cameras need to decode this model's outputs (they never load its weights)."""
+        s = self.segmenter
+        return DecodeSettings(s.imgsz, s.stride, s.conf, s.iou, s.max_det, s.num_classes, s.retina)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def __call__(self, images: list[np.ndarray]) -> list[RawOutput]:

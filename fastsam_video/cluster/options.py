@@ -1,10 +1,11 @@
-"""Settings shared by the driver, the model replicas and the camera actors (no ray import)."""
+"""Settings shared by the driver, the model replicas and the camera actors (no ray import).
+The model, stream and output settings are the single-machine ones (`fastsam_video.options`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..options import StreamOptions
 from ..types import FastSAMVideoError
 
 
@@ -13,37 +14,54 @@ class ClusterError(FastSAMVideoError):
 
 
 @dataclass(frozen=True)
-class ModelOptions:
-    """The model, as every replica loads it and every camera decodes its outputs."""
+class ClusterOptions:
+    """How the work is placed: model replicas, their batches, the camera actors."""
 
-    model: str | None = None  # None: the bundled model (the file must exist on every node)
-    imgsz: int | None = None
-    conf: float | None = None
-    iou: float | None = None
-    device: str | None = None  # the replicas' device; None: CUDA when the replica got a GPU
-    half: bool | None = None
-    backend: str = "torch"
+    replicas: int = 1
+    replica_cpus: float = 1.0  # per replica (fractions share a node's cores)
+    replica_gpus: float = 0.0  # per replica: 0.5 puts two replicas on one GPU
+    camera_cpus: float = 0.25  # per camera actor
+    spares: int = 1  # camera actors started in advance: a lost node's cameras resume on them at once
     max_batch_size: int = 8  # frames of different cameras in one forward pass
     batch_wait_s: float = 0.005  # how long a replica waits to fill a batch
+    retry_seconds: float = 60.0  # how long a camera resends a frame to a lost or saturated model
+    display_fps: float = 15.0  # annotated frames fetched per camera for `on_result` (the web's MJPEG)
 
     def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ClusterError(f"max batch size: expected >= 1, got {self.max_batch_size}")
-        if self.batch_wait_s < 0:
-            raise ClusterError(f"batch wait: expected >= 0 s, got {self.batch_wait_s}")
+        if self.spares < 0:
+            raise ClusterError(f"spares: expected >= 0, got {self.spares}")
+        for name in ("replicas", "max_batch_size"):
+            if getattr(self, name) < 1:
+                raise ClusterError(f"{name.replace('_', ' ')}: expected >= 1, got {getattr(self, name)}")
+        for name in ("replica_cpus", "replica_gpus", "camera_cpus", "batch_wait_s", "display_fps"):
+            if not getattr(self, name) >= 0:
+                raise ClusterError(f"{name.replace('_', ' ')}: expected >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What a camera needs of the model to decode its outputs (NMS, masks): no weights."""
+
+    imgsz: int
+    stride: int
+    conf: float
+    iou: float
+    max_det: int
+    num_classes: int
+    retina: bool
 
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """One camera: what to open (`sources.open_source` spec) and where to record."""
+    """One camera: what to open (a `sources.open_source` spec, opened on the actor's node) and
+    where to record (a file; a restart on another node goes on in NAME-runNN.mp4)."""
 
     source: str
-    name: str = ""  # unique per pipeline; default cam1, cam2, ...
-    record: Path | None = None  # a folder: <name>-<run>-<segment>.mp4 files go there
-    realtime: bool = False  # files at their own rate (as a live camera), else as fast as possible
-    segment_seconds: float = 600.0
-    max_frames: int | None = None  # stop after this many frames (every run together)
+    stream: StreamOptions = StreamOptions()
+    record: str | None = None
+    segment_seconds: float | None = None  # roll the recording every N seconds (NAME-runNN-<index>.mp4)
+    loop: bool = False  # a file played again from its start at its end (the server's demo)
 
-    def __post_init__(self) -> None:
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ClusterError(f"max frames: expected >= 1, got {self.max_frames}")
+    @property
+    def name(self) -> str:  # what logs show (the service redacts passwords)
+        return self.source

@@ -1,9 +1,9 @@
 """The registry: one named actor that holds what must outlive a camera actor.
 
-A camera actor that Ray restarts on another node reruns its constructor with nothing in
-memory; it asks the registry for its prompts (and so its object ids), the recording
-segments written so far (a file camera resumes after the last frame they hold) and how
-many times it has run. The registry also keeps the event log every front end reads.
+A camera moved to another node (a spare actor there adopts it) starts with nothing in
+memory; it asks the registry for its prompts (and so its object ids), its recording, the
+segments written so far (a file camera resumes after the last frame they hold) and how many
+times it has run. The registry also keeps the event log every front end reads.
 It lives on the driver's node: losing that node loses the cluster's head anyway.
 """
 
@@ -23,7 +23,8 @@ class CameraState:
     """What a camera actor reloads when it (re)starts."""
 
     prompts: PromptSet = PromptSet(everything=True)
-    segments: tuple[str, ...] = ()  # recording files, oldest first
+    recording: str | None = None  # the file asked for (a restart records to NAME-runNN.mp4)
+    segments: tuple[str, ...] = ()  # recording files written, oldest first
     frames_done: int = 0  # frames finished (file cameras without a recording resume here)
     runs: int = 0  # how many times the actor started (1 = first run)
     node_id: str = ""
@@ -38,9 +39,15 @@ class _Log:
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class Registry:
-    def __init__(self, cameras: int, prompts: PromptSet):
-        self._cameras = [CameraState(prompts=prompts) for _ in range(cameras)]
+    def __init__(self):
+        self._cameras: dict[int, CameraState] = {}
         self._log = _Log()
+
+    def add(self, camera: int, prompts: PromptSet, recording: str | None) -> None:
+        self._cameras[camera] = CameraState(prompts=prompts, recording=recording)
+
+    def remove(self, camera: int) -> None:
+        self._cameras.pop(camera, None)
 
     def join(self, camera: int, node_id: str) -> CameraState:
         """A camera actor starts (or restarts): count the run, note its node, return its state."""
@@ -51,15 +58,15 @@ class Registry:
     def state(self, camera: int) -> CameraState:
         return self._cameras[camera]
 
-    def set_prompts(self, camera: int, prompts: PromptSet) -> None:
-        self._cameras[camera] = replace(self._cameras[camera], prompts=prompts)
+    def update(self, camera: int, **changes) -> None:
+        """prompts=, recording=, frames_done=, finished= (a removed camera's late news is ignored)."""
+        if camera in self._cameras:
+            self._cameras[camera] = replace(self._cameras[camera], **changes)
 
     def add_segment(self, camera: int, path: str) -> None:
-        state = self._cameras[camera]
-        self._cameras[camera] = replace(state, segments=state.segments + (path,))
-
-    def progress(self, camera: int, frames_done: int, finished: bool = False) -> None:
-        self._cameras[camera] = replace(self._cameras[camera], frames_done=frames_done, finished=finished)
+        if camera in self._cameras:
+            state = self._cameras[camera]
+            self._cameras[camera] = replace(state, segments=state.segments + (path,))
 
     def publish(self, events: list[Event]) -> None:
         self._log.events.extend(events)

@@ -49,8 +49,14 @@ class LoopingSource(FrameSource):
         self._inner.close()
 
 
-def source_opener(stream):
-    """Opens a camera spec with the stream options; "demo" is the bundled clip in a loop."""
+def source_opener(stream, ray: bool = False):
+    """Opens a camera spec with the stream options; "demo" is the bundled clip in a loop. With
+    `ray`, the spec for a camera actor (which opens it on its node)."""
+    if ray:
+        from ..cluster import CameraSpec
+
+        return lambda spec: (CameraSpec(str(DEMO_CLIP), replace(stream, realtime=True), loop=True)
+                             if spec == DEMO_SPEC else CameraSpec(spec, stream))
     from ..factory import open_camera
 
     def open_one(spec: str) -> FrameSource:
@@ -74,8 +80,14 @@ def build(args):
     for outlet in outlets:
         bus.subscribe(outlet.offer)
     try:
-        pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
-        live = LiveService(pipeline, source_opener(stream), output_dir=args.output, bus=bus)
+        if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
+            from ..cluster import cluster_pipeline
+
+            pipeline = cluster_pipeline(args.ray, [], model, stream, OutputOptions(), stay_open=True)
+        else:
+            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
+        live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
+                           output_dir=args.output, bus=bus)
         try:
             for spec in args.sources or [DEMO_SPEC]:
                 live.add_camera(spec)

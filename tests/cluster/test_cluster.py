@@ -1,6 +1,7 @@
 """Cameras on a three-node Ray cluster on this machine (a head and two workers, fractional CPUs):
-file cameras recorded without losing a frame, prompts reaching their camera, a live camera
-dropping stale frames, and a worker node killed mid-run."""
+file cameras recorded without losing a frame, prompts reaching their camera (through the
+`ClusterPipeline` and through `serve --ray`'s HTTP API), a live camera dropping stale frames,
+and a worker node killed mid-run. One cluster for the whole module (starting one costs seconds)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import time
 from fractions import Fraction
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every socket stays on 127.0.0.1
+# workers run this interpreter, not `uv run` in a copy of the project (Ray's default under `uv run`:
+# every worker start, a restarted camera's included, then pays for a uv environment)
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback only: no token between test processes
 
 import av  # noqa: E402
@@ -18,8 +22,10 @@ ray = pytest.importorskip("ray", reason="the cluster extra is not installed (uv 
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from fastsam_video.cluster import ClusterPipeline, ModelOptions, connect  # noqa: E402
-from fastsam_video.events import EventKind  # noqa: E402
+from fastsam_video.cluster import ClusterOptions, ClusterPipeline, connect  # noqa: E402
+from fastsam_video.events import CameraState, EventKind  # noqa: E402
+from fastsam_video.live import LivePipeline  # noqa: E402
+from fastsam_video.options import ModelOptions, OutputOptions, StreamOptions  # noqa: E402
 from fastsam_video.tracker import ObjectPrompt, PromptSet  # noqa: E402
 
 from ..conftest import SAMPLES  # noqa: E402
@@ -27,10 +33,11 @@ from ..conftest import SAMPLES  # noqa: E402
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 CLIPS = sorted(SAMPLES.glob("clips/*/video.mp4"))
-OPTIONS = ModelOptions(imgsz=320, device="cpu")
+MODEL = ModelOptions(imgsz=320, device="cpu", backend="torch")
+SMALL = ClusterOptions(replica_cpus=0.5, camera_cpus=0.25, spares=0)  # no node is lost: no spare actor
 CROSSING = PromptSet(objects=(ObjectPrompt(1, points=((40.0, 70.0),), labels=(1,)),
                               ObjectPrompt(2, points=((280.0, 70.0),), labels=(1,))))
-FRAMES = 20  # per file camera: enough to track, short for CI's 2 cores
+FRAMES = 12  # per file camera: enough to track, short for CI's 2 cores
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
 
@@ -59,17 +66,18 @@ def frames_in(paths) -> int:
     return total
 
 
-def events_until(pipeline: ClusterPipeline, done, timeout: float) -> list:
-    events, deadline = [], time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        events += pipeline.events()
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
         time.sleep(0.2)
-    return events + pipeline.events()
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def moved(status) -> bool:
+def moved(report) -> bool:
     """The camera runs again after a restart (on another node) and has finished a frame there."""
-    return status is not None and status.runs > 1 and status.frames > 0
+    return report is not None and report.runs > 1 and report.frames > 0
 
 
 def long_clip(path, repeats: int = 2):
@@ -88,78 +96,131 @@ def long_clip(path, repeats: int = 2):
 
 
 def test_four_file_cameras_lose_no_frame_and_prompts_reach_their_camera(cluster, tmp_path):
-    clips = [CLIPS[1], CLIPS[0], CLIPS[2], CLIPS[3]]  # camera 2 sees the crossing objects
-    pipeline = ClusterPipeline([str(c) for c in clips], OPTIONS, record=tmp_path, replica_cpus=0.5,
-                               camera_cpus=0.25, max_frames=FRAMES).start()
-    try:
+    clips = [CLIPS[1], CLIPS[0], CLIPS[2], CLIPS[3]]  # camera 1 sees the crossing objects
+    events = []
+    pipeline = ClusterPipeline([str(c) for c in clips], MODEL, StreamOptions(max_frames=FRAMES),
+                               OutputOptions(record=str(tmp_path / "rec.mp4")), cluster=SMALL)
+    pipeline.subscribe(events.append)
+    assert isinstance(pipeline, LivePipeline)  # what the web app and `run` take
+    with pipeline:
         pipeline.set_prompts(CROSSING, camera=1)
         assert pipeline.wait(timeout=300), "the cameras did not finish in 300 s"
-        events = pipeline.events()
-    finally:
-        pipeline.close()
-    statuses = [pipeline.status(i) for i in range(4)]
-    for status in statuses:
-        assert status.frames == FRAMES and status.finished
-        assert frames_in(status.segments) == FRAMES, f"{status.name}: frames lost from the recording"
-        assert status.bytes_to_model == 320 * 240 * 3  # the frame at the network's size, nothing more
-    assert len({s.node_id for s in statuses}) >= 2, "the cameras were not spread over the nodes"
-    # the prompts went to camera 2 only
+        reports = [pipeline.report(i) for i in range(4)]
+        statuses = [pipeline.status(i) for i in range(4)]
+    for i, (report, status) in enumerate(zip(reports, statuses)):
+        assert report.frames == FRAMES and report.finished and status.state is CameraState.ENDED
+        assert report.segments == (str(tmp_path / f"rec-cam{i + 1}.mp4"),)
+        assert frames_in(report.segments) == FRAMES, f"{report.name}: frames lost from the recording"
+        assert report.bytes_to_model == 320 * 240 * 3  # the frame at the network's size, nothing more
+        assert status.stats.frames == FRAMES and status.recorded == tuple(map(type(tmp_path), report.segments))
+    assert len({r.node_id for r in reports}) >= 2, "the cameras were not spread over the nodes"
+    # the prompts went to camera 1 only
     assert {o.object_id for o in statuses[1].objects} == {1, 2}
     assert all(not s.objects for i, s in enumerate(statuses) if i != 1)
     added = [e for e in events if e.kind is EventKind.OBJECT_ADDED]
     assert added and {e.camera for e in added} == {1}
     assert sorted(e.camera for e in events if e.kind is EventKind.CAMERA_ENDED) == [0, 1, 2, 3]
+    assert sorted(e.camera for e in events if e.kind is EventKind.CAMERA_ADDED) == [0, 1, 2, 3]
+
+
+def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fastsam_video.cli import build_parser
+    from fastsam_video.web.server import build
+    from tests.web.conftest import OBJECT_POINT, still_clip
+
+    head, _ = cluster
+    still = str(still_clip(tmp_path, frames=450))  # 30 s of a still scene at its own rate: a camera
+    args = build_parser().parse_args(["serve", still, "--ray", head.address, "--realtime", "--imgsz", "320",
+                                      "--device", "cpu", "--backend", "torch", "--output", str(tmp_path / "out")])
+    app, live, outlets = build(args)
+    events = []
+    live.bus.subscribe(events.append)
+    try:
+        client = TestClient(app)
+        assert client.post("/api/cameras", json={"source": still}).json() == {"id": 1}
+        wait_for(lambda: all(c["state"] == "running" for c in client.get("/api/cameras").json()), 120,
+                 "both cameras running")
+        assert client.post("/api/cameras/0/recording", json={"name": "cam0.mp4"}).status_code == 201
+        wait_for(lambda: live.camera(0).latest is not None, 30, "a frame on the gateway")
+        x, y = OBJECT_POINT
+        assert client.post("/api/cameras/0/objects", json={"points": [[x, y, 1]]}).json() == {"id": 1}
+        obj = wait_for(lambda: (o := client.get("/api/cameras/0/objects").json()) and o[0]["state"] == "tracked"
+                       and o[0], 60, "the object tracked")
+        x1, y1, x2, y2 = obj["box"]
+        assert x1 <= x <= x2 and y1 <= y <= y2
+        # the prompt reached camera 0's actor, not camera 1's
+        assert {o.object_id for o in live.pipeline.report(0).objects} == {1}
+        assert not live.pipeline.report(1).objects and client.get("/api/cameras/1/objects").json() == []
+        snapshot = client.get("/api/cameras/0/snapshot.jpg")
+        assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+        assert client.get("/api/cameras/0").json()["recording"] == "cam0.mp4"
+        assert client.delete("/api/cameras/0/recording").json() == {"recorded": "cam0.mp4"}
+        assert client.delete("/api/cameras/1").status_code == 204
+        assert [c["id"] for c in client.get("/api/cameras").json()] == [0]
+        # the events come from the actors through the registry (polled every 0.5 s)
+        expected = {(EventKind.CAMERA_ADDED, 1), (EventKind.OBJECT_ADDED, 0), (EventKind.RECORDING_STARTED, 0),
+                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)}
+        wait_for(lambda: expected <= {(e.kind, e.camera) for e in events}, 10, f"the events {expected}")
+    finally:
+        live.close()
+    assert frames_in([tmp_path / "out" / "cam0.mp4"]) > 0
 
 
 def test_live_camera_drops_stale_frames_and_keeps_latency_bounded(cluster):
     # 120 fps offered, far more than the model keeps up with on this machine
-    pipeline = ClusterPipeline(["lavfi:testsrc2=size=320x240:rate=120,realtime"], OPTIONS, replica_cpus=0.5).start()
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and ((status := pipeline.try_status(0)) is None or status.frames < 20):
-            time.sleep(0.5)
-    finally:
-        pipeline.close()
-    final = pipeline.status(0)
-    assert status.frames >= 20
+    with ClusterPipeline(["lavfi:testsrc2=size=320x240:rate=120,realtime"], MODEL, cluster=SMALL) as pipeline:
+        report = wait_for(lambda: (r := pipeline.try_report(0)) is not None and r.frames >= 15 and r, 120,
+                          "15 frames from the live camera")
+    final = pipeline.report(0)
     assert final.dropped > final.frames, "a live camera must drop stale frames, not queue them"
-    assert status.latency_p95 < 2.0, f"latency p95 {status.latency_p95:.2f} s: frames queued somewhere"
+    assert report.latency_p95 < 2.0, f"latency p95 {report.latency_p95:.2f} s: frames queued somewhere"
 
 
 def test_worker_node_lost_mid_run_cameras_resume_elsewhere(cluster, tmp_path):
     head_cluster, workers = cluster
     frames = long_clip(tmp_path / "long.mp4")
-    pipeline = ClusterPipeline([str(tmp_path / "long.mp4")] * 2, OPTIONS, CROSSING, record=tmp_path / "rec",
-                               replica_cpus=0.5).start()
+    events = []
+    pipeline = ClusterPipeline([str(tmp_path / "long.mp4")] * 2, MODEL, prompts=CROSSING,
+                               output=OutputOptions(record=str(tmp_path / "rec" / "cam.mp4")),
+                               cluster=ClusterOptions(replica_cpus=0.5, camera_cpus=0.25, spares=1))
+    pipeline.subscribe(events.append)
     try:
-        # wait until a camera on a worker node has recorded part of the clip
+        pipeline.start()
+        # wait until a camera on a worker node has recorded part of the clip; the victim: one whose
+        # node does not also hold the spare actor when there is such a camera
         by_node = {w.node_id: w for w in workers}
-        victim = None
-        deadline = time.monotonic() + 180
-        while victim is None and time.monotonic() < deadline:
-            victim = next((i for i in range(2) if (s := pipeline.try_status(i)) is not None
-                           and s.node_id in by_node and s.frames >= 20), None)
-            time.sleep(0.2)
-        assert victim is not None, "no camera ran on a worker node"
-        before = pipeline.status(victim)
+        wait_for(lambda: any((r := pipeline.try_report(i)) is not None and r.node_id in by_node and r.frames >= 20
+                             for i in range(2)), 180, "a camera on a worker node")
+        spare = pipeline.spare_nodes()
+        on_workers = [r for r in map(pipeline.report, range(2)) if r.node_id in by_node]
+        before = min(on_workers, key=lambda r: r.node_id in spare)
+        victim = before.camera
         assert {o.object_id for o in before.objects} == {1, 2}
         head_cluster.remove_node(by_node[before.node_id], allow_graceful=False)
-        lost = time.monotonic()
-        events = events_until(pipeline, lambda: moved(pipeline.try_status(victim)), timeout=120)
-        recovery = time.monotonic() - lost
-        after = pipeline.status(victim)
+        lost = time.time()
+        # the gateway keeps answering while the camera is away
+        assert pipeline.status(victim).camera == victim
+        after = wait_for(lambda: moved(r := pipeline.try_report(victim, timeout=0.5)) and r, 120,
+                         "the camera running on another node")
+        recovery = time.time() - lost
         assert after.runs == 2 and after.node_id != before.node_id
         assert pipeline.wait(timeout=300), "the cameras did not finish after the node loss"
-        events += pipeline.events()
+        time.sleep(0.6)  # the last events reach the subscribers
     finally:
         pipeline.close()
         head_cluster.add_node(**NODE)  # the module's later tests keep three nodes
-    final = pipeline.status(victim)
-    print(f"node-loss recovery: {recovery:.1f} s from the kill to the camera's first frame elsewhere")
+    final = pipeline.report(victim)
+    steps = " ".join(f"{name} {t - lost:+.1f}" for name, t in after.startup)
+    print(f"node-loss recovery: {recovery:.1f} s from the kill to the camera's first frame elsewhere "
+          f"({'a fresh actor: the spare was on the lost node' if before.node_id in spare else 'the spare actor'}); "
+          f"steps (s after the kill): {steps}")
     assert {o.object_id for o in final.objects} == {1, 2}, "the object ids did not survive the restart"
     restarted = [e for e in events if e.kind is EventKind.CAMERA_RESTARTED]
     assert [e.camera for e in restarted] == [victim]
-    # the recording: the first run's segment(s), then a new segment; together every frame of the clip
-    segments = sorted((tmp_path / "rec").glob(f"cam{victim + 1}-run*.mp4"))
-    assert {p.name.split("-")[1] for p in segments} == {"run01", "run02"}
+    # the recording: the first run's file, then a new one; together every frame of the clip
+    name = f"cam-cam{victim + 1}"
+    segments = sorted((tmp_path / "rec").glob(f"{name}*.mp4"), key=lambda p: len(p.name))
+    assert [p.name for p in segments] == [f"{name}.mp4", f"{name}-run02.mp4"]
     assert frames_in(segments) == frames

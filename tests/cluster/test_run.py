@@ -1,0 +1,49 @@
+"""`fastsam-video run --ray local` as a user runs it (a real process starting its own Ray), and
+the single-machine path that never imports ray."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import av
+import pytest
+
+from ..conftest import SAMPLES
+
+CLIP = SAMPLES / "clips" / "crossing" / "video.mp4"
+FLAGS = ["--imgsz", "320", "--device", "cpu", "--backend", "torch", "--point", "40,70"]
+
+
+def frames_in(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
+def test_single_machine_run_and_serve_never_import_ray(tmp_path):
+    code = ("import sys\n"
+            "from fastsam_video.cli import main\n"
+            f"code = main(['run', {str(CLIP)!r}, '--max-frames', '3', '--record', {str(tmp_path / 'out.mp4')!r}, "
+            f"*{FLAGS!r}])\n"
+            "from fastsam_video.web import app, server, service\n"
+            "print(code, sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "0 []", result.stdout + result.stderr[-2000:]
+    assert frames_in(tmp_path / "out.mp4") == 3
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(600)
+def test_run_ray_local_records_every_frame_of_a_file(tmp_path):
+    pytest.importorskip("ray", reason="the cluster extra is not installed (uv sync --extra cluster)")
+    with av.open(str(CLIP)) as container:
+        frames = container.streams.video[0].frames
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(CLIP), "--ray", "local",
+                             "--record", str(tmp_path / "out.mp4"), *FLAGS],
+                            capture_output=True, text=True, timeout=500, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert frames_in(tmp_path / "out.mp4") == frames
+    assert f"done: {frames} frames" in result.stderr, result.stderr[-2000:]  # the summary from the cluster's status
