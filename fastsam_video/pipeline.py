@@ -30,7 +30,7 @@ import torch
 
 from .engine import Segmenter
 from .outputs import per_camera_path
-from .events import CameraState, Event, EventKind
+from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
@@ -357,7 +357,7 @@ class Pipeline:
         self._segment_seconds = segment_seconds
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
         self._lock = threading.Lock()  # adding / removing cameras
-        self._subscribers: tuple[Callable[[Event], None], ...] = ()
+        self._subscribers = Subscribers()
         self._cameras: dict[int, Channel] = {}  # replaced whole (copy on write): readers need no lock
         self._next_camera = 0
         try:
@@ -472,20 +472,10 @@ class Pipeline:
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Calls `callback(event)` for every event from now on (on the pipeline's threads);
         returns the function that unsubscribes it."""
-        with self._lock:
-            self._subscribers = (*self._subscribers, callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def _emit(self, event: Event) -> None:
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken listener must not stop the cameras
-                log.exception("an event subscriber failed on %s", event.kind)
+        self._subscribers.emit(event)  # a broken listener is logged; it never stops the cameras
 
     # -------------------------------------------------------------- control (any thread)
     def set_prompts(self, prompts: PromptSet, camera: int = 0) -> None:
