@@ -35,7 +35,7 @@ from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource
-from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig
+from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
@@ -185,6 +185,28 @@ def rescaled_prompts(prompts: PromptSet, tracker: PromptTracker, old: tuple[int,
                 prompt = replace(prompt, box=tuple(float(v) for v in box))
         objects.append(prompt)
     return replace(prompts, objects=tuple(objects))
+
+
+class FrameRenderer:
+    """What a camera shows of a frame: the tracked objects (over every mask, faint, when
+    `everything` is on too), or every mask when nothing is prompted. Used by the local and the
+    cluster pipeline alike."""
+
+    def __init__(self, annotator: Annotator | None = None):
+        self.annotator = annotator or Annotator()
+        self._faint = Annotator(alpha=0.25, contours=False, labels=False)
+
+    def render(self, image, prompts: PromptSet, everything: Segmentation,
+               track: TrackResult) -> tuple[Segmentation, np.ndarray]:
+        """(shown, annotated) for one frame; `image` on the segmentation's device."""
+        if prompts.objects:
+            shown = track.segmentation
+            scene = self._faint.overlay(image, everything) if prompts.everything else image
+        else:
+            shown = everything if prompts.everything else track.segmentation
+            scene = image
+        states = {o.object_id: o.state for o in track.objects}
+        return shown, self.annotator.annotate(scene, shown, lost=track.lost, states=states)
 
 
 class Channel:
@@ -338,8 +360,7 @@ class Pipeline:
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
-        self.annotator = annotator or Annotator()
-        self._faint = Annotator(alpha=0.25, contours=False, labels=False)
+        self.renderer = FrameRenderer(annotator)
         self.on_result = on_result
         self.hud = hud
         self.stay_open = stay_open
@@ -711,14 +732,7 @@ class Pipeline:
         t = frame.pts if frame.pts is not None else frame.t_capture
         track = ch.tracker.update(everything, image, frame.index, t)
         t3 = time.perf_counter()
-        if prompts.objects:
-            shown = track.segmentation
-            scene = self._faint.overlay(image, everything) if prompts.everything else image
-        else:
-            shown = everything if prompts.everything else track.segmentation
-            scene = image
-        annotated = self.annotator.annotate(scene, shown, lost=track.lost,
-                                            states={o.object_id: o.state for o in track.objects})
+        shown, annotated = self.renderer.render(image, prompts, everything, track)
         t4 = time.perf_counter()
         ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
         done = time.monotonic()

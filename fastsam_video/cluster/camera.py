@@ -40,7 +40,8 @@ from ray import serve  # noqa: E402
 from ..engine import Letterbox, NetworkOutput, Segmenter, letterbox_geometry, resize  # noqa: E402
 from ..events import Event, EventKind  # noqa: E402
 from ..factory import open_camera  # noqa: E402
-from ..render import Annotator, LostObject  # noqa: E402
+from ..pipeline import FrameRenderer  # noqa: E402
+from ..render import LostObject  # noqa: E402
 from ..sinks import SegmentedRecorder, VideoRecorder  # noqa: E402
 from ..sources import CaptureThread  # noqa: E402
 from ..tracker import ObjectStatus, PromptSet, PromptTracker  # noqa: E402
@@ -194,8 +195,7 @@ class Camera:
         self.decoder = Decoder(settings)
         self.model = serve.get_deployment_handle("SegmentModel", app_name=app)
         self.tracker = PromptTracker()
-        self.annotator = Annotator()
-        self._faint = Annotator(alpha=0.25, contours=False, labels=False)
+        self.renderer = FrameRenderer()
         self.frames = self.retries = 0
         self.live = False
         self.frames_expected: int | None = None
@@ -373,8 +373,7 @@ class Camera:
         t1 = time.perf_counter()
         track = self.tracker.update(everything, image, frame.index, t)
         t2 = time.perf_counter()
-        shown = everything if prompts.everything and not prompts.objects else track.segmentation
-        annotated = self._render(frame.image, prompts, everything, track.segmentation, track.lost)
+        shown, annotated = self.renderer.render(frame.image, prompts, everything, track)
         t3 = time.perf_counter()
         recorder = self._recorder
         if recorder is not None:
@@ -402,13 +401,6 @@ class Camera:
             self._publish([e.on_camera(self.index) for e in track.events])
         if self.frames % 10 == 0:
             self.registry.update.remote(self.index, frames_done=self.frames_done)
-
-    def _render(self, image: np.ndarray, prompts: PromptSet, everything: Segmentation, tracked: Segmentation,
-                lost) -> np.ndarray:
-        if prompts.objects:
-            scene = self._faint.overlay(image, everything) if prompts.everything else image
-            return self.annotator.annotate(scene, tracked, lost=lost)
-        return self.annotator.annotate(image, everything if prompts.everything else tracked, lost=lost)
 
     def _publish(self, events: list[Event]) -> None:
         self.registry.publish.remote(events)
