@@ -191,10 +191,14 @@ def test_worker_node_lost_mid_run_cameras_resume_elsewhere(cluster, tmp_path):
         # wait until a camera on a worker node has recorded part of the clip; the victim: one whose
         # node does not also hold the spare actor when there is such a camera
         by_node = {w.node_id: w for w in workers}
+        def recorded(i: int) -> bool:  # its first segment is on disk (what the restart must continue)
+            path = tmp_path / "rec" / f"cam-cam{i + 1}.mp4"
+            return path.exists() and path.stat().st_size > 0
+
         wait_for(lambda: any((r := pipeline.try_report(i)) is not None and r.node_id in by_node and r.frames >= 20
-                             for i in range(2)), 180, "a camera on a worker node")
+                             and recorded(i) for i in range(2)), 180, "a camera on a worker node")
         spare = pipeline.spare_nodes()
-        on_workers = [r for r in map(pipeline.report, range(2)) if r.node_id in by_node]
+        on_workers = [r for r in map(pipeline.report, range(2)) if r.node_id in by_node and recorded(r.camera)]
         before = min(on_workers, key=lambda r: r.node_id in spare)
         victim = before.camera
         assert {o.object_id for o in before.objects} == {1, 2}
