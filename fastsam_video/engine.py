@@ -231,9 +231,7 @@ class Segmenter:
             xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - box.pad_top) / box.gain).clamp(0, h)
             masks = self.decode_masks(protos, det[:, 6:], xyxy, box, h, w)  # cropped by the raw boxes
             xyxy = snap_to_border(xyxy, h, w)
-            n = masks.shape[0]
-            results.append(Segmentation(masks, xyxy, det[:, 4].float(),
-                                        torch.arange(1, n + 1, device=masks.device)))
+            results.append(Segmentation.of(masks.cpu().numpy(), xyxy.cpu().numpy(), det[:, 4].float().cpu().numpy()))
         return results
 
     # ------------------------------------------------------------------ public
