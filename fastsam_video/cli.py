@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+STARTED = time.monotonic()  # the process started a few tens of ms before: its interpreter's own start-up
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
 from . import assets  # noqa: E402
@@ -111,7 +112,6 @@ def cmd_image(args) -> int:
     mode, prompt = image_prompts(args)  # parse prompts before loading anything
 
     import cv2
-    import torch
 
     from .api import read_image
     from .prompts import ClipEncoder, select_by_boxes, select_by_points, select_by_text
@@ -128,7 +128,7 @@ def cmd_image(args) -> int:
         markers = Markers(boxes=[tuple(b) for b in prompt["boxes"]])
     elif mode == "text":
         encoder = ClipEncoder(args.clip_model, device=segmenter.device)
-        seg = select_by_text(seg, torch.from_numpy(image).to(segmenter.device), prompt["text"], encoder)
+        seg = select_by_text(seg, image, prompt["text"], encoder)
     elif mode == "points":
         seg = select_by_points(seg, prompt["points"], prompt["labels"])
         markers = Markers(points=[(x, y, l) for (x, y), l in zip(prompt["points"], prompt["labels"])])
@@ -247,6 +247,8 @@ def summary(pipeline, ids: list[int], elapsed: float, stop: GracefulStop) -> int
     log.info("%s: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d",
              f"stopped by {stop.name}" if stop.signal else "done", frames, elapsed, frames / max(elapsed, 1e-9),
              first.latency_p50 * 1e3, first.latency_p99 * 1e3, sum(s.stats.dropped for s in statuses))
+    if first.first_result is not None:
+        log.info("first frame %.2f s after start", first.first_result - STARTED)
     faults = 0
     for status in statuses:
         who = f"camera {status.camera + 1} ({status.name}): " if len(ids) > 1 else ""

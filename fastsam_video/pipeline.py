@@ -23,12 +23,10 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
-from .engine import Segmenter
 from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
@@ -38,6 +36,9 @@ from .sources import CaptureThread, ConnectionState, FrameSource
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
+
+if TYPE_CHECKING:  # either engine: engine.Segmenter (PyTorch) or onnx_engine.OnnxSegmenter (no PyTorch)
+    from .engine import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class StatsSnapshot:
     precision: str
     connection: ConnectionState | None = None  # network cameras: connected / reconnecting in N s
     gpu_memory_mb: float | None = None  # CUDA: memory held by PyTorch's allocator
+    first_result: float | None = None  # time.monotonic() when the first result was ready
 
     def line(self) -> str:
         stages = " ".join(f"{k} {v:.0f}" for k, v in self.stage_ms.items())
@@ -121,6 +123,15 @@ class StatsSnapshot:
                     else [])
 
 
+def gpu_memory_mb(segmenter) -> float | None:
+    """Memory the model's CUDA allocator holds; None off CUDA (torch is imported only then)."""
+    if segmenter.device_type != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.memory_reserved(segmenter.device) / 2**20
+
+
 class Stats:
     """One camera's counters (each field has one writer thread)."""
 
@@ -132,6 +143,7 @@ class Stats:
         self.stage_ms: dict[str, float] = {}
         self.encode_ms = 0.0  # recorder thread: mean encode time per frame
         self.encoded = 0
+        self.first_result: float | None = None
 
     def mark_displayed(self) -> None:
         """Called by the display for every result it shows."""
@@ -198,7 +210,7 @@ class FrameRenderer:
 
     def render(self, image, prompts: PromptSet, everything: Segmentation,
                track: TrackResult) -> tuple[Segmentation, np.ndarray]:
-        """(shown, annotated) for one frame; `image` on the segmentation's device."""
+        """(shown, annotated) for one frame of BGR `image`."""
         if prompts.objects:
             shown = track.segmentation
             scene = self._faint.overlay(image, everything) if prompts.everything else image
@@ -601,8 +613,7 @@ class Pipeline:
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
             stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
             precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None),
-            gpu_memory_mb=(torch.cuda.memory_reserved(self.segmenter.device) / 2**20
-                           if self.segmenter.device.type == "cuda" else None))
+            gpu_memory_mb=gpu_memory_mb(self.segmenter), first_result=ch.stats.first_result)
 
     def status(self, camera: int = 0) -> CameraStatus:
         """A frozen snapshot of one camera: state, stats, connection, outputs, objects, errors."""
@@ -674,7 +685,7 @@ class Pipeline:
             self._watch_connections(channels)
             batch = self._next_frames(channels)
             if batch:
-                images = [self.segmenter.to_device(frame.image) for _, frame in batch]
+                images = [frame.image for _, frame in batch]
                 put_until_stopped(self._handoff, (batch, images, self.segmenter.infer(images)), self.stop_event)
             elif all(ch.done for ch in channels):
                 self.stop_event.wait(0.05)  # stay_open with no camera running: idle
@@ -719,8 +730,7 @@ class Pipeline:
         log.info("camera %d (%s): frame size %dx%d -> %dx%d", ch.camera + 1, ch.source.name, *old, *size)
         ch.event(EventKind.CAMERA_RESIZED, f"{old[0]}x{old[1]} -> {size[0]}x{size[1]}")
 
-    @torch.inference_mode()
-    def _finish(self, ch: Channel, frame: Frame, image: torch.Tensor, everything: Segmentation) -> Result:
+    def _finish(self, ch: Channel, frame: Frame, image: np.ndarray, everything: Segmentation) -> Result:
         """Track and render one camera's frame of a decoded batch."""
         t2 = time.perf_counter()
         size = (frame.image.shape[1], frame.image.shape[0])
@@ -737,6 +747,7 @@ class Pipeline:
         ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
         done = time.monotonic()
         ch.stats.frames += 1
+        ch.stats.first_result = ch.stats.first_result or done
         ch.stats.inference.mark(done)
         ch.stats.latencies.append(done - frame.t_capture)
         if self.hud:

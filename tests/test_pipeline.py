@@ -12,7 +12,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from fastsam_video.events import CameraState, EventKind
 from fastsam_video.pipeline import Pipeline
@@ -30,7 +29,7 @@ class FakeSegmenter:
     """Stands in for the model: after a delay, one square mask in the frame's upper-left quarter.
     Like Segmenter, `infer` is the model's step and `decode` the post-processing step."""
 
-    device = torch.device("cpu")
+    device = device_type = "cpu"
     precision = "fp32"
 
     def __init__(self, delay: float = 0.0, fail_at: int | None = None):
@@ -38,10 +37,7 @@ class FakeSegmenter:
         self.fail_at = fail_at
         self.calls = 0
 
-    def to_device(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image)
-
-    def infer(self, images: list[torch.Tensor]) -> list[tuple[int, int]]:
+    def infer(self, images: list[np.ndarray]) -> list[tuple[int, int]]:
         self.calls += 1
         if self.fail_at is not None and self.calls >= self.fail_at:
             raise RuntimeError("model exploded")
@@ -53,10 +49,9 @@ class FakeSegmenter:
 
     @staticmethod
     def square(h: int, w: int) -> Segmentation:
-        masks = torch.zeros((1, h, w), dtype=torch.bool)
+        masks = np.zeros((1, h, w), dtype=bool)
         masks[0, h // 4:h // 2, w // 4:w // 2] = True
-        box = torch.tensor([[w // 4, h // 4, w // 2, h // 2]], dtype=torch.float32)
-        return Segmentation(masks, box, torch.ones(1), torch.ones(1, dtype=torch.int64))
+        return Segmentation.of(masks, [[w // 4, h // 4, w // 2, h // 2]], [1.0])
 
 
 def frames_in(path) -> tuple[int, float]:

@@ -361,17 +361,15 @@ class Camera:
                 time.sleep(0.2)
                 response = self.model.remote(small)
 
-    @torch.inference_mode()
     def _finish(self, frame: Frame, box: Letterbox, small: np.ndarray, response, use_pts: bool) -> None:
         out = self._result(small, response)
         t0 = time.perf_counter()
         everything = decode_output(self.decoder, frame.image.shape[:2], box, out)
-        image = torch.from_numpy(frame.image)
         prompts = self.prompts  # one snapshot for the whole frame
         self.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
         t1 = time.perf_counter()
-        track = self.tracker.update(everything, image, frame.index, t)
+        track = self.tracker.update(everything, frame.image, frame.index, t)
         t2 = time.perf_counter()
         shown, annotated = self.renderer.render(frame.image, prompts, everything, track)
         t3 = time.perf_counter()

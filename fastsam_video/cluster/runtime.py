@@ -28,7 +28,6 @@ from typing import Callable
 import cv2
 import numpy as np
 import ray
-import torch
 from ray import serve
 
 from ..events import CameraState, Event, EventKind, Subscribers
@@ -470,8 +469,7 @@ def _result(camera: int, view: View) -> Result:
     annotated = cv2.imdecode(np.frombuffer(view.jpeg, np.uint8), cv2.IMREAD_COLOR)
     now = time.monotonic()
     n = len(view.object_ids)
-    segmentation = Segmentation(torch.zeros((n, 1, 1), dtype=torch.bool), torch.tensor(view.boxes),
-                                torch.tensor(view.scores), torch.tensor(view.object_ids))
+    segmentation = Segmentation.of(np.zeros((n, 1, 1), dtype=bool), view.boxes, view.scores, view.object_ids)
     return Result(Frame(annotated, view.index, now - view.latency, source_id=camera), segmentation, annotated,
                   view.lost, view.objects, (), now, camera)
 

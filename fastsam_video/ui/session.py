@@ -53,9 +53,6 @@ class PipelineFactory:
         with self._lock:
             if self._segmenter is None:
                 self._segmenter = self.options.model.segmenter()
-            # The tracker imports torchvision.ops at its first match: seconds on a busy CPU.
-            # Import it here, on this worker, instead of stalling the first tracked frames.
-            import torchvision.ops  # noqa: F401
             return self._segmenter
 
     def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:

@@ -25,8 +25,6 @@ DEV_WEIGHTS = ROOT / "runs" / "segment" / "runs" / "bundled" / "train" / "weight
 @pytest.fixture(scope="session")
 def ui_segmenter():
     """The bundled model on the CPU; while weights/ lacks it, the checkpoint in training."""
-    import torchvision.ops  # noqa: F401  (the tracker's lazy import: seconds on a busy CPU, once)
-
     from fastsam_video.engine import BUNDLED_NAME, Segmenter
 
     if (ROOT / "weights" / BUNDLED_NAME).exists():
