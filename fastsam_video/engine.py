@@ -25,7 +25,7 @@ from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_
                      resolve_weights)
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
                        ModelDefaults, NetworkOutput, batch_letterboxes, check_image, decode, letterbox_batch,
-                       letterbox_geometry, resize, snap_to_border, to_frame)
+                       letterbox_geometry, resize, snap_to_border)  # (the cluster imports some of these from here)
 from .runtime import cpu_cores
 from .types import Frame, Segmentation, WeightsError
 
@@ -155,15 +155,7 @@ class Segmenter:
             return letterbox_batch([im.numpy() if isinstance(im, torch.Tensor) else im for im in images],
                                    self.imgsz, self.stride)
         tensors = [im if isinstance(im, torch.Tensor) else self.to_device(im) for im in images]
-        placed = batch_letterboxes([tuple(t.shape[:2]) for t in tensors], self.imgsz, self.stride)
-        batch = torch.full((len(images), 3, placed[0].input_h, placed[0].input_w), 114 / 255, device=self.device,
-                           dtype=self.dtype)
-        for i, (image, box) in enumerate(zip(tensors, placed)):
-            chw = image.permute(2, 0, 1).flip(0).unsqueeze(0).to(self.dtype) / 255  # BGR -> RGB
-            if (box.content_h, box.content_w) != tuple(image.shape[:2]):
-                chw = F.interpolate(chw, size=(box.content_h, box.content_w), mode="bilinear", align_corners=False)
-            batch[i, :, box.pad_top:box.pad_top + box.content_h, box.pad_left:box.pad_left + box.content_w] = chw[0]
-        return batch, placed
+        return letterbox_on_device(tensors, self.imgsz, self.stride, self.dtype)
 
     # ------------------------------------------------------------------ post-processing on the device
     def decode_on_device(self, raw: torch.Tensor, proto: torch.Tensor, boxes_in: list[Letterbox],
@@ -230,7 +222,22 @@ class Segmenter:
     __call__ = segment
 
 
-# ---------------------------------------------------------------- mask decoding on the device (GPU)
+# ---------------------------------------------------------------- the GPU path: letterbox and masks on the device
+
+def letterbox_on_device(images: list[torch.Tensor], imgsz: int, stride: int,
+                        dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, list[Letterbox]]:
+    """The device twin of `decoding.letterbox_batch`: BGR uint8 (H, W, 3) tensors -> one RGB
+    (B, 3, h, w) input of `dtype` on their device, and each image's letterbox."""
+    placed = batch_letterboxes([tuple(t.shape[:2]) for t in images], imgsz, stride)
+    batch = torch.full((len(images), 3, placed[0].input_h, placed[0].input_w), 114 / 255, device=images[0].device,
+                       dtype=dtype)
+    for i, (image, box) in enumerate(zip(images, placed)):
+        chw = image.permute(2, 0, 1).flip(0).unsqueeze(0).to(dtype) / 255  # BGR -> RGB
+        if (box.content_h, box.content_w) != tuple(image.shape[:2]):
+            chw = F.interpolate(chw, size=(box.content_h, box.content_w), mode="bilinear", align_corners=False)
+        batch[i, :, box.pad_top:box.pad_top + box.content_h, box.pad_left:box.pad_left + box.content_w] = chw[0]
+    return batch, placed
+
 
 def decode_masks_on_device(proto: torch.Tensor, coeffs: torch.Tensor, boxes: torch.Tensor, box: Letterbox,
                            height: int, width: int, retina: bool = True) -> torch.Tensor:

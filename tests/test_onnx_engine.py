@@ -179,3 +179,16 @@ def test_no_export_yet_and_gpu_requests_are_clear_errors(tmp_path):
         OnnxSegmenter(checkpoint)
     with pytest.raises(WeightsError, match="runs on the CPU, not 'cuda'"):
         OnnxSegmenter(device="cuda")
+
+
+def test_device_letterbox_matches_the_opencv_one(still_images):
+    """The GPU path's letterbox (run here on CPU tensors) gives OpenCV's input, within resampling error."""
+    from fastsam_video.decoding import letterbox_batch
+    from fastsam_video.engine import letterbox_on_device
+
+    image = cv2.imread(str(still_images[0][0]))
+    frames = [image, np.ascontiguousarray(image[:, :150]), cv2.resize(image, (640, 480))]
+    want, want_boxes = letterbox_batch(frames, 320, 32)
+    got, got_boxes = letterbox_on_device([torch.from_numpy(f) for f in frames], 320, 32)
+    assert got_boxes == want_boxes and tuple(got.shape) == want.shape
+    assert np.abs(got.numpy() - want).mean() < 0.01
