@@ -203,7 +203,7 @@ def models_report() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ASSETS_URL", "BUNDLED_NAME", "BUNDLED_ONNX_NAME", "CHECKPOINTS", "DOWNLOADABLE", "REPO_ROOT", "Checkpoint", "bundled_model_note",
-           "bundled_onnx", "bundled_weights", "cache_dir", "data_path", "demo_clip", "download_dir", "find_file", "folder_for",
-           "in_samples", "is_bundled", "locate_weights", "models_report", "resolve_weights", "samples_dir",
-           "search_dirs"]
+__all__ = ["ASSETS_URL", "BUNDLED_NAME", "BUNDLED_ONNX_NAME", "CHECKPOINTS", "DOWNLOADABLE", "REPO_ROOT", "Checkpoint",
+           "bundled_model_note", "bundled_onnx", "bundled_weights", "cache_dir", "data_path", "demo_clip", "download_dir",
+           "find_file", "folder_for", "in_samples", "is_bundled", "locate_weights", "models_report", "resolve_weights",
+           "samples_dir", "search_dirs"]

@@ -14,12 +14,13 @@ keeps, in the same order; masks are the prototypes' logits sampled bilinearly in
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .types import Segmentation
+from .types import Frame, Segmentation
 
 MAX_NMS = 30_000  # ultralytics' cap on the candidates that enter NMS (the highest scores)
 
@@ -286,3 +287,41 @@ def decode(raw: np.ndarray, proto: np.ndarray, letterboxes: list[Letterbox] | tu
         masks = decode_masks(protos, det[:, 6:], xyxy, box, h, w, settings.retina)  # cropped by the raw boxes
         results.append(Segmentation.of(masks, snap_to_border(xyxy, h, w), det[:, 4]))
     return results
+
+
+class SegmenterBase:
+    """What both engines share: `infer` (theirs) -> `decode` -> one Segmentation per image, timed.
+    A subclass sets weights, device, precision, imgsz, conf, iou, max_det, num_classes, retina and
+    defines `infer`; `decode_output` is numpy decoding unless it overrides it."""
+
+    @property
+    def settings(self) -> DecodeSettings:
+        return DecodeSettings(self.conf, self.iou, self.max_det, self.num_classes, self.retina)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.weights.name}, device={self.device}, {self.precision}, "
+                f"imgsz={self.imgsz}, conf={self.conf}, iou={self.iou})")
+
+    def decode_output(self, output: NetworkOutput) -> list[Segmentation]:
+        return decode(np.asarray(output.raw), np.asarray(output.proto), output.letterboxes, output.shapes,
+                      self.settings)
+
+    def decode(self, output: NetworkOutput) -> list[Segmentation]:
+        """NMS and mask decoding for a batch from `infer`: one Segmentation per image, with the
+        batch's preprocess / forward / postprocess times in ms."""
+        t0 = time.perf_counter()
+        results = self.decode_output(output)
+        timings = {**output.timings, "postprocess": (time.perf_counter() - t0) * 1e3}
+        for r in results:
+            r.timings.update(timings)
+        return results
+
+    def segment_batch(self, images: list) -> list[Segmentation]:
+        """Segment BGR uint8 (H, W, 3) images in one forward pass."""
+        return self.decode(self.infer(images)) if images else []
+
+    def segment(self, image) -> Segmentation:
+        return self.segment_batch([image.image if isinstance(image, Frame) else image])[0]
+
+    def __call__(self, image) -> Segmentation:
+        return self.segment(image)

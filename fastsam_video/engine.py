@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_weights,  # noqa: F401  (importable here)
                      resolve_weights)
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
-                       ModelDefaults, NetworkOutput, batch_letterboxes, check_image, decode, letterbox_batch,
+                       ModelDefaults, NetworkOutput, SegmenterBase, batch_letterboxes, check_image, letterbox_batch,
                        letterbox_geometry, resize, snap_to_border)  # (the cluster imports some of these from here)
 from .runtime import cpu_cores
-from .types import Frame, Segmentation, WeightsError
+from .types import Segmentation, WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-class Segmenter:
+class Segmenter(SegmenterBase):
     """One model owner: load, warm up, segment(frame | batch) -> Segmentation."""
 
     def __init__(self, model: str | Path | None = None, *, device: str | None = None, half: bool | None = None,
@@ -106,14 +106,6 @@ class Segmenter:
     @property
     def precision(self) -> str:
         return ("fp16" if self.half else "fp32") + ("" if self.backend == "torch" else f" {self.backend}")
-
-    @property
-    def settings(self) -> DecodeSettings:
-        return DecodeSettings(self.conf, self.iou, self.max_det, self.num_classes, self.retina)
-
-    def __repr__(self) -> str:
-        return (f"Segmenter({self.weights.name}, device={self.device}, {self.precision}, imgsz={self.imgsz}, "
-                f"conf={self.conf}, iou={self.iou})")
 
     def forward(self, batch):
         """The network alone: (B, 3, h, w) input -> (raw predictions (B, 4 + nc + 32, A), prototypes
@@ -197,29 +189,11 @@ class Segmenter:
         return NetworkOutput(raw, proto, tuple(boxes), tuple(tuple(im.shape[:2]) for im in images),
                              {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3})
 
-    def decode(self, output: NetworkOutput) -> list[Segmentation]:
-        """NMS and mask decoding for a batch from `infer`: one Segmentation per image."""
-        t0 = time.perf_counter()
+    def decode_output(self, output: NetworkOutput) -> list[Segmentation]:
         if isinstance(output.raw, torch.Tensor) and output.raw.device.type != "cpu":
             with torch.inference_mode():
-                results = self.decode_on_device(output.raw, output.proto, list(output.letterboxes),
-                                                list(output.shapes))
-        else:  # numpy (or CPU tensors: np.asarray reads them without a copy)
-            results = decode(np.asarray(output.raw), np.asarray(output.proto), output.letterboxes, output.shapes,
-                             self.settings)
-        timings = {**output.timings, "postprocess": (time.perf_counter() - t0) * 1e3}
-        for r in results:
-            r.timings.update(timings)
-        return results
-
-    def segment_batch(self, images: list[np.ndarray | torch.Tensor]) -> list[Segmentation]:
-        """Segment BGR uint8 (H, W, 3) images in one forward pass."""
-        return self.decode(self.infer(images)) if images else []
-
-    def segment(self, image: np.ndarray | torch.Tensor | Frame) -> Segmentation:
-        return self.segment_batch([image.image if isinstance(image, Frame) else image])[0]
-
-    __call__ = segment
+                return self.decode_on_device(output.raw, output.proto, list(output.letterboxes), list(output.shapes))
+        return super().decode_output(output)  # numpy (or CPU tensors: np.asarray reads them without a copy)
 
 
 # ---------------------------------------------------------------- the GPU path: letterbox and masks on the device

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .assets import BUNDLED_NAME, bundled_onnx, bundled_weights, cache_dir, resolve_weights
-from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, NetworkOutput, check_image, decode,
+from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, NetworkOutput, SegmenterBase, check_image,
                        letterbox_batch)
 from .runtime import HINT, BackendError, cached_onnx, cpu_cores, onnx_session
-from .types import Frame, Segmentation, WeightsError
+from .types import WeightsError
 
 STRIDE = 32  # YOLOv8's largest stride: inputs are padded to a multiple of it
 SOURCE_KEY = "checkpoint_sha256"  # ONNX metadata of the shipped file: the checkpoint it was exported from
@@ -48,7 +48,7 @@ def find_onnx(weights: str | Path) -> Path | None:
     return shipped or cached_onnx(weights)
 
 
-class OnnxSegmenter:
+class OnnxSegmenter(SegmenterBase):
     """One model owner on ONNX Runtime (CPU): load, warm up, segment(frame | batch) -> Segmentation."""
 
     backend = "onnx"
@@ -113,14 +113,6 @@ class OnnxSegmenter:
                                "model's (B, 4 + nc + 32, A) and (B, 32, h, w): use a FastSAM / YOLOv8-seg export")
         return int(raw.shape[1] - 4 - proto.shape[1])
 
-    @property
-    def settings(self) -> DecodeSettings:
-        return DecodeSettings(self.conf, self.iou, self.max_det, self.num_classes, self.retina)
-
-    def __repr__(self) -> str:
-        return (f"OnnxSegmenter({self.weights.name}, device=cpu, {self.precision}, imgsz={self.imgsz}, "
-                f"conf={self.conf}, iou={self.iou})")
-
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network alone: (B, 3, h, w) float32 -> (raw (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4))."""
         raw, proto = self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(batch, np.float32)})
@@ -141,24 +133,6 @@ class OnnxSegmenter:
         t2 = time.perf_counter()
         return NetworkOutput(raw, proto, tuple(boxes), tuple(im.shape[:2] for im in images),
                              {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3})
-
-    def decode(self, output: NetworkOutput) -> list[Segmentation]:
-        """NMS and mask decoding for a batch from `infer`: one Segmentation per image."""
-        t0 = time.perf_counter()
-        results = decode(output.raw, output.proto, output.letterboxes, output.shapes, self.settings)
-        timings = {**output.timings, "postprocess": (time.perf_counter() - t0) * 1e3}
-        for r in results:
-            r.timings.update(timings)
-        return results
-
-    def segment_batch(self, images: list[np.ndarray]) -> list[Segmentation]:
-        """Segment BGR uint8 (H, W, 3) images in one forward pass."""
-        return self.decode(self.infer(images)) if images else []
-
-    def segment(self, image: np.ndarray | Frame) -> Segmentation:
-        return self.segment_batch([image.image if isinstance(image, Frame) else image])[0]
-
-    __call__ = segment
 
 
 def export_bundled(target: Path | None = None) -> Path:
