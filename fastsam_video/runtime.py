@@ -162,10 +162,10 @@ class OnnxForward:
             raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
         self.ort = ort
         self.threads = threads or cpu_cores()
-        weights = Path(weights_path) if weights_path is not None else None
-        stem = weights.stem if weights is not None else "model"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.path = self.cache_dir / f"{stem}-{model_digest(model, weights)}.onnx"
+        # a checkpoint file's export is where `cached_onnx` looks for it
+        self.path = (cache_path(Path(weights_path), self.cache_dir) if weights_path is not None
+                     else self.cache_dir / f"model-{model_digest(model, None)}.onnx")
         self.exported = False
         self.export_s = 0.0
         if self.path.is_file():
