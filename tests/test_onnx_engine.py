@@ -192,3 +192,17 @@ def test_device_letterbox_matches_the_opencv_one(still_images):
     got, got_boxes = letterbox_on_device([torch.from_numpy(f) for f in frames], 320, 32)
     assert got_boxes == want_boxes and tuple(got.shape) == want.shape
     assert np.abs(got.numpy() - want).mean() < 0.01
+
+
+def test_a_fastsam_architecture_checkpoint_runs_from_its_cached_export(fastsam_s_checkpoint, tmp_path, monkeypatch):
+    from fastsam_video.engine import Segmenter
+
+    monkeypatch.setenv("FASTSAM_VIDEO_CACHE", str(tmp_path))
+    reference = Segmenter(fastsam_s_checkpoint, device="cpu", backend="onnx", imgsz=320, conf=0.0, max_det=10)
+    assert reference.runtime.exported and find_onnx(fastsam_s_checkpoint) == reference.runtime.path
+    engine = OnnxSegmenter(fastsam_s_checkpoint, imgsz=320, conf=0.0, max_det=10)
+    assert engine.num_classes == 1 and (engine.iou, engine.conf) == (0.9, 0.0)  # FastSAM's defaults, nc from shapes
+    assert (OnnxSegmenter(fastsam_s_checkpoint, warmup=False).imgsz, engine.onnx_path) == (1024, reference.runtime.path)
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    ref, got = reference.segment(image), engine.segment(image)
+    assert len(got) == len(ref) == 10 and np.array_equal(got.masks, ref.masks)  # one graph, one decoding
