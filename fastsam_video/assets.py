@@ -1,11 +1,12 @@
 """Where the model files, the demo clips and the caches are: no torch, no model library.
 
     bundled_weights()          the bundled model (the wheel's package data, else the checkout's weights/)
+    bundled_onnx()             its ONNX export, shipped beside it (the CPU path without PyTorch), or None
     samples_dir()              the bundled clips and images (likewise)
     resolve_weights(model)     a local checkpoint for --model; FastSAM-s/-x are downloaded on first use
     cache_dir()                $FASTSAM_VIDEO_CACHE, else $XDG_CACHE_HOME/fastsam-video, else ~/.cache/fastsam-video
 
-The wheel carries `weights/fastsam-video-n.pt` and `samples/` as `fastsam_video/_data/...`
+The wheel carries `weights/fastsam-video-n.pt` (and its `.onnx`) and `samples/` as `fastsam_video/_data/...`
 (pyproject's force-include); a checkout finds them at the top of the repository. Downloaded
 checkpoints go to `cache_dir()/weights`, never into the installed package; a checkout's
 `weights/` is searched first.
@@ -25,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # a source checkout (or an editable install), not an installed wheel in site-packages
 CHECKOUT = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else None
 BUNDLED_NAME = "fastsam-video-n.pt"
+BUNDLED_ONNX_NAME = "fastsam-video-n.onnx"  # written by `python -m fastsam_video.onnx_engine`
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
 # Names ultralytics' own download path knows; "FastSAM.pt" is the original repo's name for -x.
 DOWNLOADABLE = {"FastSAM-s.pt", "FastSAM-x.pt"} | {f"yolov8{s}-seg.pt" for s in "nsmlx"}
@@ -86,6 +88,12 @@ def bundled_weights() -> Path:
                            "`git checkout weights/`, reinstall the package or retrain with "
                            "`python -m fastsam_video.training`")
     return path
+
+
+def bundled_onnx() -> Path | None:
+    """The shipped ONNX export of the bundled model, None when it is absent."""
+    path = data_path(f"weights/{BUNDLED_ONNX_NAME}")
+    return path if path.is_file() else None
 
 
 def is_bundled(model: str | Path | None) -> bool:
@@ -195,7 +203,7 @@ def models_report() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ASSETS_URL", "BUNDLED_NAME", "CHECKPOINTS", "DOWNLOADABLE", "REPO_ROOT", "Checkpoint", "bundled_model_note",
-           "bundled_weights", "cache_dir", "data_path", "demo_clip", "download_dir", "find_file", "folder_for",
-           "in_samples", "is_bundled", "locate_weights", "models_report", "resolve_weights", "samples_dir",
-           "search_dirs"]
+__all__ = ["ASSETS_URL", "BUNDLED_NAME", "BUNDLED_ONNX_NAME", "CHECKPOINTS", "DOWNLOADABLE", "REPO_ROOT", "Checkpoint",
+           "bundled_model_note", "bundled_onnx", "bundled_weights", "cache_dir", "data_path", "demo_clip", "download_dir",
+           "find_file", "folder_for", "in_samples", "is_bundled", "locate_weights", "models_report", "resolve_weights",
+           "samples_dir", "search_dirs"]

@@ -206,7 +206,7 @@ def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects
 
     # (a) the bare forward pass on the same frames, inputs prepared beforehand
     with torch.inference_mode():
-        inputs = [segmenter.preprocess([segmenter.to_device(f)])[0] for f in frames]
+        inputs = [torch.as_tensor(segmenter.preprocess([f])[0]) for f in frames]  # numpy on the CPU
     forward_s = bare_forward(segmenter.forward, inputs, segmenter._sync)
     torch_forward_s = forward_s
     if segmenter.backend != "torch":  # the reference, at its best: PyTorch on every core

@@ -242,12 +242,42 @@ class ModelOptions:
                    clip_model=getattr(args, "clip_model", "ViT-B/32"))
 
     def segmenter(self):
-        """Loads the model (seconds): a `Segmenter`."""
+        """Loads the model (seconds). On the CPU with an ONNX file for the checkpoint (shipped for
+        the bundled model, cached after one `--backend onnx` run for others): an
+        `onnx_engine.OnnxSegmenter`, with no PyTorch in the process; otherwise an `engine.Segmenter`."""
+        kwargs = dict(device=self.device, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
+                      retina=self.retina)
+        onnx_file = self.onnx_file()
+        if onnx_file is not None:
+            from .onnx_engine import OnnxSegmenter
+
+            return OnnxSegmenter(self.model, onnx_path=onnx_file, **kwargs)
         from .engine import Segmenter
 
-        return Segmenter(self.model, device=self.device, half=False if self.fp32 else None, imgsz=self.imgsz,
-                         conf=self.conf, iou=self.iou, max_det=self.max_det, retina=self.retina,
-                         backend=self.backend)
+        return Segmenter(self.model, half=False if self.fp32 else None, backend=self.backend, **kwargs)
+
+    def onnx_file(self) -> Path | None:
+        """The ONNX file the CPU engine without PyTorch would run, None when this model and these
+        options take the PyTorch engine (torch backend, a GPU, no export yet, no onnxruntime)."""
+        import importlib.util
+
+        from .assets import locate_weights
+
+        on_cpu = self.device == "cpu" or (not self.device and not nvidia_gpu_present())
+        if not on_cpu or self.backend == "torch" or importlib.util.find_spec("onnxruntime") is None:
+            return None
+        weights = locate_weights(self.model)  # raises the one-line error for a missing file
+        if weights is None:  # a known name not downloaded yet: the PyTorch engine downloads it
+            return None
+        from .onnx_engine import find_onnx
+
+        return find_onnx(weights)
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether the NVIDIA driver sees a GPU, without importing torch (which takes seconds)."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
 
 
 @dataclass(frozen=True)

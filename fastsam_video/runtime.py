@@ -1,13 +1,14 @@
 """Optimized CPU runtime for the network alone: ONNX Runtime in place of the PyTorch forward.
 
-Only `Segmenter.forward` is replaced: letterboxing, NMS and mask decoding stay in PyTorch.
+Only `Segmenter.forward` is replaced: letterboxing, NMS and mask decoding are `decoding`'s.
 The fused model is exported to ONNX once, with dynamic batch / height / width (one file
 serves every input shape: measured as fast as one static export per shape), checked against
 the PyTorch outputs, and cached under ~/.cache/fastsam-video/ keyed by the checkpoint's
-SHA-256 and the exporter versions. Later constructions only open the cached file.
+SHA-256 and the exporter versions. Later constructions only open the cached file, and
+`cached_onnx(weights)` finds it without importing torch (`onnx_engine.OnnxSegmenter` runs it).
 
     forward = OnnxForward(model, weights_path)   # export or reuse, then an ORT session
-    raw, proto = forward(batch)                  # (B, 4 + nc + 32, A), (B, 32, h/4, w/4) CPU tensors
+    raw, proto = forward(batch)                  # (B, 4 + nc + 32, A), (B, 32, h/4, w/4) float32 numpy
 
 Threading suits a small shared CPU: intra-op threads = the cores this process may use,
 sequential execution, all graph optimizations, and no spin-waiting (spinning pool threads
@@ -25,12 +26,17 @@ import re
 import time
 import uuid
 import warnings
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from .assets import cache_dir as default_cache_dir  # $FASTSAM_VIDEO_CACHE or ~/.cache/fastsam-video
 from .types import WeightsError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +59,64 @@ def cpu_cores() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-def model_digest(model: torch.nn.Module, weights: Path | None) -> str:
-    """SHA-256 of the checkpoint file (or of the model's tensors when there is no file),
-    mixed with everything that changes the exported graph."""
-    h = hashlib.sha256()
-    if weights is not None:
-        with open(weights, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    else:
-        for name, tensor in model.state_dict().items():
-            h.update(name.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    import ultralytics
+def export_tag() -> str:
+    """Everything besides the checkpoint that changes the exported graph. Package versions come
+    from their metadata: nothing is imported (the CPU path looks its ONNX file up without torch)."""
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "none"
 
-    tag = f"export{EXPORT_VERSION}|opset{OPSET}|torch{torch.__version__}|ultralytics{ultralytics.__version__}"
-    h.update(tag.encode())
+    return f"export{EXPORT_VERSION}|opset{OPSET}|torch{version('torch')}|ultralytics{version('ultralytics')}"
+
+
+def file_digest(weights: Path) -> str:
+    """The cache key of a checkpoint file: SHA-256 of its bytes and of `export_tag()`."""
+    h = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    h.update(export_tag().encode())
     return h.hexdigest()[:16]
+
+
+def model_digest(model: torch.nn.Module, weights: Path | None) -> str:
+    """`file_digest` of the checkpoint, or of the model's tensors when there is no file."""
+    if weights is not None:
+        return file_digest(weights)
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    h.update(export_tag().encode())
+    return h.hexdigest()[:16]
+
+
+def cache_path(weights: Path, cache_dir: str | Path | None = None) -> Path:
+    """Where the ONNX export of the checkpoint file `weights` is cached."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return folder / f"{weights.stem}-{file_digest(weights)}.onnx"
+
+
+def cached_onnx(weights: str | Path, cache_dir: str | Path | None = None) -> Path | None:
+    """The cached ONNX export of a checkpoint file, None when it was never exported (torch-free)."""
+    path = cache_path(Path(weights), cache_dir)
+    return path if path.is_file() else None
+
+
+def onnx_session(path: str | Path, threads: int | None = None, spin: bool = False):
+    """An ONNX Runtime CPU session on `path`, set for a small shared CPU (see the module's notes)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def export_onnx(model: torch.nn.Module, target: Path) -> None:
@@ -80,6 +127,7 @@ def export_onnx(model: torch.nn.Module, target: Path) -> None:
     except ImportError:
         raise BackendError(f"exporting the model to ONNX needs the onnx package, which is not installed: {HINT}") \
             from None
+    import torch
     from ultralytics.nn.modules import C2f, Detect
 
     model = copy.deepcopy(model).float().cpu().eval()
@@ -101,7 +149,7 @@ def export_onnx(model: torch.nn.Module, target: Path) -> None:
 
 
 class OnnxForward:
-    """The network on ONNX Runtime's CPU provider: `(batch) -> (raw, proto)` CPU float tensors.
+    """The network on ONNX Runtime's CPU provider: `(batch) -> (raw, proto)` float32 numpy arrays.
 
     `exported` says whether this construction exported the model (False: the cache was reused);
     `path` is the cached .onnx file."""
@@ -114,10 +162,10 @@ class OnnxForward:
             raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
         self.ort = ort
         self.threads = threads or cpu_cores()
-        weights = Path(weights_path) if weights_path is not None else None
-        stem = weights.stem if weights is not None else "model"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.path = self.cache_dir / f"{stem}-{model_digest(model, weights)}.onnx"
+        # a checkpoint file's export is where `cached_onnx` looks for it
+        self.path = (cache_path(Path(weights_path), self.cache_dir) if weights_path is not None
+                     else self.cache_dir / f"model-{model_digest(model, None)}.onnx")
         self.exported = False
         self.export_s = 0.0
         if self.path.is_file():
@@ -130,15 +178,7 @@ class OnnxForward:
             self.session = self._export_and_open(model, spin)
 
     def _open(self, path: Path, spin: bool):
-        ort = self.ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        options.log_severity_level = 3  # errors only
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return onnx_session(path, self.threads, spin)
 
     def _export_and_open(self, model: torch.nn.Module, spin: bool):
         tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -179,6 +219,8 @@ class OnnxForward:
     @staticmethod
     def check(model: torch.nn.Module, session) -> None:
         """The exported graph gives PyTorch's outputs, at two input shapes (dynamic axes work)."""
+        import torch
+
         generator = torch.Generator().manual_seed(0)
         for shape in ((1, 3, 256, 320), (2, 3, 320, 192)):
             x = torch.rand(shape, generator=generator)
@@ -196,10 +238,11 @@ class OnnxForward:
                     raise BackendError(f"the ONNX export differs from PyTorch by {err:.3g} in {name}: "
                                        "use --backend torch")
 
-    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = batch.detach().to("cpu", torch.float32).contiguous().numpy()
+    def __call__(self, batch) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 3, h, w) float input (numpy or a CPU tensor) -> (raw, proto)."""
+        x = np.ascontiguousarray(np.asarray(batch, dtype=np.float32))
         raw, proto = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
-        return torch.from_numpy(raw), torch.from_numpy(proto)
+        return raw, proto
 
     def __repr__(self) -> str:
         return f"OnnxForward({self.path.name}, onnxruntime {self.ort.__version__}, {self.threads} threads)"

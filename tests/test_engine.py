@@ -9,14 +9,14 @@ import torch
 
 import torch.nn.functional as F
 
-from fastsam_video.engine import (FrameToProto, Segmenter, crop_to_boxes, letterbox_geometry, resolve_weights,
-                                  snap_to_border, upsample, upsample_in_boxes, upsample_on_device)
+from fastsam_video.decoding import FrameToProto, letterbox_geometry, snap_to_border, upsample_in_boxes
+from fastsam_video.engine import Segmenter, crop_to_boxes, resolve_weights, upsample, upsample_on_device
 from fastsam_video.types import Segmentation, WeightsError
 
 
 def best_match_ious(seg: Segmentation, truth: np.ndarray) -> list[float]:
     """Per ground-truth object: the IoU of the mask that matches it best."""
-    masks = seg.masks.cpu().numpy()
+    masks = seg.masks
     out = []
     for oid in sorted(set(np.unique(truth).tolist()) - {0}):
         gt = truth == oid
@@ -41,9 +41,9 @@ def test_segmentation_is_frame_sized_and_masks_lie_in_their_boxes(segmenter, sti
     seg = segmenter.segment(image)
     assert len(seg) > 0
     assert seg.shape == image.shape[:2]
-    assert seg.masks.dtype == torch.bool and seg.boxes.shape == (len(seg), 4)
+    assert seg.masks.dtype == np.bool_ and seg.boxes.shape == (len(seg), 4)
     assert (seg.scores >= segmenter.conf).all()
-    ys, xs = np.nonzero(seg.masks[0].numpy())
+    ys, xs = np.nonzero(seg.masks[0])
     x1, y1, x2, y2 = seg.boxes[0].tolist()
     assert xs.min() >= np.floor(x1) - 20 and xs.max() < np.ceil(x2) + 20  # border snapping moves boxes <= 20 px
     assert ys.min() >= np.floor(y1) - 20 and ys.max() < np.ceil(y2) + 20
@@ -60,10 +60,10 @@ def test_cpu_decoding_inside_boxes_equals_sampling_the_whole_frame_then_cropping
         size = torch.rand(n, 2, generator=generator) * torch.tensor([width, height]) * 0.6 + 2
         boxes = torch.cat([corner, corner + size], 1)
         expected = crop_to_boxes(upsample(logits, to_proto, height, width) > 0, boxes)
-        got = upsample_in_boxes(logits, boxes, to_proto, height, width)
-        assert got.shape == expected.shape and got.dtype == torch.bool
+        got = upsample_in_boxes(logits.numpy(), boxes.numpy(), to_proto, height, width)
+        assert got.shape == expected.shape and got.dtype == np.bool_
         assert expected.sum() > 1000
-        assert (got != expected).sum() <= expected.sum() * 1e-3  # OpenCV samples at 1/32-pixel steps
+        assert (got != expected.numpy()).sum() <= expected.sum() * 1e-3  # OpenCV samples at 1/32-pixel steps
         # the device path, in chunks of 2 masks, gives the same masks as all at once
         chunked = upsample_on_device(logits, boxes, to_proto, height, width, chunk_pixels=2 * height * width)
         assert torch.equal(chunked, expected)
@@ -73,7 +73,7 @@ def test_frame_pixels_map_onto_the_prototype_grid_through_the_letterbox():
     box = letterbox_geometry(480, 854, 320)  # 854x480 -> 320x180 content, padded to 320x192 (6 px on top)
     assert (box.content_w, box.content_h, box.pad_top, box.input_h) == (320, 180, 6, 192)
     to_proto = FrameToProto.of(box, 480, 854, 48, 80)
-    v, u = to_proto.grid(480, 854, torch.device("cpu"))
+    v, u = to_proto.grid(480, 854)
     # the content spans prototype columns 0..80 and rows 1.5..46.5; pixel centres lie half a pixel inside
     column, row = 80 / 854, 45 / 480  # one frame pixel, in prototype pixels
     assert u[0].item() == pytest.approx(column / 2 - 0.5, abs=1e-5)
@@ -89,17 +89,17 @@ def test_masks_match_ultralytics_retina_decoding(segmenter, still_images):
     image = cv2.imread(str(still_images[1][0]))
     output = segmenter.infer([image])
     ours = segmenter.decode(output)[0]
-    det = non_max_suppression(output.raw, segmenter.conf, segmenter.iou, agnostic=True, nc=1)[0]
+    det = non_max_suppression(torch.from_numpy(output.raw), segmenter.conf, segmenter.iou, agnostic=True, nc=1)[0]
     letterbox = output.letterboxes[0]
     boxes = scale_boxes((letterbox.input_h, letterbox.input_w), det[:, :4].clone(), image.shape[:2])
-    theirs = process_mask_native(output.proto[0], det[:, 6:], boxes, image.shape[:2]).bool()
+    theirs = process_mask_native(torch.from_numpy(output.proto[0]), det[:, 6:], boxes, image.shape[:2]).bool().numpy()
     assert len(ours) == len(theirs) > 0
-    inter = (ours.masks & theirs).flatten(1).sum(1).float()
-    union = (ours.masks | theirs).flatten(1).sum(1).float()
-    iou = inter / union.clamp(min=1)
+    inter = (ours.masks & theirs).sum((1, 2))
+    union = (ours.masks | theirs).sum((1, 2))
+    iou = inter / np.maximum(union, 1)
     # ultralytics interpolates twice (x2 / x4, then to the frame): a few pixels differ along edges,
     # which matters only for masks a few prototype pixels wide
-    large = theirs.flatten(1).sum(1) > 1000
+    large = theirs.sum((1, 2)) > 1000
     assert large.sum() >= 3 and iou[large].min() > 0.96 and iou.min() > 0.9, iou
 
 
@@ -199,7 +199,7 @@ def test_letterbox_keeps_aspect_and_pads_to_stride():
 
 
 def test_border_snapping_follows_fastsam():
-    boxes = torch.tensor([[5.0, 50, 100, 230], [0, 0, 315, 238], [40, 40, 60, 60]])
+    boxes = np.array([[5.0, 50, 100, 230], [0, 0, 315, 238], [40, 40, 60, 60]], np.float32)
     out = snap_to_border(boxes, 240, 320)
     assert out[0].tolist() == [0, 50, 100, 240]
     assert out[1].tolist() == [0, 0, 320, 240]  # > 90% of the image becomes the image
@@ -225,7 +225,7 @@ def test_fp16_on_cuda_matches_fp32(still_images):
     full = Segmenter(device="cuda", half=False)
     assert half.precision == "fp16" and next(half.model.parameters()).dtype == torch.float16
     a, b = half.segment(image), full.segment(image)
-    assert a.device.type == "cuda"
+    assert isinstance(a.masks, np.ndarray)  # decoded on the device, handed over as numpy
     inter = (a.masks.any(0) & b.masks.any(0)).sum().item()
     union = (a.masks.any(0) | b.masks.any(0)).sum().item()
     assert inter / union > 0.95

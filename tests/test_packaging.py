@@ -156,7 +156,8 @@ def test_the_wheel_carries_the_model_and_the_clips(installed):
     for clip in sorted((SAMPLES / "clips").iterdir()):
         for name in ("video.mp4", "prompts.json", "Annotations/00000.png"):
             assert f"fastsam_video/_data/samples/clips/{clip.name}/{name}" in names
-    assert not any(n.endswith(".onnx") or n.startswith(("weights/", "samples/")) for n in names)
+    assert f"fastsam_video/_data/weights/{assets.BUNDLED_ONNX_NAME}" in names  # the CPU path without PyTorch
+    assert not any(n.startswith(("weights/", "samples/")) for n in names)
 
 
 @pytest.mark.slow
@@ -190,6 +191,6 @@ def test_installed_demo_and_image_run_outside_the_repository(installed, tmp_path
     assert overlay is not None and overlay.shape == cv2.imread(str(photo)).shape
     assert "--model FastSAM-s.pt" in image.stderr  # a user's own picture: the note names the fix
 
-    assert list(cache.glob("*.onnx")), "the ONNX export is cached in FASTSAM_VIDEO_CACHE"
+    assert not list(cache.glob("*.onnx")), "the shipped ONNX file is run: nothing is exported"
     written = {p for p in site.rglob("*") if p.is_file()} - before
     assert not [p for p in written if p.suffix != ".pyc"], "nothing but bytecode is written into site-packages"
