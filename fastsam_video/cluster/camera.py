@@ -34,10 +34,10 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import ray  # noqa: E402
-import torch  # noqa: E402
 from ray import serve  # noqa: E402
 
-from ..engine import Letterbox, NetworkOutput, Segmenter, letterbox_geometry, resize  # noqa: E402
+from .. import decoding  # noqa: E402
+from ..decoding import Letterbox, letterbox_geometry, resize  # noqa: E402
 from ..events import Event, EventKind  # noqa: E402
 from ..factory import open_camera  # noqa: E402
 from ..pipeline import FrameRenderer  # noqa: E402
@@ -99,16 +99,6 @@ class View:
     objects: tuple[ObjectStatus, ...]
 
 
-class Decoder(Segmenter):
-    """A Segmenter's decode half (NMS, masks) without the network: built from the replicas'
-    settings, so a camera actor never loads weights."""
-
-    def __init__(self, settings: DecodeSettings):  # noqa: super().__init__ would load the model
-        self.imgsz, self.stride, self.conf, self.iou = settings.imgsz, settings.stride, settings.conf, settings.iou
-        self.max_det, self.num_classes, self.retina = settings.max_det, settings.num_classes, settings.retina
-        self.device, self.half, self.dtype = torch.device("cpu"), False, torch.float32
-
-
 def recording_file(path: str | Path, run: int) -> Path:
     """The file a run records to: the one asked for, then NAME-run02.mp4, ... after restarts."""
     path = Path(path)
@@ -147,14 +137,16 @@ def model_input(image: np.ndarray, imgsz: int, stride: int) -> tuple[Letterbox, 
     return box, image if box.gain >= 1 else resize(image, box.content_w, box.content_h)
 
 
-def decode_output(decoder: Segmenter, shape: tuple[int, int], box: Letterbox, out: RawOutput) -> Segmentation:
+def decode_output(settings: DecodeSettings, shape: tuple[int, int], box: Letterbox, out: RawOutput) -> Segmentation:
     """NMS and masks at the frame's resolution from a replica's answer for the resized frame: the
     replica's padding, the frame's own scale (what the local engine gives for the same batch)."""
     lb = out.letterbox
     frame_box = Letterbox(box.gain, lb.pad_left, lb.pad_top, lb.content_h, lb.content_w, lb.input_h, lb.input_w)
-    output = NetworkOutput(torch.from_numpy(out.raw)[None], torch.from_numpy(out.proto)[None], (frame_box,),
-                           (shape,), out.timings)
-    return decoder.decode(output)[0]
+    decode_settings = decoding.DecodeSettings(settings.conf, settings.iou, settings.max_det, settings.num_classes,
+                                              settings.retina)
+    segmentation = decoding.decode(out.raw[None], out.proto[None], (frame_box,), (shape,), decode_settings)[0]
+    segmentation.timings.update(out.timings)
+    return segmentation
 
 
 class Camera:
@@ -192,7 +184,7 @@ class Camera:
         visible = state.segments and all(Path(p).exists() for p in state.segments)
         self.frames_done = frames_recorded(state.segments) if visible else state.frames_done
         self.finished = state.finished
-        self.decoder = Decoder(settings)
+        self.settings = settings
         self.model = serve.get_deployment_handle("SegmentModel", app_name=app)
         self.tracker = PromptTracker()
         self.renderer = FrameRenderer()
@@ -342,7 +334,7 @@ class Camera:
         return None
 
     def _submit(self, frame: Frame):
-        box, small = model_input(frame.image, self.decoder.imgsz, self.decoder.stride)
+        box, small = model_input(frame.image, self.settings.imgsz, self.settings.stride)
         return frame, box, small, self.model.remote(small)
 
     def _result(self, small: np.ndarray, response) -> RawOutput:
@@ -364,7 +356,7 @@ class Camera:
     def _finish(self, frame: Frame, box: Letterbox, small: np.ndarray, response, use_pts: bool) -> None:
         out = self._result(small, response)
         t0 = time.perf_counter()
-        everything = decode_output(self.decoder, frame.image.shape[:2], box, out)
+        everything = decode_output(self.settings, frame.image.shape[:2], box, out)
         prompts = self.prompts  # one snapshot for the whole frame
         self.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from ray import serve
 
-from ..engine import Letterbox, NetworkOutput
+from ..decoding import Letterbox, NetworkOutput
 from ..options import ModelOptions
 from .options import DecodeSettings
 
@@ -54,6 +54,11 @@ class SegmentModel:
 
 def split(output: NetworkOutput) -> list[RawOutput]:
     """A batch's network output as one host copy per image (nothing else of the batch travels)."""
-    raw, proto = output.raw.float().cpu().numpy(), output.proto.float().cpu().numpy()
+    raw, proto = host(output.raw), host(output.proto)
     timings = {**output.timings, "batch": float(len(output.letterboxes))}
     return [RawOutput(raw[i].copy(), proto[i].copy(), box, timings) for i, box in enumerate(output.letterboxes)]
+
+
+def host(array) -> np.ndarray:
+    """float32 numpy; a device tensor (the PyTorch engine on CUDA) is copied to the host once."""
+    return np.asarray(array.float().cpu() if hasattr(array, "cpu") else array, dtype=np.float32)

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ray", reason="the cluster extra is not installed (uv sync --extra cluster)")
 
-from fastsam_video.cluster.camera import Decoder, decode_output, model_input  # noqa: E402
+from fastsam_video.cluster.camera import decode_output, model_input  # noqa: E402
 from fastsam_video.cluster.model import split  # noqa: E402
 from fastsam_video.cluster.options import DecodeSettings  # noqa: E402
 
@@ -27,10 +27,10 @@ def test_batched_cluster_path_gives_the_local_segmentation(segmenter, size):
     outputs = split(segmenter.infer([small for _, small in inputs]))
     # a camera decodes with the replica's settings, without loading the weights
     s = segmenter
-    decoder = Decoder(DecodeSettings(s.imgsz, s.stride, s.conf, s.iou, s.max_det, s.num_classes, s.retina))
+    settings = DecodeSettings(s.imgsz, s.stride, s.conf, s.iou, s.max_det, s.num_classes, s.retina)
     # the local pipeline batches its cameras' frames the same way
     for frame, (box, _), out, local in zip(frames, inputs, outputs, segmenter.segment_batch(frames)):
-        remote = decode_output(decoder, frame.shape[:2], box, out)
+        remote = decode_output(settings, frame.shape[:2], box, out)
         assert len(local) > 0 and len(remote) == len(local)
         assert np.allclose(remote.boxes, local.boxes, atol=1e-3)
         assert np.array_equal(remote.masks, local.masks)
