@@ -10,23 +10,26 @@
     ann = prompt.point_prompt(points=[[620, 360]], pointlabel=[1])
     prompt.plot(annotations=ann, output_path="./output/dog.jpg")
 
-Prompt methods return masks as an (N, H, W) bool numpy array, like FastSAM's.
+Prompt methods return masks as an (N, H, W) bool numpy array, like FastSAM's. Importing this
+module loads no PyTorch: the engine is imported when a model is first run, the one its options
+choose (ONNX Runtime on the CPU when the model's ONNX file is there), and CLIP on the first text prompt.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
-import torch
 
-from .engine import Segmenter
-from .options import checked, image_size, positive_int, unit_interval
+from .options import ModelOptions, checked, image_size, positive_int, unit_interval
 from .prompts import ClipEncoder, masks_to_boxes, select_by_boxes, select_by_points, select_by_text
 from .render import Annotator, Markers
 from .types import FastSAMVideoError, Segmentation
+
+if TYPE_CHECKING:
+    from .engine import Segmenter
 
 
 def read_image(source: str | Path | np.ndarray) -> np.ndarray:
@@ -56,8 +59,9 @@ class FastSAM:
 
     def segmenter(self, device: str | None = None) -> Segmenter:
         key = device or "auto"
-        if key not in self._segmenters:
-            self._segmenters[key] = Segmenter(self.model_path, device=device)
+        if key not in self._segmenters:  # the engine the command line would pick (no PyTorch on the CPU path)
+            model = None if self.model_path is None else str(self.model_path)
+            self._segmenters[key] = ModelOptions(model, device=device).segmenter()
         return self._segmenters[key]
 
     def __call__(self, source, device: str | None = None, retina_masks: bool = True, imgsz: int | None = None,
@@ -86,16 +90,17 @@ class FastSAMPrompt:
 
     _clip: ClipEncoder | None = None  # loaded once per process, not on every text prompt
 
-    def __init__(self, image, results: Segmentation, device: str | torch.device | None = None,
-                 clip_model: str = "ViT-B/32"):
+    def __init__(self, image, results: Segmentation, device: str | None = None, clip_model: str = "ViT-B/32"):
+        """`device`: where CLIP runs for text prompts (None: the GPU when there is one); selection
+        itself is numpy."""
         self.img = read_image(image)
         self.results = results
-        self.device = torch.device(device) if device else results.device
+        self.device = device
         self.clip_model = clip_model
 
     @staticmethod
     def _masks(seg: Segmentation) -> np.ndarray:
-        return seg.masks.cpu().numpy()
+        return seg.masks
 
     def everything_prompt(self) -> np.ndarray:
         return self._masks(self.results)
@@ -109,17 +114,16 @@ class FastSAMPrompt:
 
     def text_prompt(self, text: str) -> np.ndarray:
         if FastSAMPrompt._clip is None:
-            FastSAMPrompt._clip = ClipEncoder(self.clip_model, device=self.results.device)
-        image = torch.from_numpy(self.img).to(self.results.device)
-        return self._masks(select_by_text(self.results, image, text, FastSAMPrompt._clip))
+            FastSAMPrompt._clip = ClipEncoder(self.clip_model, device=self.device)
+        return self._masks(select_by_text(self.results, self.img, text, FastSAMPrompt._clip))
 
     def plot(self, annotations, output_path: str | Path, bboxes=None, points=None, point_label=None,
              mask_random_color: bool = True, better_quality: bool = True, retina: bool = False,
              withContours: bool = True) -> np.ndarray:
         """Write the overlay to output_path (folders created) and return it. Colours are stable
         per mask index (FastSAM's random colours changed on every call)."""
-        masks = torch.as_tensor(np.asarray(annotations, dtype=bool)).reshape(-1, *self.img.shape[:2])
-        seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(masks)), torch.arange(1, len(masks) + 1))
+        masks = np.asarray(annotations, dtype=bool).reshape(-1, *self.img.shape[:2])
+        seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(masks)))
         pts = [(float(x), float(y), int(l)) for (x, y), l in zip(points or [], point_label or [1] * len(points or []))]
         markers = Markers(pts, [tuple(b) for b in (bboxes or [])])
         annotator = Annotator(contours=withContours, better_quality=better_quality, labels=False)

@@ -17,7 +17,6 @@ from typing import Callable
 
 import cv2
 import numpy as np
-import torch
 
 from .sinks import read_davis_png
 from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
@@ -177,21 +176,23 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
         seg = segment(image, index)
         if index not in drops or len(seg) == 0:
             return seg
-        target = torch.from_numpy(np.isin(truth[index], drops[index])).to(seg.device)
-        on_target = (seg.masks & target).flatten(1).sum(1)
-        keep = on_target * 2 <= seg.masks.flatten(1).sum(1)
-        return Segmentation(seg.masks[keep], seg.boxes[keep], seg.scores[keep], seg.object_ids[keep], seg.timings)
+        target = np.isin(truth[index], drops[index])
+        on_target = np.array([np.count_nonzero(mask & target) for mask in seg.masks])
+        keep = on_target * 2 <= np.array([np.count_nonzero(mask) for mask in seg.masks])
+        return seg.select(keep)
 
     return dropped
 
 
-def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], device: torch.device,
-                  prompt_kind: str = "point", config: TrackerConfig | None = None,
+def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], prompt_kind: str = "point",
+                  config: TrackerConfig | None = None,
                   on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None) -> ClipScore:
     """Run segment + tracker over a clip with first-frame prompts and score it.
-    `segment(image, index)` returns the frame's candidate masks."""
+    `segment(image, index)` returns the frame's candidate masks; `prompt_kind`: "point" or "box"."""
     from .sources import open_source
 
+    if prompt_kind not in ("point", "box"):
+        raise FastSAMVideoError(f"prompt_kind: expected 'point' or 'box', got {prompt_kind!r:.40}")
     folder = Path(folder)
     annotations = sorted((folder / "Annotations").glob("*.png"))
     if not annotations:
@@ -207,9 +208,9 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
             if frame.index >= len(truth):
                 break
             seg = segment(frame.image, frame.index)
-            image = torch.from_numpy(frame.image).to(device)
-            result = tracker.update(seg, image, frame.index, frame.pts if frame.pts is not None else frame.t_capture)
-            predicted.append(result.segmentation.label_map().cpu().numpy())
+            result = tracker.update(seg, frame.image, frame.index,
+                                    frame.pts if frame.pts is not None else frame.t_capture)
+            predicted.append(result.segmentation.label_map())
             if on_frame is not None:
                 on_frame(frame.index, frame.image, result.segmentation)
     seconds = time.perf_counter() - started

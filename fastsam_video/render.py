@@ -1,7 +1,7 @@
 """annotate(scene, segmentation) -> scene: mask overlay, contours, ids, prompt markers, HUD.
 
-The overlay is computed on the segmentation's device from one label map (no loop over
-masks) and copied back once; text and markers are drawn with OpenCV on the host.
+The overlay is computed with OpenCV from one layer map (no loop over masks), inside the
+masks' bounding region only; text and markers are drawn with OpenCV too.
 Colours are a fixed function of the object id, so an object keeps its colour forever.
 """
 
@@ -13,10 +13,9 @@ from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .events import ObjectState
+from .prompts import masks_to_boxes
 from .types import Segmentation
 
 _PALETTE_SIZE = 4096
@@ -26,6 +25,15 @@ _PALETTE = np.array([[0, 0, 0]] + [
     for i in range(1, _PALETTE_SIZE)], np.uint8)  # BGR
 
 
+def _colorize(layers: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """(H, W, 3) colours of a layer map: OpenCV's table lookup for 8-bit maps, numpy indexing beyond."""
+    if layers.dtype != np.uint8:
+        return lut[layers]
+    table = np.zeros((256, 1, 3), np.uint8)
+    table[:len(lut), 0] = lut
+    return cv2.applyColorMap(layers, table)
+
+
 def color_of(object_id: int) -> tuple[int, int, int]:
     """The BGR colour of an object id (stable across frames and runs)."""
     if object_id <= 0:
@@ -33,21 +41,21 @@ def color_of(object_id: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in _PALETTE[(object_id - 1) % (_PALETTE_SIZE - 1) + 1])
 
 
-def refine_masks(masks: torch.Tensor, kernel: int = 7) -> torch.Tensor:
-    """FastSAM's "better quality": morphological close then open, per mask, on the device."""
-    if masks.shape[0] == 0:
-        return masks
-    x = masks[:, None].float()
-    pad = kernel // 2
-
-    def dilate(t):
-        return F.max_pool2d(t, kernel, 1, pad)
-
-    def erode(t):
-        return -F.max_pool2d(-t, kernel, 1, pad)
-
-    closed = erode(dilate(x))
-    return dilate(erode(closed))[:, 0] > 0.5
+def refine_masks(masks: np.ndarray, kernel: int = 7) -> np.ndarray:
+    """FastSAM's "better quality": morphological close then open, per mask, with OpenCV on the
+    mask's box window (padded so that the window's edge never changes the result)."""
+    out = np.zeros_like(masks, dtype=bool)
+    h, w = masks.shape[1:]
+    square = np.ones((kernel, kernel), np.uint8)
+    pad = 2 * kernel  # beyond what close + open can reach from the mask
+    for k, (x1, y1, x2, y2) in enumerate(masks_to_boxes(masks).astype(int).tolist()):
+        if x2 == 0:  # empty stays empty
+            continue
+        x1, y1, x2, y2 = max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, w), min(y2 + pad, h)
+        window = np.ascontiguousarray(masks[k, y1:y2, x1:x2]).view(np.uint8)
+        closed = cv2.morphologyEx(window, cv2.MORPH_CLOSE, square)
+        out[k, y1:y2, x1:x2] = cv2.morphologyEx(closed, cv2.MORPH_OPEN, square).view(bool)
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,77 +82,53 @@ class Annotator:
     labels: bool = True
     better_quality: bool = False
     font_scale: float = 0.5
-    
-    def overlay(self, scene: np.ndarray | torch.Tensor, seg: Segmentation) -> np.ndarray | torch.Tensor:
-        """The scene with the masks blended in and outlined, as a new (H, W, 3) uint8 image: a numpy
-        array for CPU segmentations, a tensor on the device otherwise (so layers stay there)."""
+
+    def overlay(self, scene: np.ndarray, seg: Segmentation) -> np.ndarray:
+        """The (H, W, 3) uint8 BGR scene with the masks blended in and outlined, as a new array."""
         if len(seg) == 0:
-            return scene.clone() if isinstance(scene, torch.Tensor) else scene.copy()
+            return scene.copy()
         if self.better_quality:
             seg = Segmentation(refine_masks(seg.masks), seg.boxes, seg.scores, seg.object_ids, seg.timings)
         order, top = seg.layers()
         # colour of each layer: row 0 (no mask) is never used
-        lut = torch.from_numpy(_PALETTE)[(seg.object_ids[order].cpu() - 1).remainder(_PALETTE_SIZE - 1) + 1]
-        lut = torch.cat([torch.zeros(1, 3, dtype=torch.uint8), lut])
-        if seg.device.type == "cpu":
-            return self._overlay_cv2(np.asarray(scene.cpu() if isinstance(scene, torch.Tensor) else scene),
-                                     top.numpy(), lut.numpy())
-        return self._overlay_torch(torch.as_tensor(scene).to(seg.device), top, lut.to(seg.device))
+        lut = np.concatenate([np.zeros((1, 3), np.uint8),
+                              _PALETTE[(seg.object_ids[order] - 1) % (_PALETTE_SIZE - 1) + 1]])
+        return self._overlay_cv2(np.asarray(scene), top, lut)
 
     def _kernel(self) -> int:
         return 2 * max(1, self.contour_thickness // 2) + 1  # a morphological gradient: edges on both sides
 
     def _overlay_cv2(self, scene: np.ndarray, top: np.ndarray, lut: np.ndarray) -> np.ndarray:
-        if top.dtype != np.uint8:  # > 255 masks: rare, take the general path
-            return self._overlay_torch(torch.from_numpy(scene), torch.from_numpy(top.astype(np.int64)),
-                                       torch.from_numpy(lut)).numpy()
+        """`top`: the (H, W) layer map, uint8 (up to 255 layers) or uint16; `lut`: each layer's colour."""
         out = scene.copy()
-        x, y, w, h = cv2.boundingRect(top)  # the masks' region: all the work below stays inside it
+        covered = top if top.dtype == np.uint8 else cv2.compare(top, 0, cv2.CMP_GT)  # an 8-bit mask for OpenCV
+        x, y, w, h = cv2.boundingRect(covered)  # the masks' region: all the work below stays inside it
         if w == 0:
             return out
         pad = self._kernel() // 2 + 1 if self.contours else 0
         x0, y0 = max(x - pad, 0), max(y - pad, 0)
         x1, y1 = min(x + w + pad, top.shape[1]), min(y + h + pad, top.shape[0])
-        top, region, view = top[y0:y1, x0:x1], scene[y0:y1, x0:x1], out[y0:y1, x0:x1]
-        table = np.zeros((256, 1, 3), np.uint8)
-        table[:len(lut), 0] = lut
-        blended = cv2.addWeighted(region, 1 - self.alpha, cv2.applyColorMap(top, table), self.alpha, 0)
-        cv2.copyTo(blended, top, view)  # where any mask is
+        top, covered, region, view = top[y0:y1, x0:x1], covered[y0:y1, x0:x1], scene[y0:y1, x0:x1], out[y0:y1, x0:x1]
+        blended = cv2.addWeighted(region, 1 - self.alpha, _colorize(top, lut), self.alpha, 0)
+        cv2.copyTo(blended, covered, view)  # where any mask is
         if self.contours:
             kernel = np.ones((self._kernel(),) * 2, np.uint8)
             upper = cv2.dilate(top, kernel)  # the topmost layer next to each pixel gives the edge its colour
             edge = cv2.compare(upper, cv2.erode(top, kernel), cv2.CMP_NE)
             edge &= cv2.compare(upper, 0, cv2.CMP_GT)
-            cv2.copyTo(cv2.applyColorMap(upper, table), edge, view)
+            cv2.copyTo(_colorize(upper, lut), edge, view)
         return out
 
-    def _overlay_torch(self, scene: torch.Tensor, top: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-        top = top.long()
-        colors = lut[top]
-        covered = (top > 0)[..., None]
-        work = torch.float16 if scene.is_cuda else torch.float32
-        blended = (scene.to(work) * (1 - self.alpha) + colors.to(work) * self.alpha).round().to(torch.uint8)
-        out = torch.where(covered, blended, scene)
-        if self.contours:
-            k = self._kernel()
-            as_float = top[None, None].float()
-            upper = F.max_pool2d(as_float, k, 1, k // 2)[0, 0]
-            lower = -F.max_pool2d(-as_float, k, 1, k // 2)[0, 0]
-            edge = (upper != lower) & (upper > 0)
-            out = torch.where(edge[..., None], lut[upper.long()], out)
-        return out
-
-    def annotate(self, scene: np.ndarray | torch.Tensor, seg: Segmentation, markers: Markers | None = None,
+    def annotate(self, scene: np.ndarray, seg: Segmentation, markers: Markers | None = None,
                  lost: Sequence[LostObject] = (), states: Mapping[int, ObjectState] | None = None) -> np.ndarray:
-        """The annotated BGR frame on the host (a new array; `scene` is not modified). `states`: the
+        """The annotated BGR frame (a new array; `scene` is not modified). `states`: the
         tracker's object states; a predicted object (carried forward by motion) gets a dashed box
         and a "predicted" tag, an occluded one an "occluded" tag."""
         out = self.overlay(scene, seg)
-        out = out.cpu().numpy() if isinstance(out, torch.Tensor) else out  # the one copy to the host
         states = states or {}
         if self.labels and len(seg):
-            boxes = seg.boxes.round().int().cpu().tolist()
-            for object_id, (x1, y1, x2, y2) in zip(seg.object_ids.cpu().tolist(), boxes):
+            boxes = np.round(seg.boxes).astype(int).tolist()
+            for object_id, (x1, y1, x2, y2) in zip(seg.object_ids.tolist(), boxes):
                 state = states.get(object_id, ObjectState.TRACKED)
                 if state is ObjectState.PREDICTED:
                     draw_dashed_rect(out, (x1, y1), (x2, y2), color_of(object_id), dash=4)

@@ -13,7 +13,6 @@ os.environ.setdefault("FASTSAM_VIDEO_CACHE", tempfile.mkdtemp(prefix="fastsam-vi
 
 import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -21,6 +20,10 @@ SHARED_CLIPS = ROOT.parent / "shared" / "clips"
 
 
 def pytest_collection_modifyitems(config, items):
+    if not any("gpu" in item.keywords for item in items):
+        return  # torch (seconds to import) only when GPU tests were collected
+    import torch
+
     if not torch.cuda.is_available():
         skip = pytest.mark.skip(reason="needs a CUDA device")
         for item in items:
@@ -40,6 +43,7 @@ def segmenter():
 def fastsam_s_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint in FastSAM's format with FastSAM-s's architecture (YOLOv8s-seg, one class,
     32 prototypes) and random weights, saved the way ultralytics saves one."""
+    import torch
     from ultralytics.nn.tasks import SegmentationModel
 
     torch.manual_seed(0)

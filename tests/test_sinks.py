@@ -16,7 +16,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
@@ -264,6 +263,8 @@ def test_a_new_frame_size_starts_a_new_segment(tmp_path):
 # --- DAVIS -------------------------------------------------------------------------------
 
 def test_davis_png_round_trip_keeps_ids_in_palette_mode(tmp_path):
+    import torch  # a tensor is taken as well (copied to the host)
+
     labels = np.random.default_rng(0).integers(0, 256, (30, 40)).astype(np.uint8)
     write_davis_png(tmp_path / "sub" / "00000.png", torch.from_numpy(labels))
     with Image.open(tmp_path / "sub" / "00000.png") as image:
@@ -279,11 +280,10 @@ def test_davis_ids_over_255_are_refused(tmp_path):
 
 
 def two_objects(h: int = 6, w: int = 8, ids: tuple[int, int] = (3, 7)) -> Segmentation:
-    masks = torch.zeros((2, h, w), dtype=torch.bool)
+    masks = np.zeros((2, h, w), dtype=bool)
     masks[0, 1:5, 1:7] = True  # large
     masks[1, 2:4, 2:4] = True  # small, on top
-    return Segmentation(masks, torch.tensor([[1, 1, 7, 5], [2, 2, 4, 4]], dtype=torch.float32),
-                        torch.tensor([0.9, 0.75]), torch.tensor(ids))
+    return Segmentation.of(masks, [[1, 1, 7, 5], [2, 2, 4, 4]], [0.9, 0.75], ids)
 
 
 def test_davis_exporter_writes_one_label_png_per_frame(tmp_path):
@@ -335,6 +335,8 @@ def test_rle_known_answers():
 
 
 def test_rle_round_trips_random_masks():
+    import torch  # a tensor is taken as well (copied to the host)
+
     rng = np.random.default_rng(0)
     for _ in range(200):
         h, w = rng.integers(1, 40, 2)
@@ -378,7 +380,7 @@ def test_coco_exporter_streams_lines_then_writes_standard_coco_json(tmp_path):
     annotations = data["annotations"]
     assert [a["id"] for a in annotations] == [1, 2, 3, 4] and [a["image_id"] for a in annotations] == [0, 0, 2, 2]
     big, small = annotations[:2]
-    assert np.array_equal(rle_decode(big["segmentation"]), two_objects().masks[0].numpy())
+    assert np.array_equal(rle_decode(big["segmentation"]), two_objects().masks[0])
     assert (big["bbox"], big["area"], big["object_id"], big["iscrowd"], big["category_id"]) == ([1, 1, 6, 4], 24, 3, 0, 1)
     assert (small["bbox"], small["area"], small["object_id"]) == ([2, 2, 2, 2], 4, 7)
     assert small["score"] == pytest.approx(0.75)
@@ -421,17 +423,17 @@ def test_a_json_path_taken_by_a_folder_at_close_keeps_the_lines(tmp_path):
 
 
 KILLED_EXPORTER = r"""
-import sys, torch
+import sys
+import numpy as np
 from fastsam_video.sinks import CocoExporter
 from fastsam_video.types import Segmentation
 exporter = CocoExporter(sys.argv[1])
-masks = torch.zeros((2, 48, 64), dtype=torch.bool)
+masks = np.zeros((2, 48, 64), dtype=bool)
 i = 0
 while True:
     masks[0, :, i % 64] = True
     masks[1, 10:20, 10:20] = i % 2 == 0
-    exporter.write(i, Segmentation(masks, torch.tensor([[0, 0, 64, 48], [10, 10, 20, 20]], dtype=torch.float32),
-                                   torch.tensor([0.9, 0.8]), torch.tensor([1, 2])))
+    exporter.write(i, Segmentation.of(masks, [[0, 0, 64, 48], [10, 10, 20, 20]], [0.9, 0.8], [1, 2]))
     i += 1
     print(i, flush=True)
 """
@@ -620,9 +622,8 @@ def test_a_disk_that_fills_mid_stream_keeps_what_was_written(small_disk, tmp_pat
     rng = np.random.default_rng(0)
     errors = {}
     for i in range(500):  # speckled masks (a few KB a line) and moving frames: full after tens of frames
-        masks = torch.from_numpy(rng.random((2, 120, 160)) < 0.03)
-        segmentation = Segmentation(masks, torch.tensor([[0, 0, 160, 120]] * 2, dtype=torch.float32),
-                                    torch.tensor([0.9, 0.8]), torch.tensor([1, 2]))
+        masks = rng.random((2, 120, 160)) < 0.03
+        segmentation = Segmentation.of(masks, [[0, 0, 160, 120]] * 2, [0.9, 0.8], [1, 2])
         for sink, args in zip(sinks, [(textured(i, 120, 160), i / 30),
                                       (i, segmentation)]):
             try:

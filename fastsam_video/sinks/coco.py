@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 import numpy as np
-import torch
 from pycocotools import mask as coco_mask
 
 from ..types import FastSAMVideoError, RecordingError, Segmentation
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 CATEGORIES = [{"id": 1, "name": "object"}]
 
 
-def rle_encode(mask: np.ndarray | torch.Tensor) -> dict[str, Any]:
+def rle_encode(mask: np.ndarray) -> dict[str, Any]:
     """COCO compressed RLE of an (H, W) mask (pycocotools.mask.encode, counts as str):
     {"size": [h, w], "counts": str}, runs taken down the columns, background first."""
     mask = to_numpy(mask)
@@ -119,9 +118,9 @@ def frame_record(frame_index: int, segmentation: Segmentation, first_id: int) ->
     height, width = segmentation.shape
     annotations = []
     if len(segmentation):
-        shapes = mask_annotations(segmentation.masks.cpu().numpy())
-        scores = segmentation.scores.cpu().tolist()
-        object_ids = segmentation.object_ids.cpu().tolist()
+        shapes = mask_annotations(segmentation.masks)
+        scores = segmentation.scores.tolist()
+        object_ids = segmentation.object_ids.tolist()
         for i, (shape, score, object_id) in enumerate(zip(shapes, scores, object_ids)):
             annotations.append({"id": first_id + i, "image_id": frame_index, "category_id": 1, **shape,
                                 "score": float(score), "object_id": int(object_id), "iscrowd": 0})

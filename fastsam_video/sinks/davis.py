@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..types import FastSAMVideoError, RecordingError, Segmentation
@@ -29,7 +28,7 @@ def _davis_palette() -> np.ndarray:
 DAVIS_PALETTE = _davis_palette()
 
 
-def write_davis_png(path: str | Path, label_map: np.ndarray | torch.Tensor) -> None:
+def write_davis_png(path: str | Path, label_map: np.ndarray) -> None:
     """Writes an (H, W) map of object ids (0 = background, at most 255) as an indexed PNG
     with the DAVIS palette."""
     labels = to_numpy(label_map)

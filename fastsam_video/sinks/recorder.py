@@ -17,7 +17,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import torch
 
 from ..types import RecordingError
 from .files import check_output_file, one_line, to_numpy
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 90000)
 
 
-def _check_image(image_bgr: np.ndarray | torch.Tensor) -> np.ndarray:
+def _check_image(image_bgr: np.ndarray) -> np.ndarray:
     image = to_numpy(image_bgr)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise RecordingError(f"cannot record a {image.dtype} image of shape {image.shape}: expected "

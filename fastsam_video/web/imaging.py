@@ -14,17 +14,18 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
-import torch
 
-from ..engine import Segmenter
 from ..prompts import BoxPrompt, PointPrompt, TextPrompt, select_by_boxes, select_by_points, select_by_text
 from ..render import Annotator, Markers
 from ..sinks import mask_annotations
-from ..types import PromptError, Segmentation
+from ..types import PromptError, Segmentation, topmost
+
+if TYPE_CHECKING:
+    from ..engine import Segmenter
 
 MAX_SIDE = 1280  # uploads are scaled down to this longer side (masks at full resolution stay bounded)
 CACHE_IMAGES = 8  # uploads kept (LRU), and model outputs kept (LRU, one per image and settings)
@@ -75,9 +76,9 @@ class Answer:
     select_ms: float
 
     def to_json(self) -> dict:
-        masks = self.selection.masks.cpu().numpy()
-        boxes = self.selection.boxes.cpu().tolist()
-        scores = self.selection.scores.cpu().tolist()
+        masks = self.selection.masks
+        boxes = self.selection.boxes.tolist()
+        scores = self.selection.scores.tolist()
         return {"image_id": self.image_id, "width": self.width, "height": self.height,
                 "masks": [{"id": i + 1, "box": [round(v, 1) for v in box], "score": round(score, 4),
                            "area": shape["area"], "bbox": shape["bbox"], "rle": shape["segmentation"]}
@@ -100,10 +101,7 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
 
 def label_image(masks: np.ndarray) -> np.ndarray:
     """(H, W) uint8 label map: pixel = 1-based mask index (the later mask on top), 0 = none."""
-    labels = np.zeros(masks.shape[1:], np.uint8)
-    for i, mask in enumerate(masks[:255]):
-        labels[mask] = i + 1
-    return labels
+    return topmost(masks[:255], np.arange(1, min(len(masks), 255) + 1)).astype(np.uint8)
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -243,8 +241,7 @@ class ImageSegmenter:
             selection = select_by_boxes(everything, [prompt.box])
             markers = Markers(boxes=[prompt.box])
         elif isinstance(prompt, TextPrompt):
-            selection = select_by_text(everything, torch.from_numpy(image).to(everything.device), prompt.text,
-                                       self._encoder())
+            selection = select_by_text(everything, image, prompt.text, self._encoder())
         else:
             selection = everything
         annotator = Annotator(contours=settings.contours, better_quality=settings.better_quality,
