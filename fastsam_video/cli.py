@@ -353,7 +353,7 @@ def cmd_eval(args) -> int:
 
     segmenter = make_segmenter(args)
     config = TrackerConfig(max_lost_seconds=args.max_lost)
-    scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image), segmenter.device,
+    scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image),
                             args.prompt, config) for folder in folders]
     print(f"{segmenter!r}, first-frame {args.prompt} prompts")
     print(format_scores(scores))

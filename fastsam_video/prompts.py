@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .assets import folder_for
-from .types import PromptError, Segmentation, WeightsError
+from .types import PromptError, Segmentation, WeightsError, mask_areas
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,6 @@ Prompt = PointPrompt | BoxPrompt | TextPrompt
 
 # ---------------------------------------------------------------- geometry helpers
 
-def pixel_counts(masks: Sequence[np.ndarray]) -> np.ndarray:
-    """(N,) float32 true pixels of each (H, W) mask or window (an array or a list of them). One count per mask: 8x faster than
-    count_nonzero over axes, which builds a temporary (50 windows of 500x700: 5 vs 11 ms)."""
-    return np.fromiter((np.count_nonzero(mask) for mask in masks), np.float32, len(masks))
-
-
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     """(N, H, W) bool -> (N, 4) float32 xyxy (exclusive right/bottom); zeros for empty masks."""
     masks = np.asarray(masks, dtype=bool)
@@ -106,7 +100,7 @@ def box_mask_inside(masks: np.ndarray, boxes) -> np.ndarray:
         x1, x2 = min(max(x1, 0), w), min(max(x2, 0), w)
         y1, y2 = min(max(y1, 0), h), min(max(y2, 0), h)
         if x2 > x1 and y2 > y1:
-            row[:] = pixel_counts(masks[:, y1:y2, x1:x2])
+            row[:] = mask_areas(masks[:, y1:y2, x1:x2])
     return inside
 
 
@@ -116,7 +110,7 @@ def box_mask_iou(masks: np.ndarray, boxes, areas: np.ndarray | None = None) -> n
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
     inside = box_mask_inside(masks, b)
     box_area = (np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))[:, None]
-    mask_area = (pixel_counts(masks) if areas is None else np.asarray(areas, np.float32).reshape(-1))[None]
+    mask_area = (mask_areas(masks) if areas is None else np.asarray(areas, np.float32).reshape(-1))[None]
     return inside / np.maximum(box_area + mask_area - inside, 1)
 
 
@@ -134,7 +128,7 @@ def select_by_points(seg: Segmentation, points: Sequence[Sequence[float]], label
     if len(touched) == 0:
         return Segmentation.empty(*seg.shape)
     sets = lab[last[touched] - 1] == 1  # True sets, False clears
-    order = np.argsort(-pixel_counts([seg.masks[i] for i in touched]), kind="stable")  # large first: small wins
+    order = np.argsort(-mask_areas([seg.masks[i] for i in touched]), kind="stable")  # large first: small wins
     merged = np.zeros(seg.shape, dtype=bool)
     for k in order:  # the few masks under the points, painted in place (no stack of them)
         np.copyto(merged, sets[k], where=seg.masks[touched[k]])
@@ -291,7 +285,7 @@ def text_scores(seg: Segmentation, image: np.ndarray, text: str, encoder: ImageT
     """(N,) float32 softmax(100 * cosine) over the masks; 0 for masks of <= 100 pixels.
     `image`: the frame, (H, W, 3) uint8 BGR."""
     scores = np.zeros(len(seg), np.float32)
-    keep = pixel_counts(seg.masks) > MIN_TEXT_MASK_PIXELS
+    keep = mask_areas(seg.masks) > MIN_TEXT_MASK_PIXELS
     if not keep.any():
         return scores
     candidates = np.flatnonzero(keep)
