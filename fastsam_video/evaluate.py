@@ -177,9 +177,9 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
         seg = segment(image, index)
         if index not in drops or len(seg) == 0:
             return seg
-        target = torch.from_numpy(np.isin(truth[index], drops[index])).to(seg.device)
-        on_target = (seg.masks & target).flatten(1).sum(1)
-        keep = on_target * 2 <= seg.masks.flatten(1).sum(1)
+        target = np.isin(truth[index], drops[index])
+        on_target = np.count_nonzero(seg.masks & target, axis=(1, 2))
+        keep = on_target * 2 <= np.count_nonzero(seg.masks, axis=(1, 2))
         return Segmentation(seg.masks[keep], seg.boxes[keep], seg.scores[keep], seg.object_ids[keep], seg.timings)
 
     return dropped
@@ -207,9 +207,8 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
             if frame.index >= len(truth):
                 break
             seg = segment(frame.image, frame.index)
-            image = torch.from_numpy(frame.image).to(device)
-            result = tracker.update(seg, image, frame.index, frame.pts if frame.pts is not None else frame.t_capture)
-            predicted.append(result.segmentation.label_map().cpu().numpy())
+            result = tracker.update(seg, frame.image, frame.index, frame.pts if frame.pts is not None else frame.t_capture)
+            predicted.append(result.segmentation.label_map())
             if on_frame is not None:
                 on_frame(frame.index, frame.image, result.segmentation)
     seconds = time.perf_counter() - started

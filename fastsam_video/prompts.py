@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
@@ -69,86 +70,84 @@ Prompt = PointPrompt | BoxPrompt | TextPrompt
 
 # ---------------------------------------------------------------- geometry helpers
 
-def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
+def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     """(N, H, W) bool -> (N, 4) float32 xyxy (exclusive right/bottom); zeros for empty masks."""
+    masks = np.asarray(masks, bool)
+    out = np.zeros((masks.shape[0], 4), np.float32)
     if masks.shape[0] == 0:
-        return torch.zeros((0, 4), dtype=torch.float32, device=masks.device)
-    if masks.device.type == "cpu":
-        host = masks.numpy()
-        rows, cols = torch.from_numpy(host.any(2)), torch.from_numpy(host.any(1))
-    else:
-        rows, cols = masks.any(2), masks.any(1)  # (N, H), (N, W)
+        return out
+    rows, cols = masks.any(2), masks.any(1)  # (N, H), (N, W)
+    found = rows.any(1)
     h, w = masks.shape[1:]
-    ys = torch.arange(h, device=rows.device, dtype=torch.float32)
-    xs = torch.arange(w, device=rows.device, dtype=torch.float32)
-    big = float(max(h, w) + 1)
-    y1 = torch.where(rows, ys, big).amin(1)
-    y2 = torch.where(rows, ys, -1.0).amax(1) + 1
-    x1 = torch.where(cols, xs, big).amin(1)
-    x2 = torch.where(cols, xs, -1.0).amax(1) + 1
-    boxes = torch.stack([x1, y1, x2, y2], 1)
-    return torch.where(rows.any(1, keepdim=True), boxes, torch.zeros_like(boxes)).to(masks.device)
+    out[:, 0] = np.argmax(cols, 1)
+    out[:, 1] = np.argmax(rows, 1)
+    out[:, 2] = w - np.argmax(cols[:, ::-1], 1)
+    out[:, 3] = h - np.argmax(rows[:, ::-1], 1)
+    out[~found] = 0
+    return out
 
 
-def masks_at_points(masks: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+def masks_at_points(masks: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(P, N) bool: which masks contain each (x, y) point (clipped to the frame)."""
     h, w = masks.shape[1:]
-    x = points[:, 0].round().long().clamp(0, w - 1)
-    y = points[:, 1].round().long().clamp(0, h - 1)
+    points = np.asarray(points, float).reshape(-1, 2)
+    x = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
     return masks[:, y, x].T
 
 
-def box_mask_inside(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+def box_mask_inside(masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(B, N): mask pixels inside each box; the work is the boxes' area, not the frame's."""
     h, w = masks.shape[1:]
     rows = []
-    for x1, y1, x2, y2 in boxes.round().long().tolist():  # a loop over prompts, not over masks
+    for x1, y1, x2, y2 in np.round(np.asarray(boxes, float).reshape(-1, 4)).astype(int).tolist():
         x1, x2 = min(max(x1, 0), w), min(max(x2, 0), w)
         y1, y2 = min(max(y1, 0), h), min(max(y2, 0), h)
         rows.append(mask_areas(masks[:, y1:y2, x1:x2]))
-    return torch.stack(rows).to(masks.device) if rows else torch.zeros((0, masks.shape[0]), device=masks.device)
+    return np.stack(rows) if rows else np.zeros((0, masks.shape[0]), np.float32)
 
 
-def box_mask_iou(masks: torch.Tensor, boxes: torch.Tensor, areas: torch.Tensor | None = None) -> torch.Tensor:
+def box_mask_iou(masks: np.ndarray, boxes: np.ndarray, areas: np.ndarray | None = None) -> np.ndarray:
     """(B, N) FastSAM's box-to-mask IoU: inside / (box area + mask area - inside).
     `areas`: the masks' pixel counts when the caller has them already."""
-    inside = box_mask_inside(masks, boxes).float()
-    b = boxes.float()
-    box_area = ((b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0))[:, None]
-    mask_area = (mask_areas(masks) if areas is None else areas).to(inside.device)[None]
-    return inside / (box_area + mask_area - inside).clamp(min=1)
+    inside = box_mask_inside(masks, boxes)
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    box_area = (np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))[:, None]
+    mask_area = (mask_areas(masks) if areas is None else np.asarray(areas, np.float32))[None]
+    return inside / np.maximum(box_area + mask_area - inside, 1)
 
 
 # ---------------------------------------------------------------- selections
 
-def _single(seg: Segmentation, mask: torch.Tensor, score: torch.Tensor) -> Segmentation:
+def _single(seg: Segmentation, mask: np.ndarray, score: float) -> Segmentation:
     if not mask.any():
-        return Segmentation.empty(*seg.shape, device=seg.device)
+        return Segmentation.empty(*seg.shape)
     masks = mask[None]
-    return Segmentation(masks, masks_to_boxes(masks), score.reshape(1).float(),
-                        torch.ones(1, dtype=torch.int64, device=seg.device), seg.timings)
+    return Segmentation(masks, masks_to_boxes(masks), np.array([score], np.float32), np.ones(1, np.int64),
+                        seg.timings)
 
 
 def select_by_points(seg: Segmentation, points: Sequence[Sequence[float]], labels: Sequence[int]) -> Segmentation:
     """FastSAM's point prompt: one merged mask (empty when no mask contains a foreground point)."""
     if len(seg) == 0 or len(points) == 0:
-        return Segmentation.empty(*seg.shape, device=seg.device)
-    pts = torch.as_tensor(points, dtype=torch.float32, device=seg.device).reshape(-1, 2)
-    lab = torch.as_tensor(labels, dtype=torch.long, device=seg.device).reshape(-1)
+        return Segmentation.empty(*seg.shape)
+    pts = np.asarray(points, float).reshape(-1, 2)
+    lab = np.asarray(labels, int).reshape(-1)
     hits = masks_at_points(seg.masks, pts)  # (P, N)
     # FastSAM loops points in order for each mask: the last point inside a mask decides its effect
-    order = torch.arange(1, len(pts) + 1, device=seg.device)[:, None]
-    last = (hits * order).amax(0)  # (N,) 1-based index of the deciding point, 0 = none
+    order = np.arange(1, len(pts) + 1)[:, None]
+    last = (hits * order).max(0)  # (N,) 1-based index of the deciding point, 0 = none
     touched = last > 0
     if not touched.any():
-        return Segmentation.empty(*seg.shape, device=seg.device)
-    value = lab[(last - 1).clamp(min=0)]  # 1 sets, 0 clears
-    idx = torch.nonzero(touched).flatten()  # only the masks under a point take part
-    idx = idx[torch.argsort(mask_areas(seg.masks[idx]).to(seg.device), descending=True)]  # large first
-    top = topmost(seg.masks[idx], torch.arange(1, len(idx) + 1, device=seg.device))  # the last (smallest) wins
-    set_by = torch.cat([torch.zeros(1, dtype=torch.bool, device=seg.device), value[idx] == 1])
-    merged = set_by[top.long()]
-    score = seg.scores[idx][value[idx] == 1].max() if (value[idx] == 1).any() else seg.scores.new_zeros(())
+        return Segmentation.empty(*seg.shape)
+    value = lab[np.maximum(last - 1, 0)]  # 1 sets, 0 clears
+    idx = np.flatnonzero(touched)  # only the masks under a point take part
+    idx = idx[np.argsort(-mask_areas(seg.masks[idx]), kind="stable")]  # large first
+    top = topmost(seg.masks[idx], np.arange(1, len(idx) + 1))  # the last (smallest) wins
+    set_by = np.r_[False, value[idx] == 1]
+    merged = set_by[top]
+    sets = value[idx] == 1
+    score = float(seg.scores[idx][sets].max()) if sets.any() else 0.0
     return _single(seg, merged, score)
 
 
@@ -157,16 +156,16 @@ def select_per_point(seg: Segmentation, points: Sequence[Sequence[float]],
     """One mask per foreground point: the best-scoring mask containing it and no background point.
     Points with no such mask are left out (object_ids = 1-based index of the point)."""
     if len(seg) == 0 or len(points) == 0:
-        return Segmentation.empty(*seg.shape, device=seg.device)
-    pts = torch.as_tensor(points, dtype=torch.float32, device=seg.device).reshape(-1, 2)
-    lab = torch.as_tensor([1] * len(pts) if labels is None else labels, dtype=torch.long, device=seg.device)
+        return Segmentation.empty(*seg.shape)
+    pts = np.asarray(points, float).reshape(-1, 2)
+    lab = np.asarray([1] * len(pts) if labels is None else labels, int)
     hits = masks_at_points(seg.masks, pts)  # (P, N)
     excluded = hits[lab == 0].any(0)  # masks containing a background point
     candidates = hits[lab == 1] & ~excluded
-    scored = torch.where(candidates, seg.scores[None], torch.full_like(seg.scores[None], -1.0))
-    best_score, best = scored.max(1)
-    keep = best_score >= 0
-    point_ids = torch.nonzero(lab == 1).flatten() + 1
+    scored = np.where(candidates, seg.scores[None], -1.0)
+    best = scored.argmax(1)
+    keep = scored.max(1) >= 0
+    point_ids = np.flatnonzero(lab == 1) + 1
     return seg.select(best[keep], point_ids[keep])
 
 
@@ -174,12 +173,12 @@ def select_by_boxes(seg: Segmentation, boxes: Sequence[Sequence[float]]) -> Segm
     """FastSAM's box prompt: the best mask per box (xyxy); boxes over nothing are left out.
     object_ids = 1-based index of the box."""
     if len(seg) == 0 or len(boxes) == 0:
-        return Segmentation.empty(*seg.shape, device=seg.device)
-    b = torch.as_tensor(boxes, dtype=torch.float32, device=seg.device).reshape(-1, 4)
+        return Segmentation.empty(*seg.shape)
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
     iou = box_mask_iou(seg.masks, b)  # (B, N)
-    best_iou, best = iou.max(1)
-    keep = best_iou > 0
-    box_ids = torch.arange(1, len(b) + 1, device=seg.device)
+    best = iou.argmax(1)
+    keep = iou.max(1) > 0
+    box_ids = np.arange(1, len(b) + 1)
     return seg.select(best[keep], box_ids[keep])
 
 

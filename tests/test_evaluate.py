@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from fastsam_video.evaluate import evaluate_clip, score_sequence, with_dropout
 from fastsam_video.prompts import masks_to_boxes
@@ -46,10 +45,10 @@ def test_an_id_on_something_else_is_an_id_switch():
 def test_dropout_removes_the_objects_masks_in_the_listed_frames_only(tmp_path):
     (tmp_path / "prompts.json").write_text(json.dumps({"objects": [], "dropout": {"1": [1]}}))
     truth = [labels((0, 0, 8, 8), (10, 10, 18, 18))] * 3
-    masks = torch.from_numpy(np.stack([truth[0] == 1, truth[0] == 2, np.ones((20, 20), bool)]))
+    masks = np.stack([truth[0] == 1, truth[0] == 2, np.ones((20, 20), bool)])
 
     def segment(image, index):
-        return Segmentation(masks, masks_to_boxes(masks), torch.ones(3), torch.arange(1, 4))
+        return Segmentation.of(masks, masks_to_boxes(masks), np.ones(3))
 
     dropped = with_dropout(segment, tmp_path, truth)
     assert len(dropped(None, 0)) == 3 and len(dropped(None, 2)) == 3

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 from fastsam_video.events import EventKind
 from fastsam_video.evaluate import evaluate_clip
@@ -27,12 +26,12 @@ def square(x, y, size=10):
 def frame_with(*rects, colours=None):
     """An image with coloured squares and the oracle segmentation of them."""
     image = np.full((*SHAPE, 3), 90, np.uint8)
-    masks = torch.zeros((len(rects), *SHAPE), dtype=torch.bool)
+    masks = np.zeros((len(rects), *SHAPE), dtype=bool)
     for i, (x1, y1, x2, y2) in enumerate(rects):
         masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
-        image[masks[i].numpy()] = (colours or [(40, 40, 220)] * len(rects))[i]
-    seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(rects)), torch.arange(1, len(rects) + 1))
-    return seg, torch.from_numpy(image)
+        image[masks[i]] = (colours or [(40, 40, 220)] * len(rects))[i]
+    seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(rects)))
+    return seg, image
 
 
 def step(tracker, index, *rects, colours=None):
@@ -146,8 +145,8 @@ def test_memory_per_object_stays_bounded():
     for i in range(200):
         step(tracker, i, square(10 + (i % 40), 10))
     obj = tracker.objects[1]
-    sizes = {k: v.numel() for k, v in vars(obj).items() if isinstance(v, torch.Tensor)}
-    assert sizes["descriptor"] == 216 and sizes["mask"] <= SHAPE[0] * SHAPE[1]
+    assert obj.descriptor.size == 216 and obj.mask.pixels.size <= SHAPE[0] * SHAPE[1]
+    assert obj.full_mask.pixels.size <= SHAPE[0] * SHAPE[1]
 
 
 @pytest.mark.parametrize("clip", [c.name for c in sample_clips()])
@@ -160,10 +159,10 @@ def test_sample_clips_with_oracle_masks_keep_ids(clip):
     def oracle(image, index):
         inst = instances[index]
         ids = [v for v in np.unique(inst) if v]
-        masks = torch.from_numpy(np.stack([inst == v for v in ids])) if ids else torch.zeros((0, *inst.shape), dtype=bool)
-        return Segmentation(masks, masks_to_boxes(masks), torch.ones(len(ids)), torch.arange(1, len(ids) + 1))
+        masks = np.stack([inst == v for v in ids]) if ids else np.zeros((0, *inst.shape), dtype=bool)
+        return Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(ids)))
 
-    score = evaluate_clip(SAMPLES / "clips" / clip, oracle, torch.device("cpu"))
+    score = evaluate_clip(SAMPLES / "clips" / clip, oracle, "cpu")
     assert score.jf >= 0.9
     assert sum(o.id_switches for o in score.objects) == 0
     assert all(r <= 5 for o in score.objects for r in o.reacquire_frames)
@@ -195,11 +194,11 @@ def frame_of(painted, detected):
     image = np.full((*SHAPE, 3), 90, np.uint8)
     for (x1, y1, x2, y2), colour in painted:
         image[max(y1, 0):y2, max(x1, 0):x2] = colour
-    masks = torch.zeros((len(detected), *SHAPE), dtype=torch.bool)
+    masks = np.zeros((len(detected), *SHAPE), dtype=bool)
     for i, (x1, y1, x2, y2) in enumerate(detected):
         masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
-    seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(detected)), torch.arange(1, len(detected) + 1))
-    return seg, torch.from_numpy(image)
+    seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(detected)))
+    return seg, image
 
 
 def wide_tracker(frames=4):
