@@ -19,7 +19,9 @@ Per frame, on the inference thread (no locks: the tracker lives on one thread):
    model (the model missed it; no event, no flicker);
 6. otherwise it becomes "lost" (drawn as a dashed box), keeps being predicted, and comes back
    with the same id, or is dropped after `max_lost_seconds`.
-Memory per object is fixed: one mask, one descriptor, the filter state.
+Memory per object is fixed: one mask, one descriptor, the filter state. Numpy / OpenCV only: masks
+are kept and compared as windows around them (`Patch`), at a work resolution, so a frame costs about
+the objects' and candidates' areas, not objects x candidates whole frames.
 """
 
 from __future__ import annotations
