@@ -17,7 +17,6 @@ from typing import Callable
 
 import cv2
 import numpy as np
-import torch
 
 from .sinks import read_davis_png
 from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
@@ -178,20 +177,22 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
         if index not in drops or len(seg) == 0:
             return seg
         target = np.isin(truth[index], drops[index])
-        on_target = np.count_nonzero(seg.masks & target, axis=(1, 2))
-        keep = on_target * 2 <= np.count_nonzero(seg.masks, axis=(1, 2))
-        return Segmentation(seg.masks[keep], seg.boxes[keep], seg.scores[keep], seg.object_ids[keep], seg.timings)
+        on_target = np.array([np.count_nonzero(mask & target) for mask in seg.masks])
+        keep = on_target * 2 <= np.array([np.count_nonzero(mask) for mask in seg.masks])
+        return seg.select(keep)
 
     return dropped
 
 
-def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], device: torch.device,
-                  prompt_kind: str = "point", config: TrackerConfig | None = None,
+def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], prompt_kind: str = "point",
+                  config: TrackerConfig | None = None,
                   on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None) -> ClipScore:
     """Run segment + tracker over a clip with first-frame prompts and score it.
-    `segment(image, index)` returns the frame's candidate masks."""
+    `segment(image, index)` returns the frame's candidate masks; `prompt_kind`: "point" or "box"."""
     from .sources import open_source
 
+    if prompt_kind not in ("point", "box"):
+        raise FastSAMVideoError(f"prompt_kind: expected 'point' or 'box', got {prompt_kind!r:.40}")
     folder = Path(folder)
     annotations = sorted((folder / "Annotations").glob("*.png"))
     if not annotations:
@@ -207,7 +208,8 @@ def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentatio
             if frame.index >= len(truth):
                 break
             seg = segment(frame.image, frame.index)
-            result = tracker.update(seg, frame.image, frame.index, frame.pts if frame.pts is not None else frame.t_capture)
+            result = tracker.update(seg, frame.image, frame.index,
+                                    frame.pts if frame.pts is not None else frame.t_capture)
             predicted.append(result.segmentation.label_map())
             if on_frame is not None:
                 on_frame(frame.index, frame.image, result.segmentation)

@@ -12,7 +12,7 @@ from fastsam_video.evaluate import evaluate_clip, score_sequence, with_dropout
 from fastsam_video.prompts import masks_to_boxes
 from fastsam_video.sinks import read_davis_png
 from fastsam_video.synth import occlusion_scenarios, write_clip
-from fastsam_video.types import Segmentation
+from fastsam_video.types import FastSAMVideoError, Segmentation
 
 
 def labels(*rects, shape=(20, 20)):
@@ -56,6 +56,11 @@ def test_dropout_removes_the_objects_masks_in_the_listed_frames_only(tmp_path):
     assert kept.object_ids.tolist() == [2, 3]  # object 1's mask went; the big one only touches it
 
 
+def test_an_unknown_prompt_kind_is_one_clear_error(tmp_path):
+    with pytest.raises(FastSAMVideoError, match="prompt_kind: expected 'point' or 'box', got 'cpu'"):
+        evaluate_clip(tmp_path, lambda image, index: None, "cpu")
+
+
 SCENARIOS = [c.name for c in occlusion_scenarios()]
 
 
@@ -86,14 +91,12 @@ def check_targets(score):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_with_point_prompts_meets_the_targets(name, scenario_dir, segmenter):
-    score = evaluate_clip(scenario_dir / name, lambda image, index: segmenter.segment(image), segmenter.device,
-                          "point")
+    score = evaluate_clip(scenario_dir / name, lambda image, index: segmenter.segment(image), "point")
     check_targets(score)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_with_box_prompts_meets_the_targets(name, scenario_dir, segmenter):
-    score = evaluate_clip(scenario_dir / name, lambda image, index: segmenter.segment(image), segmenter.device,
-                          "box")
+    score = evaluate_clip(scenario_dir / name, lambda image, index: segmenter.segment(image), "box")
     check_targets(score)

@@ -191,7 +191,7 @@ def test_sample_clips_with_oracle_masks_keep_ids(clip):
         masks = np.stack([inst == v for v in ids]) if ids else np.zeros((0, *inst.shape), dtype=bool)
         return Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(ids)))
 
-    score = evaluate_clip(SAMPLES / "clips" / clip, oracle, "cpu")
+    score = evaluate_clip(SAMPLES / "clips" / clip, oracle)
     assert score.jf >= 0.9
     assert sum(o.id_switches for o in score.objects) == 0
     assert all(r <= 5 for o in score.objects for r in o.reacquire_frames)
