@@ -216,6 +216,10 @@ class Patch:
     def area(self) -> int:
         return int(np.count_nonzero(self.pixels))
 
+    def copy(self) -> Patch:
+        """Its own pixels: a view would keep the whole frame it came from alive."""
+        return Patch(self.pixels.copy(), self.y, self.x)
+
     def moved(self, dy: int, dx: int) -> Patch:
         return Patch(self.pixels, self.y + dy, self.x + dx)
 
@@ -330,8 +334,7 @@ class Candidates:
         wy1, wy2, wx1, wx2 = (-(-v // stride) for v in (fy1, fy2, fx1, fx2))
         work, full = [], []
         for k, mask in enumerate(seg.masks):
-            pixels = np.ascontiguousarray(mask[wy1[k] * stride:wy2[k] * stride:stride,
-                                               wx1[k] * stride:wx2[k] * stride:stride])
+            pixels = mask[wy1[k] * stride:wy2[k] * stride:stride, wx1[k] * stride:wx2[k] * stride:stride].copy()
             work.append(Patch(pixels, int(wy1[k]), int(wx1[k])))
             full.append(Patch(mask[fy1[k]:fy2[k], fx1[k]:fx2[k]], int(fy1[k]), int(fx1[k])))
         windows = np.array([p.window for p in work], int).reshape(-1, 4)
@@ -509,7 +512,7 @@ class PromptTracker:
         full = chosen.masks[0]
         box = chosen.boxes[0].astype(float)
         stride = self._stride(full.shape)
-        work = Patch.of_mask(full[::stride, ::stride])
+        work = Patch.of_mask(full[::stride, ::stride]).copy()
         area = float(work.area)
         descriptor = color_histograms([work], color_bins(image[::stride, ::stride]))[0]
         obj = TrackedObject(prompt, BoxKalman(box), work, descriptor, area, area, box, last_index=frame_index,
@@ -758,7 +761,7 @@ class PromptTracker:
             carry = float(similarity[0, 0]) > cfg.min_appearance
         if carry:
             obj.state = ObjectState.PREDICTED
-            obj.full_mask = obj.full_mask.moved(*obj.full_shift).clipped(*shape)
+            obj.full_mask = obj.full_mask.moved(*obj.full_shift).clipped(*shape).copy()  # not the old frame's
             dy, dx = obj.full_shift
             obj.box = obj.box + np.array([dx, dy, dx, dy], float)
             return

@@ -176,6 +176,7 @@ def test_memory_per_object_stays_bounded():
     obj = tracker.objects[1]
     assert obj.descriptor.size == 216 and obj.mask.pixels.size <= SHAPE[0] * SHAPE[1]
     assert obj.mask.pixels.size <= 12 * 12 and obj.full_mask.pixels.size <= 12 * 12  # windows, not frames
+    assert obj.mask.pixels.base is None or obj.mask.pixels.base.size <= 12 * 12  # not a view of a frame
 
 
 @pytest.mark.parametrize("clip", [c.name for c in sample_clips()])
