@@ -19,7 +19,9 @@ Per frame, on the inference thread (no locks: the tracker lives on one thread):
    model (the model missed it; no event, no flicker);
 6. otherwise it becomes "lost" (drawn as a dashed box), keeps being predicted, and comes back
    with the same id, or is dropped after `max_lost_seconds`.
-Memory per object is fixed: one mask, one descriptor, the filter state.
+Memory per object is fixed: one mask, one descriptor, the filter state. Numpy / OpenCV only: masks
+are kept and compared as windows around them (`Patch`), at a work resolution, so a frame costs about
+the objects' and candidates' areas, not objects x candidates whole frames.
 """
 
 from __future__ import annotations
@@ -29,15 +31,14 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+import cv2
 import numpy as np
-import torch
-from torchvision.ops import box_iou
 
-from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, box_mask_iou, masks_at_points,
-                      masks_to_boxes, select_by_boxes, select_by_points, select_by_text)
+from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, masks_at_points, select_by_boxes,
+                      select_by_points, select_by_text)
 from .render import LostObject
 from .events import Event, EventKind, ObjectState
-from .types import FastSAMVideoError, PromptError, Segmentation, union
+from .types import FastSAMVideoError, PromptError, Segmentation
 
 log = logging.getLogger(__name__)
 
@@ -187,55 +188,189 @@ def _cxcywh(box: np.ndarray) -> np.ndarray:
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], float)
 
 
-def shifted(mask: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """The (H, W) mask moved by (dy, dx) pixels; what leaves the frame is gone (no wrap-around)."""
-    h, w = mask.shape
-    out = torch.zeros_like(mask)
-    if abs(dy) < h and abs(dx) < w:
-        out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-            mask[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """A mask kept as the window around it: `pixels` (h, w) bool whose top-left pixel sits at
+    (y, x) of a grid (the frame, or the work grid). Moving one moves its corner, and comparing
+    two touches only where their windows meet: no whole-frame array per object."""
+
+    pixels: np.ndarray
+    y: int
+    x: int
+
+    @classmethod
+    def of_mask(cls, mask: np.ndarray) -> Patch:
+        """The tight window of an (H, W) mask (a view, no copy)."""
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if len(rows) == 0:
+            return cls(mask[:0, :0], 0, 0)
+        return cls(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], int(rows[0]), int(cols[0]))
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """(y1, x1, y2, x2), exclusive ends."""
+        h, w = self.pixels.shape
+        return self.y, self.x, self.y + h, self.x + w
+
+    @property
+    def area(self) -> int:
+        return int(np.count_nonzero(self.pixels))
+
+    def copy(self) -> Patch:
+        """Its own pixels: a view would keep the whole frame it came from alive."""
+        return Patch(self.pixels.copy(), self.y, self.x)
+
+    def moved(self, dy: int, dx: int) -> Patch:
+        return Patch(self.pixels, self.y + dy, self.x + dx)
+
+    def clipped(self, height: int, width: int) -> Patch:
+        """What lies inside a (height, width) grid; what left it is gone."""
+        y1, x1, y2, x2 = self.window
+        cy1, cx1, cy2, cx2 = max(y1, 0), max(x1, 0), min(y2, height), min(x2, width)
+        if (cy1, cx1, cy2, cx2) == (y1, x1, y2, x2):
+            return self
+        if cy2 <= cy1 or cx2 <= cx1:
+            return Patch(self.pixels[:0, :0], 0, 0)
+        return Patch(self.pixels[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1], cy1, cx1)
+
+    def grown(self, radius: int) -> Patch:
+        """Dilated by a (2 radius + 1) square: pieces may stick out of a prediction by a pixel or two."""
+        padded = np.pad(self.pixels, radius).view(np.uint8)
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        return Patch(cv2.dilate(padded, kernel).view(bool), self.y - radius, self.x - radius)
+
+    def box(self) -> np.ndarray | None:
+        """xyxy (exclusive right / bottom) of its pixels in grid units; None when empty."""
+        rows, cols = np.flatnonzero(self.pixels.any(1)), np.flatnonzero(self.pixels.any(0))
+        if len(rows) == 0:
+            return None
+        return np.array([self.x + cols[0], self.y + rows[0], self.x + cols[-1] + 1, self.y + rows[-1] + 1], float)
+
+
+def _meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    return (y1, x1, y2, x2) if y2 > y1 and x2 > x1 else None
+
+
+def _part(patch: Patch, window: tuple[int, int, int, int]) -> np.ndarray:
+    y1, x1, y2, x2 = window
+    return patch.pixels[y1 - patch.y:y2 - patch.y, x1 - patch.x:x2 - patch.x]
+
+
+def overlap(a: Patch, b: Patch) -> int:
+    """Pixels in both, counted where the windows meet."""
+    window = _meet(a.window, b.window)
+    return 0 if window is None else int(np.count_nonzero(_part(a, window) & _part(b, window)))
+
+
+def intersection(a: Patch, b: Patch) -> Patch:
+    window = _meet(a.window, b.window)
+    if window is None:
+        return Patch(a.pixels[:0, :0], 0, 0)
+    return Patch(_part(a, window) & _part(b, window), window[0], window[1])
+
+
+def patch_union(patches: list[Patch]) -> Patch:
+    if len(patches) == 1:
+        return patches[0]
+    windows = np.array([p.window for p in patches])
+    y1, x1 = windows[:, :2].min(0)
+    y2, x2 = windows[:, 2:].max(0)
+    out = np.zeros((y2 - y1, x2 - x1), bool)
+    for p in patches:
+        py1, px1, py2, px2 = p.window
+        out[py1 - y1:py2 - y1, px1 - x1:px2 - x1] |= p.pixels
+    return Patch(out, int(y1), int(x1))
+
+
+def paste(patches: list[Patch], height: int, width: int) -> np.ndarray:
+    """(N, height, width) bool masks; only the windows are written."""
+    out = np.zeros((len(patches), height, width), bool)
+    for layer, patch in zip(out, patches):
+        patch = patch.clipped(height, width)
+        y1, x1, y2, x2 = patch.window
+        layer[y1:y2, x1:x2] = patch.pixels
     return out
 
 
-def dilated(masks: torch.Tensor, radius: int) -> torch.Tensor:
-    """(O, h, w) bool masks grown by `radius` pixels (a square), with shifted ORs: far cheaper
-    than max-pooling on the CPU."""
-    rows = masks.clone()
-    for d in range(1, radius + 1):
-        rows[:, :, d:] |= masks[:, :, :-d]
-        rows[:, :, :-d] |= masks[:, :, d:]
-    out = rows.clone()
-    for d in range(1, radius + 1):
-        out[:, d:] |= rows[:, :-d]
-        out[:, :-d] |= rows[:, d:]
-    return out
+def _touching(a: np.ndarray, b: np.ndarray, margin: int = 0) -> np.ndarray:
+    """(A, B) whether windows (y1, x1, y2, x2) of a, grown by `margin`, meet those of b."""
+    return ((a[:, None, 0] - margin < b[None, :, 2]) & (b[None, :, 0] < a[:, None, 2] + margin)
+            & (a[:, None, 1] - margin < b[None, :, 3]) & (b[None, :, 1] < a[:, None, 3] + margin))
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) IoU of xyxy boxes (0 where both are empty)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union_area = area_a[:, None] + area_b[None] - inter
+    return np.divide(inter, union_area, out=np.zeros_like(inter), where=union_area > 0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One frame's masks as the tracker sees them: each in its box's window (the engine crops
+    masks to their boxes), at the work resolution and at the frame's (views, no copies)."""
+
+    work: list[Patch]
+    full: list[Patch]
+    windows: np.ndarray  # (N, 4) work-grid y1, x1, y2, x2
+    areas: np.ndarray  # (N,) work-resolution pixels
+    descriptors: np.ndarray  # (N, B) colour histograms
+
+    @classmethod
+    def of(cls, seg: Segmentation, stride: int, bins: np.ndarray) -> Candidates:
+        h, w = seg.shape
+        b = seg.boxes.astype(np.float64)
+        fx1, fx2 = (np.clip(np.floor(b[:, 0]), 0, w).astype(int), np.clip(np.ceil(b[:, 2]), 0, w).astype(int))
+        fy1, fy2 = (np.clip(np.floor(b[:, 1]), 0, h).astype(int), np.clip(np.ceil(b[:, 3]), 0, h).astype(int))
+        # work pixel (i, j) is frame pixel (i * stride, j * stride)
+        wy1, wy2, wx1, wx2 = (-(-v // stride) for v in (fy1, fy2, fx1, fx2))
+        work, full = [], []
+        for k, mask in enumerate(seg.masks):
+            pixels = mask[wy1[k] * stride:wy2[k] * stride:stride, wx1[k] * stride:wx2[k] * stride:stride].copy()
+            work.append(Patch(pixels, int(wy1[k]), int(wx1[k])))
+            full.append(Patch(mask[fy1[k]:fy2[k], fx1[k]:fx2[k]], int(fy1[k]), int(fx1[k])))
+        windows = np.array([p.window for p in work], int).reshape(-1, 4)
+        areas = np.array([p.area for p in work], np.float32)
+        descriptors = color_histograms(work, bins)
+        return cls(work, full, windows, areas, descriptors)
 
 
 # ---------------------------------------------------------------- appearance
 
 COLOR_LEVELS = 6  # per channel: 216-bin BGR histograms
+_LEVEL = ((np.arange(256) * COLOR_LEVELS) >> 8).astype(np.uint8)
 
 
-def color_bins(image: torch.Tensor) -> torch.Tensor:
-    """(H, W) int64 histogram bin of each pixel of a BGR uint8 image."""
-    q = (image.long() * COLOR_LEVELS) >> 8
+def color_bins(image: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 histogram bin of each pixel of a BGR uint8 image (215 at most)."""
+    q = cv2.LUT(np.ascontiguousarray(image), _LEVEL)
     return (q[..., 0] * COLOR_LEVELS + q[..., 1]) * COLOR_LEVELS + q[..., 2]
 
 
-def color_histograms(masks: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """(N, B) normalised colour histograms of the pixels under each mask; cost ~ mask pixels."""
-    n = masks.shape[0]
+def color_histograms(patches: list[Patch], bins: np.ndarray) -> np.ndarray:
+    """(N, B) normalised colour histograms of the pixels under each work-grid patch; cost ~ windows."""
     size = COLOR_LEVELS ** 3
-    if n == 0:
-        return torch.zeros((0, size), device=masks.device)
-    owner, pixel = masks.flatten(1).nonzero(as_tuple=True)
-    counts = torch.bincount(owner * size + bins.flatten()[pixel], minlength=n * size).view(n, size).float()
-    return counts / counts.sum(1, keepdim=True).clamp(min=1)
+    out = np.zeros((len(patches), size), np.float32)
+    h, w = bins.shape
+    for row, patch in zip(out, patches):
+        patch = patch.clipped(h, w)
+        y1, x1, y2, x2 = patch.window
+        counts = np.bincount(bins[y1:y2, x1:x2][patch.pixels], minlength=size)
+        row[:] = counts / max(int(counts.sum()), 1)
+    return out
 
 
-def histogram_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def histogram_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(A, B) histogram intersection in [0, 1]."""
-    return torch.minimum(a[:, None], b[None]).sum(-1)
+    return np.minimum(a[:, None], b[None]).sum(-1)
 
 
 # ---------------------------------------------------------------- tracked objects
@@ -261,8 +396,8 @@ class TrackerConfig:
 class TrackedObject:
     prompt: ObjectPrompt
     kalman: BoxKalman
-    mask: torch.Tensor  # (h, w) bool at work resolution: the shape when last seen whole
-    descriptor: torch.Tensor  # (B,)
+    mask: Patch  # work grid: the shape when last seen whole
+    descriptor: np.ndarray  # (B,) float32 colour histogram
     area: float  # work-resolution pixels of the current mask
     typical_area: float  # followed only on sure matches: what a re-found object should measure
     box: np.ndarray  # last measured xyxy (frame pixels)
@@ -273,7 +408,7 @@ class TrackedObject:
     lost_since: float | None = None
     last_index: int = 0
     frames_lost: int = 0
-    full_mask: torch.Tensor | None = None  # (H, W) current mask at frame resolution
+    full_mask: Patch | None = None  # the current mask at frame resolution
     full_shift: tuple[int, int] = (0, 0)  # this frame's predicted motion in frame pixels (dy, dx)
     mask_center: np.ndarray | None = None  # (cx, cy) frame pixels where `mask` was seen
     mask_area: float = 0.0  # work-resolution pixels of `mask`
@@ -329,7 +464,7 @@ class PromptTracker:
         """Replace the prompt snapshot; applied on the next `update`."""
         self.prompts = prompts
 
-    def _sync(self, seg: Segmentation, image: torch.Tensor, frame_index: int, t: float,
+    def _sync(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float,
               events: list[Event]) -> None:
         wanted = {p.object_id: p for p in self.prompts.objects}
         for object_id in list(self.objects):
@@ -358,7 +493,7 @@ class PromptTracker:
             events.append(Event(EventKind.OBJECT_UPDATED if was_there else EventKind.OBJECT_ADDED, object_id=object_id,
                                 pts=t, detail=prompt.kind))
 
-    def _select(self, prompt: ObjectPrompt, seg: Segmentation, image: torch.Tensor) -> Segmentation:
+    def _select(self, prompt: ObjectPrompt, seg: Segmentation, image: np.ndarray) -> Segmentation:
         if prompt.points:
             return select_by_points(seg, prompt.points, prompt.labels)
         if prompt.box is not None:
@@ -369,19 +504,19 @@ class PromptTracker:
             self._text_encoder = self._text_encoder_factory()
         return select_by_text(seg, image, prompt.text, self._text_encoder)
 
-    def _create(self, prompt: ObjectPrompt, seg: Segmentation, image: torch.Tensor,
+    def _create(self, prompt: ObjectPrompt, seg: Segmentation, image: np.ndarray,
                 frame_index: int) -> TrackedObject | None:
         chosen = self._select(prompt, seg, image)
         if len(chosen) == 0:
             return None
         full = chosen.masks[0]
-        box = chosen.boxes[0].cpu().numpy().astype(float)
-        work = self._work(full[None])
-        bins = color_bins(image[::self._stride(full.shape), ::self._stride(full.shape)])
-        area = float(work.sum())
-        obj = TrackedObject(prompt, BoxKalman(box), work[0], color_histograms(work, bins)[0],
-                            area, area, box, last_index=frame_index, full_mask=full,
-                            mask_center=_cxcywh(box)[:2], mask_area=area)
+        box = chosen.boxes[0].astype(float)
+        stride = self._stride(full.shape)
+        work = Patch.of_mask(full[::stride, ::stride]).copy()
+        area = float(work.area)
+        descriptor = color_histograms([work], color_bins(image[::stride, ::stride]))[0]
+        obj = TrackedObject(prompt, BoxKalman(box), work, descriptor, area, area, box, last_index=frame_index,
+                            full_mask=Patch.of_mask(full), mask_center=_cxcywh(box)[:2], mask_area=area)
         wh = np.maximum(box[2:] - box[:2], 1.0)
         if prompt.points:
             obj.rel_points = (np.asarray(prompt.points, float) - box[:2]) / wh
@@ -394,13 +529,13 @@ class PromptTracker:
     def _stride(self, shape: tuple[int, int]) -> int:
         return max(1, math.ceil(max(shape) / self.config.work_size))
 
-    def _work(self, masks: torch.Tensor) -> torch.Tensor:
-        s = self._stride(tuple(masks.shape[1:]))
-        return masks[:, ::s, ::s]
-
-    def update(self, seg: Segmentation, image: torch.Tensor, frame_index: int, t: float) -> TrackResult:
-        """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR on
-        seg's device; `t`: the frame's time in seconds (pts or capture time)."""
+    def update(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
+        """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR;
+        `t`: the frame's time in seconds (pts or capture time)."""
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (*seg.shape, 3)):
+            raise ValueError(f"tracker image: expected a ({seg.shape[0]}, {seg.shape[1]}, 3) uint8 numpy array "
+                             f"(the frame of the segmentation), got {type(image).__name__} "
+                             f"{getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
         events: list[Event] = []
         self._sync(seg, image, frame_index, t, events)
         created_now = {i for i, o in self.objects.items() if o.last_index == frame_index}
@@ -416,18 +551,15 @@ class PromptTracker:
             log.info("%s", event)
         return self._result(seg, events)
 
-    def _match(self, active: list[TrackedObject], seg: Segmentation, image: torch.Tensor,
+    def _match(self, active: list[TrackedObject], seg: Segmentation, image: np.ndarray,
                frame_index: int, t: float, events: list[Event]) -> None:
         cfg = self.config
-        device = seg.device
         h, w = seg.shape
         stride = self._stride((h, w))
-        cand = self._work(seg.masks).contiguous()  # (N, h', w'): one strided read of the masks, then small
-        n = cand.shape[0]
-        cand_flat = cand.flatten(1).float()
-        cand_area = cand_flat.sum(1)
+        grid = (-(-h // stride), -(-w // stride))  # the work grid's (rows, columns)
         bins = color_bins(image[::stride, ::stride])
-        cand_desc = color_histograms(cand, bins)
+        cand = Candidates.of(seg, stride, bins)  # each mask in its box's window: the work is the boxes' area
+        n = len(cand.work)
 
         predicted = []
         for obj in active:
@@ -439,67 +571,70 @@ class PromptTracker:
             box = obj.kalman.predict(dt, damping)
             motion = _cxcywh(box)[:2] - before[:2]
             obj.full_shift = (int(round(motion[1])), int(round(motion[0])))
-            # the whole shape, placed where the motion model puts the object (no rounding drift); a lost
-            # object coasts on for a while (passing behind something), then slows down; one that
-            # left the frame is expected back where it left
+            # the whole shape, placed where the motion model puts the object (no rounding drift); one
+            # that left the frame is expected back where it left
             center = np.clip(_cxcywh(box)[:2], 0, (w - 1, h - 1))
             shift = (center - obj.mask_center) / stride
-            predicted.append(shifted(obj.mask, int(round(shift[1])), int(round(shift[0]))))
+            predicted.append(obj.mask.moved(int(round(shift[1])), int(round(shift[0]))).clipped(*grid))
         if n == 0:
             for obj, guess in zip(active, predicted):
-                self._miss(obj, guess, None, t, events, bins)
+                self._miss(obj, guess, None, t, events, bins, (h, w))
             return
-        stacked = torch.stack(predicted)  # (O, h', w')
-        pred = stacked.flatten(1).float()
-        inter = pred @ cand_flat.T  # (O, N)
-        pred_area = pred.sum(1, keepdim=True)
-        iou = inter / (pred_area + cand_area[None] - inter).clamp(min=1)
-        # share of each candidate near the prediction (pieces may stick out of it by a pixel or
-        # two), at half the work resolution: a quarter of the cost, precise enough for a share
-        half = cand[:, ::2, ::2].flatten(1).float()
-        near = dilated(stacked[:, ::2, ::2], 1).flatten(1).float()
-        inside = (near @ half.T) / half.sum(1)[None].clamp(min=1)
-        appearance = histogram_similarity(torch.stack([o.descriptor for o in active]), cand_desc)
+        o = len(active)
+        pred_area = np.array([p.area for p in predicted], np.float32)
+        # overlaps, counted only for the pairs whose windows meet: a handful, not O x N whole frames
+        inter = np.zeros((o, n), np.float32)
+        near = np.zeros((o, n), np.float32)  # candidate pixels within 2 work pixels of the prediction
+        touching = _touching(np.array([p.window for p in predicted], int).reshape(-1, 4), cand.windows, NEAR)
+        for i, guess in enumerate(predicted):
+            ks = np.flatnonzero(touching[i])
+            if len(ks) == 0 or guess.area == 0:
+                continue
+            grown = guess.grown(NEAR)  # pieces may stick out of the prediction by a pixel or two
+            for k in ks:
+                inter[i, k] = overlap(guess, cand.work[k])
+                near[i, k] = overlap(grown, cand.work[k])
+        iou = inter / np.maximum(pred_area[:, None] + cand.areas[None] - inter, 1)
+        inside = near / np.maximum(cand.areas[None], 1)
+        appearance = histogram_similarity(np.stack([obj.descriptor for obj in active]), cand.descriptors)
 
-        pred_boxes = torch.as_tensor(np.stack([o.kalman.box for o in active]), dtype=torch.float32, device=device)
-        prompt_term = torch.zeros_like(iou)
-        excluded = torch.zeros_like(iou, dtype=torch.bool)
+        pred_boxes = np.stack([obj.kalman.box for obj in active])
+        prompt_term = np.zeros((o, n), np.float32)
+        excluded = np.zeros((o, n), bool)
         for i, obj in enumerate(active):
             box = obj.kalman.box
             if len(obj.rel_points):
-                pts = torch.as_tensor(obj.prompt_points(box), dtype=torch.float32, device=device)
-                labels = torch.as_tensor(obj.prompt.labels, device=device)
-                hits = masks_at_points(seg.masks, pts)  # (P, N)
+                hits = masks_at_points(seg.masks, obj.prompt_points(box))  # (P, N)
+                labels = np.asarray(obj.prompt.labels)
                 fg, bg = hits[labels == 1], hits[labels == 0]
-                prompt_term[i] = fg.float().mean(0)
+                prompt_term[i] = fg.mean(0)
                 if len(bg):
                     excluded[i] = bg.any(0)  # background points keep excluding what they excluded
             pbox = obj.prompt_box(box)
             if pbox is not None:
-                work_box = torch.as_tensor(pbox[None] / stride, dtype=torch.float32, device=device)
-                prompt_term[i] = box_mask_iou(cand, work_box, cand_area)[0]  # at work resolution, like the rest
-        box_iou = _box_iou(pred_boxes, seg.boxes)
+                prompt_term[i] = _box_patch_iou(pbox / stride, cand)  # at work resolution, like the rest
+        boxes_iou = box_iou(pred_boxes, seg.boxes.astype(np.float64))
 
-        tracked = [i for i, o in enumerate(active) if o.state is not ObjectState.LOST]
-        lost = [i for i, o in enumerate(active) if o.state is ObjectState.LOST]
-        taken = torch.zeros(n, dtype=torch.bool, device=device)
+        tracked = [i for i, obj in enumerate(active) if obj.state is not ObjectState.LOST]
+        lost = [i for i, obj in enumerate(active) if obj.state is ObjectState.LOST]
+        taken = np.zeros(n, bool)
         assigned: dict[int, int] = {}
 
         if tracked:
-            idx = torch.as_tensor(tracked, device=device)
-            score = 0.5 * iou[idx] + 0.25 * appearance[idx] + 0.15 * prompt_term[idx] + 0.1 * box_iou[idx]
-            ok = ((iou[idx] > 0.1) | (box_iou[idx] > 0.2)) & (appearance[idx] > cfg.min_appearance) & ~excluded[idx]
+            score = (0.5 * iou[tracked] + 0.25 * appearance[tracked] + 0.15 * prompt_term[tracked]
+                     + 0.1 * boxes_iou[tracked])
+            ok = (((iou[tracked] > 0.1) | (boxes_iou[tracked] > 0.2)) & (appearance[tracked] > cfg.min_appearance)
+                  & ~excluded[tracked])
             assigned.update(self._assign(tracked, score, ok, cfg.min_match, taken))
+
         def search(rows: list[int]) -> dict[int, int]:
             """Objects not where the motion model puts them: found anywhere by appearance and size."""
-            idx = torch.as_tensor(rows, device=device)
             # what should be seen of it: its usual area, less what the frame border cuts off
-            in_frame = (pred_area[idx, 0] / torch.as_tensor([max(active[i].mask_area, 1.0) for i in rows],
-                                                            device=device)).clamp(0.25, 1)
-            typical = (torch.as_tensor([active[i].typical_area for i in rows], device=device) * in_frame)[:, None]
-            size = torch.minimum(cand_area[None], typical) / torch.maximum(cand_area[None], typical).clamp(min=1)
-            score = 0.6 * appearance[idx] + 0.2 * size + 0.2 * iou[idx].clamp(max=1) + 0.1 * box_iou[idx]
-            ok = (appearance[idx] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[idx]
+            in_frame = np.clip(pred_area[rows] / np.array([max(active[i].mask_area, 1.0) for i in rows]), 0.25, 1)
+            typical = (np.array([active[i].typical_area for i in rows]) * in_frame)[:, None]
+            size = np.minimum(cand.areas[None], typical) / np.maximum(np.maximum(cand.areas[None], typical), 1)
+            score = 0.6 * appearance[rows] + 0.2 * size + 0.2 * np.minimum(iou[rows], 1) + 0.1 * boxes_iou[rows]
+            ok = (appearance[rows] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[rows]
             return self._assign(rows, score, ok, cfg.reacquire_appearance, taken)
 
         if lost:
@@ -509,44 +644,50 @@ class PromptTracker:
             taken[assigned[i]] = True
         missed = []
         for i, obj in enumerate(active):
-            parts = (~taken) & (inside[i] > cfg.part_inside) & (appearance[i] > cfg.min_appearance) & ~excluded[i]
             if obj.state is ObjectState.LOST:
-                parts[:] = False  # a re-found object starts from the mask that matched
-            pieces = torch.nonzero(parts).flatten()
+                pieces = np.zeros(0, int)  # a re-found object starts from the mask that matched
+            else:
+                pieces = np.flatnonzero(~taken & (inside[i] > cfg.part_inside)
+                                        & (appearance[i] > cfg.min_appearance) & ~excluded[i])
             if i in assigned:
-                chosen = torch.cat([torch.as_tensor([assigned[i]], device=device), pieces])
+                chosen = np.r_[assigned[i], pieces]
                 confident = bool(appearance[i, assigned[i]] > cfg.reacquire_appearance)
-            elif len(pieces) and float(cand_area[pieces].sum()) >= min(cfg.min_visible * obj.typical_area,
-                                                                        0.3 * obj.area):
+            elif len(pieces) and float(cand.areas[pieces].sum()) >= min(cfg.min_visible * obj.typical_area,
+                                                                         0.3 * obj.area):
                 chosen, confident = pieces, False  # partly hidden (maybe less and less): its visible pieces
             else:
                 missed.append(i)
                 continue
             taken[chosen] = True
-            self._observe(obj, seg, cand, cand_desc, chosen, events, t, confident, predicted[i], stride)
+            self._observe(obj, seg, cand, chosen, events, t, confident, predicted[i], stride)
         if missed:
             # e.g. a sudden turn: found elsewhere at once, as a lost object would be next frame
             jumped = search(missed)
             for i, k in jumped.items():
-                self._observe(active[i], seg, cand, cand_desc, torch.as_tensor([k], device=device), events, t,
-                              True, predicted[i], stride, jumped=True)
-            others = cand[taken].any(0) if bool(taken.any()) else None  # what other objects hold now
+                self._observe(active[i], seg, cand, np.array([k]), events, t, True, predicted[i], stride,
+                              jumped=True)
+            others = None  # what other objects hold now, on the work grid
+            if taken.any():
+                others = Patch(np.zeros(grid, bool), 0, 0)
+                for k in np.flatnonzero(taken):
+                    y1, x1, y2, x2 = cand.work[k].window
+                    others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
             for i in missed:
                 if i not in jumped:
-                    self._miss(active[i], predicted[i], others, t, events, bins)
+                    self._miss(active[i], predicted[i], others, t, events, bins, (h, w))
 
     @staticmethod
-    def _assign(rows: list[int], score: torch.Tensor, ok: torch.Tensor, minimum: float,
-                taken: torch.Tensor) -> dict[int, int]:
+    def _assign(rows: list[int], score: np.ndarray, ok: np.ndarray, minimum: float,
+                taken: np.ndarray) -> dict[int, int]:
         """Joint assignment of `rows` to free candidates; returns {row: candidate}.
         Each row may also stay unmatched at the cost of the acceptance threshold, so the
         solver never trades one good match for two poor ones."""
         r, n = score.shape
         never = 1e6
-        cost = torch.where(ok & ~taken[None] & (score >= minimum), 1 - score, torch.full_like(score, never))
+        cost = np.where(ok & ~taken[None] & (score >= minimum), 1 - score, never)
         unmatched = np.full((r, r), never)
         np.fill_diagonal(unmatched, 1 - minimum)
-        rows_idx, cols = linear_assignment(np.hstack([cost.cpu().numpy(), unmatched]))
+        rows_idx, cols = linear_assignment(np.hstack([cost, unmatched]))
         out = {}
         for ri, ci in zip(rows_idx, cols):
             if ci < n and cost[ri, ci] < never:
@@ -554,25 +695,27 @@ class PromptTracker:
                 taken[ci] = True
         return out
 
-    def _observe(self, obj: TrackedObject, seg: Segmentation, cand: torch.Tensor, cand_desc: torch.Tensor,
-                 chosen: torch.Tensor, events: list[Event], t: float, confident: bool,
-                 guess: torch.Tensor, stride: int, jumped: bool = False) -> None:
-        full = union(seg.masks[chosen]) if len(chosen) > 1 else seg.masks[int(chosen[0])]  # a view, no copy
-        work = cand[chosen].any(0)
-        area = float(work.sum())
+    def _observe(self, obj: TrackedObject, seg: Segmentation, cand: Candidates, chosen: np.ndarray,
+                 events: list[Event], t: float, confident: bool, guess: Patch, stride: int,
+                 jumped: bool = False) -> None:
+        chosen = [int(k) for k in chosen]
+        full = patch_union([cand.full[k] for k in chosen])  # one mask: a view, no copy
+        work = patch_union([cand.work[k] for k in chosen])
+        area = float(cand.areas[chosen[0]]) if len(chosen) == 1 else float(work.area)
         obj.frames_missed = 0
         if (obj.state is not ObjectState.LOST and obj.full_mask is not None
                 and area > self.config.merged_area * obj.typical_area):
             # the model merged this object with another one (they overlap): keep the object's own
             # predicted shape inside the merged mask, coast on the motion model, learn nothing
-            own = full & shifted(obj.full_mask, *obj.full_shift)
-            if own.any():
+            own = intersection(full, obj.full_mask.moved(*obj.full_shift))
+            own_box = own.box()
+            if own_box is not None:
                 obj.full_mask = own
-                obj.box = masks_to_boxes(own[None])[0].cpu().numpy().astype(float)
+                obj.box = own_box
                 obj.state, obj.frames_lost = ObjectState.TRACKED, 0
                 return
-        boxes = seg.boxes[chosen]
-        box = torch.cat([boxes[:, :2].amin(0), boxes[:, 2:].amax(0)]).cpu().numpy().astype(float)
+        boxes = seg.boxes[chosen].astype(float)
+        box = np.r_[boxes[:, :2].min(0), boxes[:, 2:].max(0)]
         obj.full_mask = full
         obj.area = area
         obj.box = box
@@ -597,11 +740,11 @@ class PromptTracker:
             obj.mask, obj.mask_center, obj.mask_area = work, _cxcywh(box)[:2], area
         if confident and whole:  # only learn from sure matches, so an occluder cannot take over
             rate = self.config.appearance_rate
-            obj.descriptor = (1 - rate) * obj.descriptor + rate * cand_desc[chosen[0]]
+            obj.descriptor = (1 - rate) * obj.descriptor + rate * cand.descriptors[chosen[0]]
             obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
 
-    def _miss(self, obj: TrackedObject, guess: torch.Tensor, others: torch.Tensor | None, t: float,
-              events: list[Event], bins: torch.Tensor) -> None:
+    def _miss(self, obj: TrackedObject, guess: Patch, others: Patch | None, t: float,
+              events: list[Event], bins: np.ndarray, shape: tuple[int, int]) -> None:
         """No mask fits: carry the mask forward by motion while the predicted region still looks
         like the object and nothing else holds it, for up to `predict_frames`; then "lost"."""
         cfg = self.config
@@ -609,15 +752,16 @@ class PromptTracker:
         obj.frames_lost += 1
         if obj.state is ObjectState.LOST:
             return
-        carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and bool(guess.any())
+        guess_area = guess.area
+        carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and guess_area > 0
         if carry and others is not None:
-            carry = float((guess & others).sum()) < 0.5 * float(guess.sum())
+            carry = overlap(guess, others) < 0.5 * guess_area
         if carry:
-            similarity = histogram_similarity(obj.descriptor[None], color_histograms(guess[None], bins))
-            carry = float(similarity) > cfg.min_appearance
+            similarity = histogram_similarity(obj.descriptor[None], color_histograms([guess], bins))
+            carry = float(similarity[0, 0]) > cfg.min_appearance
         if carry:
             obj.state = ObjectState.PREDICTED
-            obj.full_mask = shifted(obj.full_mask, *obj.full_shift)
+            obj.full_mask = obj.full_mask.moved(*obj.full_shift).clipped(*shape).copy()  # not the old frame's
             dy, dx = obj.full_shift
             obj.box = obj.box + np.array([dx, dy, dx, dy], float)
             return
@@ -627,14 +771,12 @@ class PromptTracker:
 
     def _result(self, seg: Segmentation, events: list[Event]) -> TrackResult:
         shown = [o for o in self.objects.values() if o.state.shown and o.full_mask is not None]
-        device = seg.device
         if shown:
-            masks = torch.stack([o.full_mask for o in shown])
-            boxes = torch.as_tensor(np.stack([o.box for o in shown]), dtype=torch.float32, device=device)
-            out = Segmentation(masks, boxes, torch.ones(len(shown), device=device),
-                               torch.as_tensor([o.object_id for o in shown], device=device), seg.timings)
+            out = Segmentation(paste([o.full_mask for o in shown], *seg.shape),
+                               np.stack([o.box for o in shown]).astype(np.float32), np.ones(len(shown), np.float32),
+                               np.array([o.object_id for o in shown], np.int64), seg.timings)
         else:
-            out = Segmentation.empty(*seg.shape, device=device)
+            out = Segmentation.empty(*seg.shape)
         lost = tuple(LostObject(o.object_id, tuple(float(v) for v in o.kalman.box))
                      for o in self.objects.values() if o.state is ObjectState.LOST)
         status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
@@ -642,13 +784,31 @@ class PromptTracker:
         return TrackResult(out, lost, status, tuple(events))
 
 
-def _visible_sides(box: np.ndarray, predicted: np.ndarray, guess: torch.Tensor, stride: int) -> np.ndarray:
+NEAR = 2  # work pixels a piece may stick out of an object's prediction
+
+
+def _box_patch_iou(box: np.ndarray, cand: Candidates) -> np.ndarray:
+    """(N,) FastSAM's box-to-mask IoU of one work-grid box against each candidate,
+    inside / (box area + mask area - inside), counted where the windows meet."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    window = (y1, x1, y2, x2)
+    inside = np.zeros(len(cand.work), np.float32)
+    for k in np.flatnonzero(_touching(np.array([window]), cand.windows)[0]):
+        part = _meet(window, cand.work[k].window)
+        if part is not None:
+            inside[k] = np.count_nonzero(_part(cand.work[k], part))
+    box_area = max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+    return inside / np.maximum(box_area + cand.areas - inside, 1)
+
+
+def _visible_sides(box: np.ndarray, predicted: np.ndarray, guess: Patch, stride: int) -> np.ndarray:
     """The box of a partly hidden object, per axis: the measured sides where the visible pieces
     span (about) as far as the remembered shape; else the measured side nearer its prediction
     (the other one is cut short by the occluder) and the shape's extent from it."""
-    if not guess.any():
+    guess_box = guess.box()
+    if guess_box is None:
         return predicted
-    shape_box = masks_to_boxes(guess[None])[0].cpu().numpy().astype(float) * stride
+    shape_box = guess_box * stride
     shape_span = shape_box[2:] - shape_box[:2] + stride
     out = box.copy()
     for a in (0, 1):
@@ -660,9 +820,3 @@ def _visible_sides(box: np.ndarray, predicted: np.ndarray, guess: torch.Tensor, 
         else:
             out[a] = hi - shape_span[a]
     return out
-
-
-def _box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    if len(a) == 0 or len(b) == 0:
-        return torch.zeros((len(a), len(b)), device=b.device)
-    return box_iou(a.float(), b.float())

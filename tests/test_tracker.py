@@ -6,13 +6,13 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 from fastsam_video.events import EventKind
 from fastsam_video.evaluate import evaluate_clip
 from fastsam_video.prompts import masks_to_boxes
 from fastsam_video.synth import render_clip, sample_clips
-from fastsam_video.tracker import (ObjectPrompt, PromptSet, PromptTracker, TrackerConfig, linear_assignment)
+from fastsam_video.tracker import (ObjectPrompt, Patch, PromptSet, PromptTracker, TrackerConfig, intersection,
+                                   linear_assignment, overlap, paste, patch_union)
 from fastsam_video.types import PromptError, Segmentation
 
 from .conftest import SAMPLES
@@ -27,12 +27,12 @@ def square(x, y, size=10):
 def frame_with(*rects, colours=None):
     """An image with coloured squares and the oracle segmentation of them."""
     image = np.full((*SHAPE, 3), 90, np.uint8)
-    masks = torch.zeros((len(rects), *SHAPE), dtype=torch.bool)
+    masks = np.zeros((len(rects), *SHAPE), dtype=bool)
     for i, (x1, y1, x2, y2) in enumerate(rects):
         masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
-        image[masks[i].numpy()] = (colours or [(40, 40, 220)] * len(rects))[i]
-    seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(rects)), torch.arange(1, len(rects) + 1))
-    return seg, torch.from_numpy(image)
+        image[masks[i]] = (colours or [(40, 40, 220)] * len(rects))[i]
+    seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(rects)))
+    return seg, image
 
 
 def step(tracker, index, *rects, colours=None):
@@ -140,14 +140,43 @@ def test_linear_assignment_is_optimal():
         assert cost[rows, cols].sum() == pytest.approx(best)
 
 
+def test_windowed_masks_agree_with_whole_frame_masks():
+    """Patches (a mask as its window) give what the same operations on whole frames give."""
+    rng = np.random.default_rng(1)
+    h, w = 30, 40
+
+    def whole(patch):
+        return paste([patch], h, w)[0]
+
+    for _ in range(100):
+        masks = [np.zeros((h, w), bool) for _ in range(3)]
+        for m in masks:
+            y, x = rng.integers(0, h - 2), rng.integers(0, w - 2)
+            m[y:y + rng.integers(1, 12), x:x + rng.integers(1, 12)] = rng.random() < 0.9
+            m[rng.integers(0, h), rng.integers(0, w)] = True
+        a, b, c = (Patch.of_mask(m) for m in masks)
+        assert (whole(a) == masks[0]).all() and a.area == masks[0].sum()
+        assert overlap(a, b) == (masks[0] & masks[1]).sum()
+        assert (whole(intersection(a, b)) == (masks[0] & masks[1])).all()
+        assert (whole(patch_union([a, b, c])) == (masks[0] | masks[1] | masks[2])).all()
+        dy, dx = (int(v) for v in rng.integers(-15, 15, 2))
+        moved = np.zeros((h, w), bool)  # what leaves the frame is gone
+        moved[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            masks[0][max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+        assert (whole(a.moved(dy, dx).clipped(h, w)) == moved).all()
+        ys, xs = np.nonzero(masks[0])
+        assert a.box().tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
 def test_memory_per_object_stays_bounded():
     tracker = PromptTracker()
     tracker.set_prompts(PromptSet((ObjectPrompt(1, box=square(10, 10)),)))
     for i in range(200):
         step(tracker, i, square(10 + (i % 40), 10))
     obj = tracker.objects[1]
-    sizes = {k: v.numel() for k, v in vars(obj).items() if isinstance(v, torch.Tensor)}
-    assert sizes["descriptor"] == 216 and sizes["mask"] <= SHAPE[0] * SHAPE[1]
+    assert obj.descriptor.size == 216 and obj.mask.pixels.size <= SHAPE[0] * SHAPE[1]
+    assert obj.mask.pixels.size <= 12 * 12 and obj.full_mask.pixels.size <= 12 * 12  # windows, not frames
+    assert obj.mask.pixels.base is None or obj.mask.pixels.base.size <= 12 * 12  # not a view of a frame
 
 
 @pytest.mark.parametrize("clip", [c.name for c in sample_clips()])
@@ -160,13 +189,22 @@ def test_sample_clips_with_oracle_masks_keep_ids(clip):
     def oracle(image, index):
         inst = instances[index]
         ids = [v for v in np.unique(inst) if v]
-        masks = torch.from_numpy(np.stack([inst == v for v in ids])) if ids else torch.zeros((0, *inst.shape), dtype=bool)
-        return Segmentation(masks, masks_to_boxes(masks), torch.ones(len(ids)), torch.arange(1, len(ids) + 1))
+        masks = np.stack([inst == v for v in ids]) if ids else np.zeros((0, *inst.shape), dtype=bool)
+        return Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(ids)))
 
-    score = evaluate_clip(SAMPLES / "clips" / clip, oracle, torch.device("cpu"))
+    score = evaluate_clip(SAMPLES / "clips" / clip, oracle)
     assert score.jf >= 0.9
     assert sum(o.id_switches for o in score.objects) == 0
     assert all(r <= 5 for o in score.objects for r in o.reacquire_frames)
+
+
+def test_an_image_that_is_not_the_frame_of_the_segmentation_is_a_clear_error():
+    tracker = PromptTracker()
+    seg, image = frame_with(square(10, 10))
+    with pytest.raises(ValueError, match=r"expected a \(60, 80, 3\) uint8 numpy array .* got ndarray \(30, 40, 3\)"):
+        tracker.update(seg, image[::2, ::2], 0, 0.0)
+    with pytest.raises(ValueError, match="got list"):
+        tracker.update(seg, image.tolist(), 0, 0.0)
 
 
 def test_text_prompt_without_clip_is_rejected_and_the_stream_goes_on():
@@ -195,11 +233,11 @@ def frame_of(painted, detected):
     image = np.full((*SHAPE, 3), 90, np.uint8)
     for (x1, y1, x2, y2), colour in painted:
         image[max(y1, 0):y2, max(x1, 0):x2] = colour
-    masks = torch.zeros((len(detected), *SHAPE), dtype=torch.bool)
+    masks = np.zeros((len(detected), *SHAPE), dtype=bool)
     for i, (x1, y1, x2, y2) in enumerate(detected):
         masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
-    seg = Segmentation(masks, masks_to_boxes(masks), torch.ones(len(detected)), torch.arange(1, len(detected) + 1))
-    return seg, torch.from_numpy(image)
+    seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(detected)))
+    return seg, image
 
 
 def wide_tracker(frames=4):
