@@ -15,24 +15,34 @@ import gc
 import os
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
-import torch
 
-from .engine import Segmenter
 from .prompts import masks_to_boxes, select_by_boxes, select_by_points
 from .render import Annotator
 from .sources import FrameSource
 from .types import Segmentation
 
+if TYPE_CHECKING:
+    from .engine import Segmenter
+
 ARCHITECTURES = {"fastsam-s": "yolov8s-seg.yaml", "fastsam-x": "yolov8x-seg.yaml"}
 
 
+def loaded_torch():
+    """torch when the engine has loaded it, else None: a benchmark never imports it just to report."""
+    return sys.modules.get("torch")
+
+
 def machine() -> str:
+    torch = loaded_torch()
+    if torch is None:
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; no PyTorch in the process"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
@@ -48,6 +58,7 @@ def rss_mb() -> float:
 
 def architecture_checkpoint(name: str, folder: Path) -> Path:
     """FastSAM-s / FastSAM-x architecture with random weights, saved in FastSAM's format (timing only)."""
+    import torch
     from ultralytics.nn.tasks import SegmentationModel
 
     path = folder / f"{name}-random.pt"
@@ -112,7 +123,8 @@ class ReplaySource(FrameSource):
 
 
 def gpu_memory_mb() -> str:
-    if not torch.cuda.is_available():
+    torch = loaded_torch()
+    if torch is None or not torch.cuda.is_available():
         return "no GPU"
     return (f"{torch.cuda.memory_allocated() / 2**20:.0f} MB allocated, "
             f"{torch.cuda.memory_reserved() / 2**20:.0f} MB reserved")
@@ -123,7 +135,7 @@ def box_prompts(segmenter: Segmenter, image: np.ndarray, objects: int):
     from .tracker import ObjectPrompt, PromptSet
 
     first = segmenter.segment(image)
-    order = torch.argsort(first.scores, descending=True)[:objects]
+    order = np.argsort(-first.scores, kind="stable")[:objects]
     return PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[k].tolist()))
                            for i, k in enumerate(order.tolist())))
 
@@ -152,6 +164,8 @@ def run_pipeline(source: FrameSource, segmenter: Segmenter, prompts, folder: Pat
 
 @contextlib.contextmanager
 def torch_threads(count: int) -> Iterator[None]:
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
@@ -160,17 +174,26 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def bare_forward(forward: Callable[[torch.Tensor], object], inputs: list[torch.Tensor],
+def bare_forward(forward: Callable[[np.ndarray], object], inputs: list[np.ndarray],
                  sync: Callable[[], None]) -> float:
     """Seconds per frame of the network alone on prepared inputs (after one warm-up call)."""
-    with torch.inference_mode():
-        forward(inputs[0])
-        sync()
-        start = time.perf_counter()
-        for x in inputs:
-            forward(x)
-        sync()
+    forward(inputs[0])
+    sync()
+    start = time.perf_counter()
+    for x in inputs:
+        forward(x)
+    sync()
     return (time.perf_counter() - start) / len(inputs)
+
+
+def torch_forward(model) -> Callable[[np.ndarray], object]:
+    """A PyTorch model's forward pass on numpy inputs, without autograd."""
+    import torch
+
+    def forward(x: np.ndarray):
+        with torch.inference_mode():
+            return model(torch.from_numpy(x))
+    return forward
 
 
 def ultralytics_loop(source: str, segmenter: Segmenter, frames: list[np.ndarray]) -> float:
@@ -205,13 +228,15 @@ def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects
     rss_start, gpu_start = rss_mb(), gpu_memory_mb()
 
     # (a) the bare forward pass on the same frames, inputs prepared beforehand
-    with torch.inference_mode():
-        inputs = [torch.as_tensor(segmenter.preprocess([f])[0]) for f in frames]  # numpy on the CPU
-    forward_s = bare_forward(segmenter.forward, inputs, segmenter._sync)
+    sync = getattr(segmenter, "_sync", lambda: None)  # an ONNX engine on the CPU has nothing to wait for
+    inputs = [np.asarray(segmenter.preprocess([f])[0]) for f in frames]
+    forward_s = bare_forward(segmenter.forward, inputs, sync)
+    # the reference, at its best: PyTorch on every core (when the engine has a PyTorch model)
+    torch_reference = segmenter.backend != "torch" and hasattr(segmenter, "model")
     torch_forward_s = forward_s
-    if segmenter.backend != "torch":  # the reference, at its best: PyTorch on every core
+    if torch_reference:
         with torch_threads(os.cpu_count() or 1):
-            torch_forward_s = bare_forward(segmenter.model, inputs, segmenter._sync)
+            torch_forward_s = bare_forward(torch_forward(segmenter.model), inputs, sync)
     del inputs
 
     # (b) this pipeline end to end: decode thread, model thread, results thread (NMS, masks,
@@ -229,14 +254,14 @@ def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects
         return f"{name:<40}{1 / seconds:>8.1f}{seconds * 1e3:>10.1f}"
 
     lines += [f"{'run':<40}{'fps':>8}{'ms/frame':>10}", row(f"(a) bare forward pass ({segmenter.backend})", forward_s)]
-    if segmenter.backend != "torch":
+    if torch_reference:
         lines.append(row("(a) bare forward pass (PyTorch)", torch_forward_s))
     lines.append(row("(b) this pipeline, end to end", pipeline_s))
     if ultra_s:
         lines.append(row("(c) ultralytics FastSAM stream", ultra_s))
     stage_text = ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
     ratios = [f"pipeline / bare forward = {forward_s / pipeline_s:.2f}"]
-    if segmenter.backend != "torch":
+    if torch_reference:
         ratios.append(f"pipeline / bare PyTorch forward = {torch_forward_s / pipeline_s:.2f}")
     if ultra_s:
         ratios.append(f"pipeline vs ultralytics = {ultra_s / pipeline_s:.2f}x")
@@ -248,7 +273,8 @@ def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects
               f"tracked objects: {len(prompts.objects)}",
               "ratios: " + ", ".join(ratios),
               f"host RSS: {rss_start:.0f} MB at start, {rss_mb():.0f} MB at end"]
-    if torch.cuda.is_available():
+    torch = loaded_torch()
+    if torch is not None and torch.cuda.is_available():
         lines.append(f"GPU memory: {gpu_start} at start, {gpu_memory_mb()} at end, "
                      f"peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB allocated")
     return "\n".join(lines)
@@ -289,22 +315,20 @@ def bench_soak(source: str, segmenter: Segmenter, minutes: float, objects: int,
 
 # ---------------------------------------------------------------- prompts and rendering
 
-def synthetic_segmentation(height: int, width: int, count: int, device: torch.device) -> Segmentation:
+def synthetic_segmentation(height: int, width: int, count: int) -> Segmentation:
     rng = np.random.default_rng(0)
-    masks = torch.zeros((count, height, width), dtype=torch.bool)
+    masks = np.zeros((count, height, width), dtype=bool)
     yy, xx = np.mgrid[0:height, 0:width]
     for i in range(count):
         cx, cy = rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height
         rx, ry = rng.uniform(0.03, 0.15) * width, rng.uniform(0.03, 0.15) * height
-        masks[i] = torch.from_numpy(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1)
-    masks = masks.to(device)
-    return Segmentation(masks, masks_to_boxes(masks), torch.rand(count, device=device),
-                        torch.arange(1, count + 1, device=device))
+        masks[i] = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
+    return Segmentation.of(masks, masks_to_boxes(masks), rng.random(count))
 
 
-def fastsam_point_loop(masks: torch.Tensor, points, labels) -> np.ndarray:
-    """FastSAM's point_prompt as written: masks copied to the host, a Python loop over them."""
-    annotations = [m for m in masks.cpu().numpy()]
+def fastsam_point_loop(masks: np.ndarray, points, labels) -> np.ndarray:
+    """FastSAM's point_prompt as written: a Python loop over the masks."""
+    annotations = list(masks)
     annotations = sorted(annotations, key=lambda m: m.sum(), reverse=True)
     onemask = np.zeros(annotations[0].shape)
     for mask in annotations:
@@ -316,10 +340,10 @@ def fastsam_point_loop(masks: torch.Tensor, points, labels) -> np.ndarray:
     return onemask >= 1
 
 
-def fastsam_box_loop(masks: torch.Tensor, box) -> int:
+def fastsam_box_loop(masks: np.ndarray, box) -> int:
     """FastSAM's box_prompt as written: a Python loop computing each mask's IoU with the box."""
     x1, y1, x2, y2 = (int(v) for v in box)
-    host = masks.cpu().numpy()
+    host = masks
     box_area = (y2 - y1) * (x2 - x1)
     best, best_iou = 0, -1.0
     for i, mask in enumerate(host):
@@ -330,9 +354,9 @@ def fastsam_box_loop(masks: torch.Tensor, box) -> int:
     return best
 
 
-def fastsam_plot_loop(image: np.ndarray, masks: torch.Tensor) -> np.ndarray:
-    """FastSAM's fast_show_mask blending, per mask on the host (its matplotlib figure costs more)."""
-    host = masks.cpu().numpy()
+def fastsam_plot_loop(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """FastSAM's fast_show_mask blending, per mask (its matplotlib figure costs more)."""
+    host = masks
     areas = host.sum((1, 2))
     host = host[np.argsort(areas)]
     rng = np.random.default_rng()
@@ -344,12 +368,11 @@ def fastsam_plot_loop(image: np.ndarray, masks: torch.Tensor) -> np.ndarray:
 
 
 def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
-    device = segmenter.device
-    sync = segmenter._sync
+    sync = getattr(segmenter, "_sync", lambda: None)
     h, w, count = 1080, 1920, 20
-    seg = synthetic_segmentation(h, w, count, device)
+    seg = synthetic_segmentation(h, w, count)
     image = np.random.default_rng(1).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    scene = segmenter.to_device(image)
+    scene = image
     box = seg.boxes[3].tolist()
     x, y = int((box[0] + box[2]) / 2), int((box[1] + box[3]) / 2)
     points, labels = [(x, y), (10, 10)], [1, 0]
@@ -366,7 +389,7 @@ def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
     }
     forward = timed(lambda: segmenter.segment(image), max(3, repeat // 3), sync)
     lines = [f"machine: {machine()}", f"model: {segmenter!r}",
-             f"frame 1920x1080, {count} masks on {device}; median of {repeat} runs", "",
+             f"frame 1920x1080, {count} masks (numpy, CPU); median of {repeat} runs", "",
              f"{'step':<30}{'this project ms':>16}{'FastSAM-style ms':>18}{'speed-up':>10}"]
     for key in ours:
         lines.append(f"{key:<30}{ours[key]:>16.2f}{theirs[key]:>18.2f}{theirs[key] / ours[key]:>9.1f}x")

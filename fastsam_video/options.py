@@ -263,7 +263,7 @@ class ModelOptions:
 
         from .assets import locate_weights
 
-        on_cpu = self.device == "cpu" or (not self.device and not nvidia_gpu_present())
+        on_cpu = self.device == "cpu" or (not self.device and not nvidia_gpu_present() and not apple_gpu_present())
         if not on_cpu or self.backend == "torch" or importlib.util.find_spec("onnxruntime") is None:
             return None
         weights = locate_weights(self.model)  # raises the one-line error for a missing file
@@ -272,6 +272,13 @@ class ModelOptions:
         from .onnx_engine import find_onnx
 
         return find_onnx(weights)
+
+
+def apple_gpu_present() -> bool:
+    """Apple silicon, where PyTorch runs the model on the GPU (MPS)."""
+    import platform
+
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
 
 
 def nvidia_gpu_present() -> bool:

@@ -33,10 +33,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def segmenter():
-    """The bundled model on the CPU (the engine every user gets first)."""
-    from fastsam_video.engine import Segmenter
+    """The bundled model on the CPU: the engine every user gets first (ONNX Runtime, no PyTorch);
+    tests/test_engine.py and test_onnx_engine.py hold the PyTorch engine to the same masks."""
+    from fastsam_video.options import ModelOptions
 
-    return Segmenter(device="cpu")
+    return ModelOptions(device="cpu").segmenter()
 
 
 @pytest.fixture(scope="session")

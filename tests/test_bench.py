@@ -29,7 +29,7 @@ def test_replay_source_delivers_frames_on_a_live_clock():
 def test_pipeline_benchmark_reports_every_run_stage_and_ratio(segmenter):
     report = bench_pipeline(CLIP, segmenter, frames_limit=12, objects=2)
     rows = dict(re.findall(r"^(\([abc]\) [^\n]*?)\s+([\d.]+)\s+[\d.]+$", report, re.M))
-    assert set(rows) == {"(a) bare forward pass (torch)", "(b) this pipeline, end to end",
+    assert set(rows) == {f"(a) bare forward pass ({segmenter.backend})", "(b) this pipeline, end to end",
                          "(c) ultralytics FastSAM stream"}
     assert all(float(fps) > 0 for fps in rows.values())
     for stage in ("decode", "preprocess", "forward", "postprocess", "track", "render", "encode"):
