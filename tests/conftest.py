@@ -41,6 +41,14 @@ def segmenter():
 
 
 @pytest.fixture(scope="session")
+def torch_segmenter():
+    """The bundled model on the PyTorch engine (the reference and the GPU path), on the CPU."""
+    from fastsam_video.engine import Segmenter
+
+    return Segmenter(device="cpu")
+
+
+@pytest.fixture(scope="session")
 def fastsam_s_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint in FastSAM's format with FastSAM-s's architecture (YOLOv8s-seg, one class,
     32 prototypes) and random weights, saved the way ultralytics saves one."""

@@ -6,12 +6,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from fastsam_video.decoding import FrameToProto, letterbox_geometry, snap_to_border, upsample_in_boxes
 from fastsam_video.engine import Segmenter, crop_to_boxes, resolve_weights, upsample, upsample_on_device
 from fastsam_video.types import Segmentation, WeightsError
+
+
+@pytest.fixture(scope="module")
+def segmenter(torch_segmenter):
+    """This module tests the PyTorch engine (the reference and the GPU path) on the CPU."""
+    return torch_segmenter
 
 
 def best_match_ious(seg: Segmentation, truth: np.ndarray) -> list[float]:

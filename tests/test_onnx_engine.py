@@ -25,6 +25,12 @@ HEAVY = ("torch", "torchvision", "ultralytics")
 
 
 @pytest.fixture(scope="module")
+def segmenter(torch_segmenter):
+    """The PyTorch engine: the reference these tests hold the ONNX engine to."""
+    return torch_segmenter
+
+
+@pytest.fixture(scope="module")
 def onnx_segmenter():
     return OnnxSegmenter()
 

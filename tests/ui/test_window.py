@@ -42,7 +42,7 @@ def tracked(result, object_id: int) -> bool:
 
 
 def mask_of(result, object_id: int) -> np.ndarray:
-    return (result.segmentation.label_map() == object_id).cpu().numpy()
+    return result.segmentation.label_map() == object_id
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
