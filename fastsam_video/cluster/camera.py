@@ -237,8 +237,8 @@ class Camera:
             return None
         frame, annotated, tracked, lost, objects = latest
         jpeg = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
-        return View(seq, frame.index, time.monotonic() - frame.t_capture, jpeg, tracked.boxes.numpy(),
-                    tracked.scores.numpy(), tracked.object_ids.numpy(), lost, objects)
+        return View(seq, frame.index, time.monotonic() - frame.t_capture, jpeg, tracked.boxes, tracked.scores,
+                    tracked.object_ids, lost, objects)
 
     def status(self) -> CameraReport | None:
         """The camera's report; None before it has a camera."""

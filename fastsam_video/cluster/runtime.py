@@ -99,6 +99,7 @@ class ClusterPipeline:
         self._final: dict[int, CameraReport] = {}
         self._errors: dict[int, str] = {}
         self._seen: dict[int, tuple[int, int]] = {}  # camera -> (run, frame) last handed to on_result
+        self._view_failed: set[int] = set()  # cameras whose view raised (logged once)
         self._display: dict[int, RateMeter] = {}
         self._prompts: dict[int, PromptSet] = {}  # as last set from here (the registry holds them too)
         self._recording: dict[int, str | None] = {}
@@ -388,7 +389,12 @@ class ClusterPipeline:
             camera = asked[ref]
             try:
                 view = ray.get(ref)
-            except ray.exceptions.RayError:
+            except ray.exceptions.RayTaskError as err:  # a bug, not a lost node: say so, once per camera
+                if camera not in self._view_failed:
+                    self._view_failed.add(camera)
+                    log.warning("camera %d: its view failed: %s", camera, reason(err))
+                continue
+            except ray.exceptions.RayError:  # its actor or node is going away: the monitor handles it
                 continue
             report = self._reports.get(camera)
             if view is None or report is None:
