@@ -138,24 +138,25 @@ def nms(raw: np.ndarray, conf: float, iou: float, max_det: int = 300, nc: int = 
         rows = np.concatenate([xy - half, xy + half, scores_all[keep, None], cls[:, None], x[:, 4 + nc:]], 1)
         if len(rows) > max_nms:
             rows = rows[np.argsort(-rows[:, 4], kind="stable")[:max_nms]]
-        out.append(rows[greedy_nms(rows[:, :4], rows[:, 4], iou)[:max_det]])
+        out.append(rows[greedy_nms(rows[:, :4], rows[:, 4], iou, max_det)])
     return out
 
 
-def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by torchvision.ops.nms: best score first, drop every later box whose IoU with a
-    kept one is > iou."""
+def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float, limit: int | None = None) -> np.ndarray:
+    """Indices kept by torchvision.ops.nms (the first `limit` of them): best score first, drop every
+    later box whose IoU with a kept one is > iou (a degenerate pair, 0 / 0, suppresses nothing)."""
     order = np.argsort(-scores, kind="stable")
     x1, y1, x2, y2 = boxes.T
     areas = (x2 - x1) * (y2 - y1)
     kept = []
-    while order.size:
+    while order.size and (limit is None or len(kept) < limit):
         i, rest = order[0], order[1:]
         kept.append(i)
         w = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
         h = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0)
         inter = w * h
-        order = rest[inter / (areas[i] + areas[rest] - inter) <= iou]
+        union = areas[i] + areas[rest] - inter
+        order = rest[np.divide(inter, union, out=np.zeros_like(inter), where=union > 0) <= iou]
     return np.array(kept, dtype=np.int64)
 
 

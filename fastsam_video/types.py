@@ -72,7 +72,8 @@ class Segmentation:
 
     masks: (N, H, W) bool at the frame's resolution; boxes: (N, 4) float32 xyxy in frame
     pixels; scores: (N,) float32; object_ids: (N,) int64, the tracker's stable ids
-    (or 1..N for untracked "everything" results).
+    (or 1..N for untracked "everything" results). Each mask lies inside its box (floor / ceil
+    of the corners): the engines crop masks to their boxes, and the tracker reads them only there.
     """
 
     masks: np.ndarray

@@ -97,6 +97,23 @@ def test_nms_keeps_what_ultralytics_keeps_in_its_order(segmenter, still_images):
             assert np.allclose(a, b.numpy(), atol=1e-4), (conf, iou)
 
 
+def test_greedy_nms_is_torchvisions_with_degenerate_boxes_and_a_limit():
+    from torchvision.ops import nms as torchvision_nms
+
+    from fastsam_video.decoding import greedy_nms
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 100, (200, 2))
+    boxes = np.c_[corners, corners + rng.uniform(0, 30, (200, 2))].astype(np.float32)
+    boxes[:20, 2:] = boxes[:20, :2]  # zero-area boxes, some duplicated: 0 / 0 IoU suppresses nothing
+    boxes[10:20] = boxes[:10]
+    scores = rng.uniform(0, 1, 200).astype(np.float32)
+    for iou in (0.3, 0.7):
+        theirs = torchvision_nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou).numpy()
+        assert greedy_nms(boxes, scores, iou).tolist() == theirs.tolist()
+        assert greedy_nms(boxes, scores, iou, limit=25).tolist() == theirs[:25].tolist()
+
+
 def test_interface_and_timings(onnx_segmenter, still_images):
     image = cv2.imread(str(still_images[0][0]))
     assert (onnx_segmenter.imgsz, onnx_segmenter.conf, onnx_segmenter.iou) == (320, 0.4, 0.7)
