@@ -10,7 +10,6 @@ Its interface is `engine.Segmenter`'s: `infer` -> `decode`, `segment_batch`, `se
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -19,19 +18,11 @@ import numpy as np
 from .assets import BUNDLED_NAME, bundled_onnx, bundled_weights, cache_dir, resolve_weights
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, NetworkOutput, SegmenterBase, check_image,
                        letterbox_batch)
-from .runtime import HINT, BackendError, cached_onnx, cpu_cores, onnx_session
+from .runtime import HINT, BackendError, cached_onnx, cpu_cores, onnx_session, sha256_of
 from .types import WeightsError
 
 STRIDE = 32  # YOLOv8's largest stride: inputs are padded to a multiple of it
 SOURCE_KEY = "checkpoint_sha256"  # ONNX metadata of the shipped file: the checkpoint it was exported from
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_bundled_file(weights: Path) -> bool:

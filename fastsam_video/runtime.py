@@ -71,14 +71,18 @@ def export_tag() -> str:
     return f"export{EXPORT_VERSION}|opset{OPSET}|torch{version('torch')}|ultralytics{version('ultralytics')}"
 
 
-def file_digest(weights: Path) -> str:
-    """The cache key of a checkpoint file: SHA-256 of its bytes and of `export_tag()`."""
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MB blocks."""
     h = hashlib.sha256()
-    with open(weights, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    h.update(export_tag().encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()
+
+
+def file_digest(weights: Path) -> str:
+    """The cache key of a checkpoint file: SHA-256 of its bytes' SHA-256 and of `export_tag()`."""
+    return hashlib.sha256(f"{sha256_of(weights)}|{export_tag()}".encode()).hexdigest()[:16]
 
 
 def model_digest(model: torch.nn.Module, weights: Path | None) -> str:
