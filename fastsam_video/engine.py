@@ -6,7 +6,7 @@ Call order per batch: `infer` = letterbox -> forward; then `decode` = NMS -> mas
 frame's resolution for the kept detections only -> FastSAM's border snapping. On the CPU both
 ends are `decoding`'s numpy / OpenCV code (the forward pass in PyTorch or ONNX Runtime); on a GPU
 they stay on the device (letterbox, NMS, masks in bounded chunks) and the masks come to the host
-once, at the end. `segment_batch` does both; the pipeline runs them on two threads so that frame
+once, at the end, only their box windows crossing the bus (`masks_to_host`). `segment_batch` does both; the pipeline runs them on two threads so that frame
 t is decoded while frame t+1 is in the network.
 """
 
@@ -25,7 +25,7 @@ from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_
                      resolve_weights)
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
                        ModelDefaults, NetworkOutput, SegmenterBase, batch_letterboxes, check_image, letterbox_batch,
-                       letterbox_geometry, resize, snap_to_border)  # (the cluster imports some of these from here)
+                       box_windows, letterbox_geometry, resize, snap_to_border)  # (the cluster imports some from here)
 from .runtime import cpu_cores
 from .types import Segmentation, WeightsError
 
@@ -163,7 +163,8 @@ class Segmenter(SegmenterBase):
             xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - box.pad_left) / box.gain).clamp(0, w)
             xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - box.pad_top) / box.gain).clamp(0, h)
             masks = decode_masks_on_device(protos, det[:, 6:], xyxy, box, h, w, self.retina)
-            results.append(Segmentation.of(masks.cpu().numpy(), snap_to_border(xyxy.cpu().numpy(), h, w),
+            corners = xyxy.cpu().numpy()
+            results.append(Segmentation.of(masks_to_host(masks, corners), snap_to_border(corners, h, w),
                                            det[:, 4].float().cpu().numpy()))
         return results
 
@@ -227,6 +228,25 @@ def decode_masks_on_device(proto: torch.Tensor, coeffs: torch.Tensor, boxes: tor
         rows, cols = (torch.from_numpy(a).to(logits.device) for a in to_proto.nearest(height, width))
         return crop_to_boxes((logits > 0)[:, rows][:, :, cols], boxes)
     return upsample_on_device(logits, boxes, to_proto, height, width)  # smooth full-resolution edges
+
+
+def masks_to_host(masks: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
+    """(N, H, W) device masks cropped to their xyxy `boxes` -> numpy, copying only each box's
+    window, in one transfer: the bytes that cross the bus are the boxes' area, not N frames
+    (100 masks at 1080p would be 200 MB), and the host's untouched pages stay unallocated."""
+    n, height, width = masks.shape
+    host = np.zeros((n, height, width), dtype=bool)
+    windows = [(k, x1, y1, x2, y2) for k, (x1, y1, x2, y2) in enumerate(box_windows(boxes, height, width).tolist())
+               if x2 > x1 and y2 > y1]
+    if not windows:
+        return host
+    flat = torch.cat([masks[k, y1:y2, x1:x2].reshape(-1) for k, x1, y1, x2, y2 in windows]).cpu().numpy()
+    offset = 0
+    for k, x1, y1, x2, y2 in windows:
+        size = (y2 - y1) * (x2 - x1)
+        host[k, y1:y2, x1:x2] = flat[offset:offset + size].reshape(y2 - y1, x2 - x1)
+        offset += size
+    return host
 
 
 def upsample(logits: torch.Tensor, to_proto: FrameToProto, height: int, width: int) -> torch.Tensor:

@@ -234,3 +234,20 @@ def test_fp16_on_cuda_matches_fp32(still_images):
     inter = (a.masks.any(0) & b.masks.any(0)).sum().item()
     union = (a.masks.any(0) | b.masks.any(0)).sum().item()
     assert inter / union > 0.95
+
+
+def test_masks_reach_the_host_whole_though_only_their_box_windows_are_copied():
+    """The GPU path's transfer (run here on CPU tensors): every mask, cropped to its box as the
+    decoder leaves it, arrives equal; empty and degenerate boxes included."""
+    from fastsam_video.engine import masks_to_host
+
+    rng = np.random.default_rng(0)
+    height, width = 90, 120
+    corners = rng.uniform(0, 100, (12, 2))
+    boxes = np.c_[corners, corners + rng.uniform(0, 40, (12, 2))].astype(np.float32)
+    boxes[0, 2:] = boxes[0, :2]  # an empty box
+    boxes[1] = [-10, -5, 500, 300]  # beyond the frame
+    masks = torch.from_numpy(rng.random((12, height, width)) > 0.5)
+    masks = crop_to_boxes(masks, torch.from_numpy(boxes))
+    assert np.array_equal(masks_to_host(masks, boxes), masks.numpy())
+    assert masks_to_host(masks[:0], boxes[:0]).shape == (0, height, width)
