@@ -1,7 +1,7 @@
 """A camera as a Ray actor, on the node that records it.
 
-Capture, resizing to the network's size, mask decoding, tracking, rendering and recording run
-here; the forward pass goes to the SegmentModel deployment. A camera has at most one frame at
+Capture, resizing to the network's size, mask decoding, tracking, rendering, recording and the
+DAVIS / COCO exports run here; the forward pass goes to the SegmentModel deployment. A camera has at most one frame at
 the model: frame t+1 is in the network while frame t is decoded and tracked here. A live
 camera's capture keeps only the newest frame, so when the cluster is short of capacity the
 stale ones are dropped (counted in `dropped`) and latency stays bounded; a file's frames wait
@@ -40,9 +40,9 @@ from .. import decoding  # noqa: E402
 from ..decoding import Letterbox, letterbox_geometry, resize  # noqa: E402
 from ..events import Event, EventKind  # noqa: E402
 from ..factory import open_camera  # noqa: E402
-from ..pipeline import FrameRenderer  # noqa: E402
-from ..render import LostObject  # noqa: E402
-from ..sinks import SegmentedRecorder, VideoRecorder  # noqa: E402
+from ..pipeline import FrameRenderer, StatsSnapshot  # noqa: E402
+from ..render import LostObject, draw_hud  # noqa: E402
+from ..sinks import CocoExporter, DavisExporter, SegmentedRecorder, VideoRecorder  # noqa: E402
 from ..sources import CaptureThread  # noqa: E402
 from ..tracker import ObjectStatus, PromptSet, PromptTracker  # noqa: E402
 from ..types import Frame, Segmentation  # noqa: E402
@@ -200,6 +200,7 @@ class Camera:
         self._objects: tuple[ObjectStatus, ...] = ()
         self._segments: list[str] = []
         self._recorder = None
+        self._exports: list[tuple[str, object]] = []  # (name, DAVIS or COCO exporter) on this node
         self._latest = None  # (frame, annotated, tracked segmentation, lost, objects): one reference
         self._capture: CaptureThread | None = None
         startup.append(("ready", time.time()))
@@ -276,6 +277,7 @@ class Camera:
         capture = self._capture = CaptureThread(source, self.stop_event, queue_size=4)
         pending = None
         try:
+            self._open_exports()
             while True:
                 self._apply_recording(source)
                 frame = self._next(capture)
@@ -301,6 +303,7 @@ class Camera:
             capture.close()
             self._record_request = (None,)
             self._apply_recording(source)
+            self._close_exports()
             ray.get(self.registry.update.remote(self.index, frames_done=self.frames_done, finished=self.finished))
         return self.status()
 
@@ -324,6 +327,47 @@ class Camera:
             self._recorder = open_recorder(request[0], self.runs, self.spec.segment_seconds, source.fps or 30,
                                            source.live)
             self._publish([Event(EventKind.RECORDING_STARTED, camera=self.index, detail=str(self._recorder.path))])
+
+    def _open_exports(self) -> None:
+        """DAVIS and COCO exporters on this node. DAVIS PNGs are named by frame, so a restart goes on
+        in the same folder; a restart's COCO goes to NAME-runNN.json (an earlier run's file stays whole)."""
+        if self.spec.export_masks:
+            self._exports.append(("davis export", DavisExporter(self.spec.export_masks)))
+        if self.spec.export_coco:
+            self._exports.append(("coco export", CocoExporter(recording_file(self.spec.export_coco, self.runs))))
+
+    def _export(self, frame_index: int, shown: Segmentation) -> None:
+        for name, exporter in list(self._exports):
+            try:
+                exporter.write(frame_index, shown)
+            except Exception as err:  # that output stops, the camera goes on (as in the local pipeline)
+                self._exports.remove((name, exporter))
+                self._sink_failed(name, exporter, err)
+
+    def _close_exports(self) -> None:
+        exports, self._exports = self._exports, []
+        for name, exporter in exports:
+            try:
+                exporter.close()
+            except Exception as err:
+                self._sink_failed(name, None, err)
+
+    def _sink_failed(self, name: str, exporter, err: Exception) -> None:
+        log.warning("camera %d: %s failed: %s", self.index, name, reason(err))
+        self._publish([Event(EventKind.SINK_FAILED, camera=self.index, detail=f"{name}: {reason(err)}")])
+        if exporter is not None:
+            try:
+                exporter.close()  # what reached the disk stays readable
+            except Exception:
+                pass
+
+    def _hud(self) -> list[str]:
+        """The HUD's lines from this camera's counters (what `--hud` draws on the recorded frames)."""
+        p50, p95, p99 = np.percentile(np.array(self._latencies or [0.0]), [50, 95, 99])
+        fps = (self.frames - 1) / (self._t_last - self._t_first) if self.frames > 1 else 0.0
+        dropped = self._capture.dropped if self._capture is not None else 0
+        return StatsSnapshot(self.frames, fps, fps, 0.0, dropped, 0, float(p50), float(p95), float(p99),
+                             dict(self._stage_ms), f"cluster node {self.node_id[:8]}", f"run {self.runs}").hud()
 
     def _next(self, capture: CaptureThread) -> Frame | None:
         while not self.stop_event.is_set():
@@ -364,6 +408,8 @@ class Camera:
         track = self.tracker.update(everything, frame.image, frame.index, t)
         t2 = time.perf_counter()
         shown, annotated = self.renderer.render(frame.image, prompts, everything, track)
+        if self.spec.hud:
+            draw_hud(annotated, self._hud())
         t3 = time.perf_counter()
         recorder = self._recorder
         if recorder is not None:
@@ -372,6 +418,7 @@ class Camera:
                 if path not in self._segments:
                     self._segments.append(path)
                     self.registry.add_segment.remote(self.index, path)
+        self._export(frame.index, shown)
         t4 = time.perf_counter()
         self._latest = (frame, annotated, shown, track.lost, track.objects)
         self._objects = track.objects

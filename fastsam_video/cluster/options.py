@@ -53,14 +53,17 @@ class DecodeSettings:
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """One camera: what to open (a `sources.open_source` spec, opened on the actor's node) and
-    where to record (a file; a restart on another node goes on in NAME-runNN.mp4)."""
+    """One camera: what to open (a `sources.open_source` spec, opened on the actor's node), where to
+    record (a file; a restart on another node goes on in NAME-runNN.mp4) and export (on that node)."""
 
     source: str
     stream: StreamOptions = StreamOptions()
     record: str | None = None
     segment_seconds: float | None = None  # roll the recording every N seconds (NAME-runNN-<index>.mp4)
     loop: bool = False  # a file played again from its start at its end (the server's demo)
+    export_masks: str | None = None  # DAVIS PNGs into this folder (a restart goes on in it)
+    export_coco: str | None = None  # COCO JSON (a restart writes NAME-runNN.json)
+    hud: bool = False  # FPS and latency drawn on the recorded frames
 
     @property
     def name(self) -> str:  # what logs show (the service redacts passwords)

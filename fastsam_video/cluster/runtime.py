@@ -159,6 +159,11 @@ class ClusterPipeline:
                 record = str(per_camera_path(record, camera, len(self._sources)))
             if spec.segment_seconds is None and self.output.segment_seconds:
                 spec = replace(spec, segment_seconds=self.output.segment_seconds)
+            count = 2 if self.stay_open else len(self._sources)  # the server's cameras come and go: NAME-camN
+            masks, coco = (None if path is None else str(per_camera_path(path, camera, count))
+                           for path in (self.output.export_masks, self.output.export_coco))
+            spec = replace(spec, export_masks=spec.export_masks or masks, export_coco=spec.export_coco or coco,
+                           hud=spec.hud or self.output.hud)
             self._prompts[camera], self._recording[camera] = prompts or self.prompts, spec.record or record
             ray.get(self.registry.add.remote(camera, self._prompts[camera], self._recording[camera]))
             self._specs[camera], self._display[camera] = spec, RateMeter()
@@ -485,9 +490,6 @@ def cluster_pipeline(address: str, sources, model: ModelOptions, stream: StreamO
                      stay_open: bool = False, cluster: ClusterOptions | None = None) -> ClusterPipeline:
     """What `--ray ADDRESS` builds in place of `factory.build_pipeline`: joins the cluster and
     returns the pipeline (not started). Sources are opened on the cameras' nodes."""
-    if output.export_masks or output.export_coco or output.hud:
-        raise ClusterError("--export-masks, --export-coco and --hud are not available with --ray yet: "
-                           "drop them, or run without --ray")
     started = connect(address)
     specs = [s if isinstance(s, CameraSpec) else CameraSpec(str(s), stream) for s in sources]
     pipeline = ClusterPipeline(specs, model, stream, output, prompts, cluster=cluster, on_result=on_result,

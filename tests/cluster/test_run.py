@@ -3,12 +3,15 @@ the single-machine path that never imports ray."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import av
+import numpy as np
 import pytest
+from PIL import Image
 
 from ..conftest import SAMPLES
 
@@ -19,6 +22,11 @@ FLAGS = ["--imgsz", "320", "--device", "cpu", "--backend", "torch", "--point", "
 def frames_in(path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
+def first_frame(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="bgr24")
 
 
 def test_single_machine_run_and_serve_never_import_ray(tmp_path):
@@ -42,8 +50,18 @@ def test_run_ray_local_records_every_frame_of_a_file(tmp_path):
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
            "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
     result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(CLIP), "--ray", "local",
-                             "--record", str(tmp_path / "out.mp4"), *FLAGS],
+                             "--record", str(tmp_path / "out.mp4"), "--export-masks", str(tmp_path / "masks"),
+                             "--export-coco", str(tmp_path / "coco.json"), "--hud", *FLAGS],
                             capture_output=True, text=True, timeout=500, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert frames_in(tmp_path / "out.mp4") == frames
     assert f"done: {frames} frames" in result.stderr, result.stderr[-2000:]  # the summary from the cluster's status
+    # the exports, written on the camera's node: every frame, the prompted object in each
+    pngs = sorted((tmp_path / "masks").glob("*.png"))
+    assert [p.name for p in pngs] == [f"{i:05d}.png" for i in range(frames)]
+    assert all(1 in np.unique(np.array(Image.open(p))) for p in pngs[:5])
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    assert len(coco["images"]) == frames and {a["image_id"] for a in coco["annotations"]} >= {coco["images"][0]["id"]}
+    # --hud: the recording carries the stats band (darkened top-left corner, white text on it)
+    recorded, source = (first_frame(path)[:30, :100].astype(float) for path in (tmp_path / "out.mp4", CLIP))
+    assert np.median(recorded) < 0.6 * np.median(source) and (recorded > 200).any()
