@@ -56,8 +56,10 @@ def connect(address: str, *, num_cpus: float | None = None) -> bool:
     if not address:
         raise ClusterError("cluster address: expected auto, local or host:port, got an empty string")
     try:
-        if address == "local":
-            ray.init(namespace=NAMESPACE, include_dashboard=False, num_cpus=num_cpus, log_to_driver=False)
+        if address == "local":  # a new cluster even when one runs here (or RAY_ADDRESS names one): never
+            # join it, since this process shuts its Ray and Serve down at the end
+            ray.init(address="local", namespace=NAMESPACE, include_dashboard=False, num_cpus=num_cpus,
+                     log_to_driver=False)
         else:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
     except ConnectionError as err:

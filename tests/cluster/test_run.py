@@ -47,8 +47,10 @@ def test_run_ray_local_records_every_frame_of_a_file(tmp_path):
     pytest.importorskip("ray", reason="the cluster extra is not installed (uv sync --extra cluster)")
     with av.open(str(CLIP)) as container:
         frames = container.streams.video[0].frames
+    # RAY_ADDRESS names another cluster (nothing listens there): `--ray local` must start its own and
+    # never join another, since it shuts Ray and Serve down when it ends
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
-           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_ADDRESS": "127.0.0.1:9"}
     result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(CLIP), "--ray", "local",
                              "--record", str(tmp_path / "out.mp4"), "--export-masks", str(tmp_path / "masks"),
                              "--export-coco", str(tmp_path / "coco.json"), "--hud", *FLAGS],
