@@ -18,6 +18,7 @@ restarted on another node never blocks a caller (its last report is shown meanwh
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -55,6 +56,8 @@ def connect(address: str, *, num_cpus: float | None = None) -> bool:
         return False
     if not address:
         raise ClusterError("cluster address: expected auto, local or host:port, got an empty string")
+    if address not in ("auto", "local"):
+        check_reachable(address)
     try:
         if address == "local":  # a new cluster even when one runs here (or RAY_ADDRESS names one): never
             # join it, since this process shuts its Ray and Serve down at the end
@@ -67,6 +70,20 @@ def connect(address: str, *, num_cpus: float | None = None) -> bool:
                            "with `ray start --head`, or pass --ray local; with token authentication on, "
                            "export the cluster's RAY_AUTH_TOKEN here)") from None
     return True
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """A host:port (or ray://host:port) that nothing answers on fails here, in seconds: Ray itself
+    retries for minutes before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"cluster address: expected auto, local or host:port, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ClusterError(f"cannot join the Ray cluster at {address!r}: nothing answers there "
+                           f"({err.strerror or type(err).__name__}); check the address, start one with "
+                           "`ray start --head`, or pass --ray local") from None
 
 
 class ClusterPipeline:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import av
 import numpy as np
@@ -67,3 +68,15 @@ def test_run_ray_local_records_every_frame_of_a_file(tmp_path):
     # --hud: the recording carries the stats band (darkened top-left corner, white text on it)
     recorded, source = (first_frame(path)[:30, :100].astype(float) for path in (tmp_path / "out.mp4", CLIP))
     assert np.median(recorded) < 0.6 * np.median(source) and (recorded > 200).any()
+
+
+@pytest.mark.parametrize("address, expected", [("127.0.0.1:9", "nothing answers there"),
+                                               ("nowhere", "expected auto, local or host:port")])
+def test_a_cluster_address_with_nothing_behind_it_fails_in_seconds(address, expected):
+    pytest.importorskip("ray", reason="the cluster extra is not installed (uv sync --extra cluster)")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(CLIP), "--ray", address],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 60  # Ray alone retries for minutes
