@@ -349,7 +349,9 @@ def test_an_output_failing_mid_run_is_reported_for_its_camera_and_the_others_go_
         assert pipeline.wait(60)
         statuses = [pipeline.status(camera) for camera in (0, 1)]
     failed = [e for e in events if e.kind == EventKind.SINK_FAILED]
-    assert [e.camera for e in failed] == [0] and "cannot create folder" in failed[0].detail
+    # the writer meets either the missing folder or the file in its place, depending on the race
+    assert [e.camera for e in failed] == [0] and "masks-cam1" in failed[0].detail
+    assert "cannot create folder" in failed[0].detail or "cannot write" in failed[0].detail
     assert len(statuses[0].sink_errors) == 1 and statuses[0].sink_errors[0].startswith("davis export: ")
     assert [s.stats.frames for s in statuses] == [60, 60]  # camera 1 went on without its export
     assert statuses[0].state == CameraState.ENDED and statuses[0].error is None
