@@ -685,8 +685,8 @@ class Pipeline:
             self._watch_connections(channels)
             batch = self._next_frames(channels)
             if batch:
-                images = [frame.image for _, frame in batch]
-                put_until_stopped(self._handoff, (batch, images, self.segmenter.infer(images)), self.stop_event)
+                output = self.segmenter.infer([frame.image for _, frame in batch])
+                put_until_stopped(self._handoff, (batch, output), self.stop_event)
             elif all(ch.done for ch in channels):
                 self.stop_event.wait(0.05)  # stay_open with no camera running: idle
         failed = [ch.error for ch in self.channels if ch.error is not None]
@@ -701,14 +701,14 @@ class Pipeline:
                 item = get_until_stopped(self._handoff, self.stop_event)
                 if item is None or item is STOPPED:  # the end, or stopping
                     break
-                batch, images, output = item
-                for (ch, frame), image, everything in zip(batch, images, self.segmenter.decode(output)):
+                batch, output = item
+                for (ch, frame), everything in zip(batch, self.segmenter.decode(output)):
                     with ch.lock:
                         if ch.removed:
                             continue
                         try:
                             ch.apply_recording_request()
-                            result = self._finish(ch, frame, image, everything)
+                            result = self._finish(ch, frame, everything)
                         except Exception as err:  # this camera's tracking or rendering: the others go on
                             if ch.error is None:
                                 self._camera_failed(ch, err)
@@ -730,10 +730,11 @@ class Pipeline:
         log.info("camera %d (%s): frame size %dx%d -> %dx%d", ch.camera + 1, ch.source.name, *old, *size)
         ch.event(EventKind.CAMERA_RESIZED, f"{old[0]}x{old[1]} -> {size[0]}x{size[1]}")
 
-    def _finish(self, ch: Channel, frame: Frame, image: np.ndarray, everything: Segmentation) -> Result:
+    def _finish(self, ch: Channel, frame: Frame, everything: Segmentation) -> Result:
         """Track and render one camera's frame of a decoded batch."""
         t2 = time.perf_counter()
-        size = (frame.image.shape[1], frame.image.shape[0])
+        image = frame.image
+        size = (image.shape[1], image.shape[0])
         if ch.frame_size is not None and size != ch.frame_size:
             self._resized(ch, size)
         ch.frame_size = size
