@@ -229,7 +229,7 @@ class Channel:
 
     def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
                  segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None):
-        self.camera = self.index = camera
+        self.camera = camera
         self.source = source
         if hasattr(source, "source_id"):
             source.source_id = camera  # frames carry the camera id (Result.camera)
