@@ -213,12 +213,13 @@ class FrameRenderer:
         """(shown, annotated) for one frame of BGR `image`."""
         if prompts.objects:
             shown = track.segmentation
-            scene = self._faint.overlay(image, everything) if prompts.everything else image
+            # every mask, faint: drawn on the one copy of the frame the objects are drawn on too
+            out = self._faint.overlay(image, everything) if prompts.everything else image.copy()
         else:
             shown = everything if prompts.everything else track.segmentation
-            scene = image
+            out = image.copy()
         states = {o.object_id: o.state for o in track.objects}
-        return shown, self.annotator.annotate(scene, shown, lost=track.lost, states=states)
+        return shown, self.annotator.annotate_in_place(out, shown, lost=track.lost, states=states)
 
 
 class Channel:

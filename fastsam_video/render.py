@@ -85,22 +85,26 @@ class Annotator:
 
     def overlay(self, scene: np.ndarray, seg: Segmentation) -> np.ndarray:
         """The (H, W, 3) uint8 BGR scene with the masks blended in and outlined, as a new array."""
+        return self._overlay_into(scene.copy(), seg)
+
+    def _overlay_into(self, out: np.ndarray, seg: Segmentation) -> np.ndarray:
+        """`overlay`, drawn on `out` in place."""
         if len(seg) == 0:
-            return scene.copy()
+            return out
         if self.better_quality:
             seg = Segmentation(refine_masks(seg.masks), seg.boxes, seg.scores, seg.object_ids, seg.timings)
         order, top = seg.layers()
         # colour of each layer: row 0 (no mask) is never used
         lut = np.concatenate([np.zeros((1, 3), np.uint8),
                               _PALETTE[(seg.object_ids[order] - 1) % (_PALETTE_SIZE - 1) + 1]])
-        return self._overlay_cv2(np.asarray(scene), top, lut)
+        return self._overlay_cv2(out, top, lut)
 
     def _kernel(self) -> int:
         return 2 * max(1, self.contour_thickness // 2) + 1  # a morphological gradient: edges on both sides
 
-    def _overlay_cv2(self, scene: np.ndarray, top: np.ndarray, lut: np.ndarray) -> np.ndarray:
-        """`top`: the (H, W) layer map, uint8 (up to 255 layers) or uint16; `lut`: each layer's colour."""
-        out = scene.copy()
+    def _overlay_cv2(self, out: np.ndarray, top: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        """Draws on `out` in place. `top`: the (H, W) layer map, uint8 (up to 255 layers) or uint16;
+        `lut`: each layer's colour."""
         covered = top if top.dtype == np.uint8 else cv2.compare(top, 0, cv2.CMP_GT)  # an 8-bit mask for OpenCV
         x, y, w, h = cv2.boundingRect(covered)  # the masks' region: all the work below stays inside it
         if w == 0:
@@ -108,8 +112,8 @@ class Annotator:
         pad = self._kernel() // 2 + 1 if self.contours else 0
         x0, y0 = max(x - pad, 0), max(y - pad, 0)
         x1, y1 = min(x + w + pad, top.shape[1]), min(y + h + pad, top.shape[0])
-        top, covered, region, view = top[y0:y1, x0:x1], covered[y0:y1, x0:x1], scene[y0:y1, x0:x1], out[y0:y1, x0:x1]
-        blended = cv2.addWeighted(region, 1 - self.alpha, _colorize(top, lut), self.alpha, 0)
+        top, covered, view = top[y0:y1, x0:x1], covered[y0:y1, x0:x1], out[y0:y1, x0:x1]
+        blended = cv2.addWeighted(view, 1 - self.alpha, _colorize(top, lut), self.alpha, 0)
         cv2.copyTo(blended, covered, view)  # where any mask is
         if self.contours:
             kernel = np.ones((self._kernel(),) * 2, np.uint8)
@@ -124,7 +128,13 @@ class Annotator:
         """The annotated BGR frame (a new array; `scene` is not modified). `states`: the
         tracker's object states; a predicted object (carried forward by motion) gets a dashed box
         and a "predicted" tag, an occluded one an "occluded" tag."""
-        out = self.overlay(scene, seg)
+        return self.annotate_in_place(scene.copy(), seg, markers, lost, states)
+
+    def annotate_in_place(self, out: np.ndarray, seg: Segmentation, markers: Markers | None = None,
+                          lost: Sequence[LostObject] = (),
+                          states: Mapping[int, ObjectState] | None = None) -> np.ndarray:
+        """`annotate`, drawn on `out` (returned): for a frame the caller made and owns already."""
+        self._overlay_into(out, seg)
         states = states or {}
         if self.labels and len(seg):
             boxes = np.round(seg.boxes).astype(int).tolist()
