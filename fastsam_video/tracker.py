@@ -576,19 +576,19 @@ class PromptTracker:
             center = np.clip(_cxcywh(box)[:2], 0, (w - 1, h - 1))
             shift = (center - obj.mask_center) / stride
             predicted.append(obj.mask.moved(int(round(shift[1])), int(round(shift[0]))).clipped(*grid))
+        pred_area = np.array([p.area for p in predicted], np.float32)
         if n == 0:
-            for obj, guess in zip(active, predicted):
-                self._miss(obj, guess, None, t, events, bins, (h, w))
+            for obj, guess, area in zip(active, predicted, pred_area):
+                self._miss(obj, guess, area, None, t, events, bins, (h, w))
             return
         o = len(active)
-        pred_area = np.array([p.area for p in predicted], np.float32)
         # overlaps, counted only for the pairs whose windows meet: a handful, not O x N whole frames
         inter = np.zeros((o, n), np.float32)
         near = np.zeros((o, n), np.float32)  # candidate pixels within 2 work pixels of the prediction
         touching = _touching(np.array([p.window for p in predicted], int).reshape(-1, 4), cand.windows, NEAR)
         for i, guess in enumerate(predicted):
             ks = np.flatnonzero(touching[i])
-            if len(ks) == 0 or guess.area == 0:
+            if len(ks) == 0 or pred_area[i] == 0:
                 continue
             grown = guess.grown(NEAR)  # pieces may stick out of the prediction by a pixel or two
             for k in ks:
@@ -602,7 +602,7 @@ class PromptTracker:
         prompt_term = np.zeros((o, n), np.float32)
         excluded = np.zeros((o, n), bool)
         for i, obj in enumerate(active):
-            box = obj.kalman.box
+            box = pred_boxes[i]
             if len(obj.rel_points):
                 hits = masks_at_points(seg.masks, obj.prompt_points(box))  # (P, N)
                 labels = np.asarray(obj.prompt.labels)
@@ -674,7 +674,7 @@ class PromptTracker:
                     others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
             for i in missed:
                 if i not in jumped:
-                    self._miss(active[i], predicted[i], others, t, events, bins, (h, w))
+                    self._miss(active[i], predicted[i], pred_area[i], others, t, events, bins, (h, w))
 
     @staticmethod
     def _assign(rows: list[int], score: np.ndarray, ok: np.ndarray, minimum: float,
@@ -743,7 +743,7 @@ class PromptTracker:
             obj.descriptor = (1 - rate) * obj.descriptor + rate * cand.descriptors[chosen[0]]
             obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
 
-    def _miss(self, obj: TrackedObject, guess: Patch, others: Patch | None, t: float,
+    def _miss(self, obj: TrackedObject, guess: Patch, guess_area: float, others: Patch | None, t: float,
               events: list[Event], bins: np.ndarray, shape: tuple[int, int]) -> None:
         """No mask fits: carry the mask forward by motion while the predicted region still looks
         like the object and nothing else holds it, for up to `predict_frames`; then "lost"."""
@@ -752,7 +752,6 @@ class PromptTracker:
         obj.frames_lost += 1
         if obj.state is ObjectState.LOST:
             return
-        guess_area = guess.area
         carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and guess_area > 0
         if carry and others is not None:
             carry = overlap(guess, others) < 0.5 * guess_area
