@@ -32,7 +32,7 @@ from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
-from .sources import CaptureThread, ConnectionState, FrameSource
+from .sources import CaptureThread, ConnectionState, FrameSource, close_all
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
@@ -575,13 +575,9 @@ class Pipeline:
         with self._lock:
             channels = self.channels
         for ch in channels:
-            ch.capture_stop.set()
-            if ch.capture is not None:
-                ch.source.interrupt()  # every reader is told at once ...
+            ch.capture_stop.set()  # also a camera never started: it stays stopped
         started = time.monotonic()
-        for ch in channels:
-            if ch.capture is not None:
-                ch.capture.close()  # ... so these joins overlap
+        close_all(ch.capture for ch in channels if ch.capture is not None)  # every reader told at once
         deadline = time.monotonic() + timeout
         for worker in self._workers:
             worker.join(deadline=deadline)
