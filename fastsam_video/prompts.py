@@ -104,13 +104,12 @@ def box_mask_inside(masks: np.ndarray, boxes) -> np.ndarray:
     return inside
 
 
-def box_mask_iou(masks: np.ndarray, boxes, areas: np.ndarray | None = None) -> np.ndarray:
-    """(B, N) float32 FastSAM's box-to-mask IoU: inside / (box area + mask area - inside).
-    `areas`: the masks' pixel counts when the caller has them already."""
+def box_mask_iou(masks: np.ndarray, boxes) -> np.ndarray:
+    """(B, N) float32 FastSAM's box-to-mask IoU: inside / (box area + mask area - inside)."""
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
     inside = box_mask_inside(masks, b)
     box_area = (np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None))[:, None]
-    mask_area = (mask_areas(masks) if areas is None else np.asarray(areas, np.float32).reshape(-1))[None]
+    mask_area = mask_areas(masks)[None]
     return inside / np.maximum(box_area + mask_area - inside, 1)
 
 
