@@ -74,7 +74,8 @@ class DavisExporter:
 
     def write(self, frame_index: int, segmentation: Segmentation) -> None:
         labels = segmentation.label_map()
-        if len(segmentation) and int(labels.max()) > 255:
+        # the map holds only the segmentation's ids: it is searched only when one of them is too big
+        if len(segmentation) and int(segmentation.object_ids.max()) > 255 and int(labels.max()) > 255:
             raise RecordingError(f"object id {int(labels.max())} at frame {frame_index} does not fit a DAVIS "
                                  "PNG (ids must be 1..255; renumber the objects)")
         write_davis_png(self.folder / f"{frame_index:05d}.png", labels)
