@@ -411,7 +411,6 @@ class TrackedObject:
     full_mask: Patch | None = None  # the current mask at frame resolution
     full_shift: tuple[int, int] = (0, 0)  # this frame's predicted motion in frame pixels (dy, dx)
     mask_center: np.ndarray | None = None  # (cx, cy) frame pixels where `mask` was seen
-    mask_area: float = 0.0  # work-resolution pixels of `mask`
     frames_missed: int = 0  # frames in a row without a fitting mask (predicted, then lost)
 
     @property
@@ -516,7 +515,7 @@ class PromptTracker:
         area = float(work.area)
         descriptor = color_histograms([work], color_bins(image[::stride, ::stride]))[0]
         obj = TrackedObject(prompt, BoxKalman(box), work, descriptor, area, area, box, last_index=frame_index,
-                            full_mask=Patch.of_mask(full), mask_center=_cxcywh(box)[:2], mask_area=area)
+                            full_mask=Patch.of_mask(full), mask_center=_cxcywh(box)[:2])
         wh = np.maximum(box[2:] - box[:2], 1.0)
         if prompt.points:
             obj.rel_points = (np.asarray(prompt.points, float) - box[:2]) / wh
@@ -630,7 +629,7 @@ class PromptTracker:
         def search(rows: list[int]) -> dict[int, int]:
             """Objects not where the motion model puts them: found anywhere by appearance and size."""
             # what should be seen of it: its usual area, less what the frame border cuts off
-            in_frame = np.clip(pred_area[rows] / np.array([max(active[i].mask_area, 1.0) for i in rows]), 0.25, 1)
+            in_frame = np.clip(pred_area[rows] / np.array([max(active[i].mask.area, 1) for i in rows]), 0.25, 1)
             typical = (np.array([active[i].typical_area for i in rows]) * in_frame)[:, None]
             size = np.minimum(cand.areas[None], typical) / np.maximum(np.maximum(cand.areas[None], typical), 1)
             score = 0.6 * appearance[rows] + 0.2 * size + 0.2 * np.minimum(iou[rows], 1) + 0.1 * boxes_iou[rows]
@@ -737,7 +736,7 @@ class PromptTracker:
         # the remembered shape is renewed only by a match as large as it or as the usual area, so
         # an occluder coming in from one side cannot whittle it down
         if refound or self.config.reshape <= area / obj.typical_area <= 1 / self.config.reshape:
-            obj.mask, obj.mask_center, obj.mask_area = work, _cxcywh(box)[:2], area
+            obj.mask, obj.mask_center = work, _cxcywh(box)[:2]
         if confident and whole:  # only learn from sure matches, so an occluder cannot take over
             rate = self.config.appearance_rate
             obj.descriptor = (1 - rate) * obj.descriptor + rate * cand.descriptors[chosen[0]]
