@@ -142,9 +142,7 @@ def decode_output(settings: DecodeSettings, shape: tuple[int, int], box: Letterb
     replica's padding, the frame's own scale (what the local engine gives for the same batch)."""
     lb = out.letterbox
     frame_box = Letterbox(box.gain, lb.pad_left, lb.pad_top, lb.content_h, lb.content_w, lb.input_h, lb.input_w)
-    decode_settings = decoding.DecodeSettings(settings.conf, settings.iou, settings.max_det, settings.num_classes,
-                                              settings.retina)
-    segmentation = decoding.decode(out.raw[None], out.proto[None], (frame_box,), (shape,), decode_settings)[0]
+    segmentation = decoding.decode(out.raw[None], out.proto[None], (frame_box,), (shape,), settings.decode)[0]
     segmentation.timings.update(out.timings)
     return segmentation
 
