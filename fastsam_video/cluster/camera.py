@@ -142,9 +142,7 @@ def decode_output(settings: DecodeSettings, shape: tuple[int, int], box: Letterb
     replica's padding, the frame's own scale (what the local engine gives for the same batch)."""
     lb = out.letterbox
     frame_box = Letterbox(box.gain, lb.pad_left, lb.pad_top, lb.content_h, lb.content_w, lb.input_h, lb.input_w)
-    decode_settings = decoding.DecodeSettings(settings.conf, settings.iou, settings.max_det, settings.num_classes,
-                                              settings.retina)
-    segmentation = decoding.decode(out.raw[None], out.proto[None], (frame_box,), (shape,), decode_settings)[0]
+    segmentation = decoding.decode(out.raw[None], out.proto[None], (frame_box,), (shape,), settings.decode)[0]
     segmentation.timings.update(out.timings)
     return segmentation
 
@@ -245,15 +243,12 @@ class Camera:
         """The camera's report; None before it has a camera."""
         if not self._adopted.is_set():
             return None
-        latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
-        p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+        fps, p50, p95, p99, dropped = self._rates()
         n = max(self.frames, 1)
-        fps = (self.frames - 1) / (self._t_last - self._t_first) if self.frames > 1 else 0.0
-        dropped = self._capture.dropped if self._capture is not None else 0
         recorder = self._recorder
         return CameraReport(self.index, self.spec.name, self.node_id, self.runs, self.live, self.frames,
                             self.frames_done, self.frames_expected, self.frame_size, dropped, self.retries, fps,
-                            float(p50), float(p95), float(p99), dict(self._stage_ms), self._bytes[0] / n,
+                            p50, p95, p99, dict(self._stage_ms), self._bytes[0] / n,
                             self._bytes[1] / n, self._objects, None if recorder is None else str(recorder.path),
                             tuple(self._segments), self.finished, self.error, tuple(self._startup))
 
@@ -363,11 +358,16 @@ class Camera:
 
     def _hud(self) -> list[str]:
         """The HUD's lines from this camera's counters (what `--hud` draws on the recorded frames)."""
+        fps, p50, p95, p99, dropped = self._rates()
+        return StatsSnapshot(self.frames, fps, fps, 0.0, dropped, 0, p50, p95, p99,
+                             dict(self._stage_ms), f"cluster node {self.node_id[:8]}", f"run {self.runs}").hud()
+
+    def _rates(self) -> tuple[float, float, float, float, int]:
+        """This run's fps, latency p50 / p95 / p99 (s) and dropped frames: the report's and the HUD's."""
         p50, p95, p99 = np.percentile(np.array(self._latencies or [0.0]), [50, 95, 99])
         fps = (self.frames - 1) / (self._t_last - self._t_first) if self.frames > 1 else 0.0
         dropped = self._capture.dropped if self._capture is not None else 0
-        return StatsSnapshot(self.frames, fps, fps, 0.0, dropped, 0, float(p50), float(p95), float(p99),
-                             dict(self._stage_ms), f"cluster node {self.node_id[:8]}", f"run {self.runs}").hud()
+        return fps, float(p50), float(p95), float(p99), dropped
 
     def _next(self, capture: CaptureThread) -> Frame | None:
         while not self.stop_event.is_set():

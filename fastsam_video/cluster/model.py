@@ -45,7 +45,7 @@ class SegmentModel:
     def settings(self) -> DecodeSettings:
         """What cameras need to decode this model's outputs (they never load its weights)."""
         s = self.segmenter
-        return DecodeSettings(s.imgsz, s.stride, s.conf, s.iou, s.max_det, s.num_classes, s.retina)
+        return DecodeSettings(s.imgsz, s.stride, s.settings)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def __call__(self, images: list[np.ndarray]) -> list[RawOutput]:

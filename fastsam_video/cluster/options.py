@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import decoding
 from ..options import StreamOptions
 from ..types import FastSAMVideoError
 
@@ -40,15 +41,11 @@ class ClusterOptions:
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    """What a camera needs of the model to decode its outputs (NMS, masks): no weights."""
+    """What a camera needs of the model to resize its frames and decode the outputs (NMS, masks): no weights."""
 
     imgsz: int
     stride: int
-    conf: float
-    iou: float
-    max_det: int
-    num_classes: int
-    retina: bool
+    decode: decoding.DecodeSettings  # the model's `settings`: thresholds, detection cap, classes, edges
 
 
 @dataclass(frozen=True)

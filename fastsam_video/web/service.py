@@ -116,8 +116,8 @@ class LiveService:
         except FastSAMVideoError:  # removed meanwhile
             raise NotFound(f"unknown camera id {cid}: GET /api/cameras lists the cameras") from None
 
-    def brief(self, camera: Camera) -> dict:
-        status = self.status(camera.id)
+    def brief(self, camera: Camera, status: CameraStatus | None = None) -> dict:
+        status = status or self.status(camera.id)
         return {"id": camera.id, "name": redact_url(status.name), "state": status.state.value,
                 "error": redact_url(status.error) if status.error else None}
 
@@ -125,7 +125,7 @@ class LiveService:
         status = self.status(camera.id)
         stats, connection = status.stats, status.connection
         prompts, recording = self.pipeline.prompts_of(camera.id), self.pipeline.recording_of(camera.id)
-        return {**self.brief(camera),
+        return {**self.brief(camera, status),
                 "connection": connection.describe() if connection is not None else None,
                 "frames": stats.frames, "fps": round(stats.inference_fps, 1), "dropped": stats.dropped,
                 "latency_ms": round(stats.latency_p50 * 1e3, 1),

@@ -26,8 +26,7 @@ def test_batched_cluster_path_gives_the_local_segmentation(segmenter, size):
         assert max(small.shape[:2]) == min(segmenter.imgsz, max(frame.shape[:2])) and small.dtype == np.uint8
     outputs = split(segmenter.infer([small for _, small in inputs]))
     # a camera decodes with the replica's settings, without loading the weights
-    s = segmenter
-    settings = DecodeSettings(s.imgsz, s.stride, s.conf, s.iou, s.max_det, s.num_classes, s.retina)
+    settings = DecodeSettings(segmenter.imgsz, segmenter.stride, segmenter.settings)
     # the local pipeline batches its cameras' frames the same way
     for frame, (box, _), out, local in zip(frames, inputs, outputs, segmenter.segment_batch(frames)):
         remote = decode_output(settings, frame.shape[:2], box, out)
