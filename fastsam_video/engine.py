@@ -12,6 +12,7 @@ t is decoded while frame t+1 is in the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -249,13 +250,22 @@ def masks_to_host(masks: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
     return host
 
 
+@functools.lru_cache(maxsize=8)
+def sampling_grid(to_proto: FrameToProto, height: int, width: int, proto_h: int, proto_w: int,
+                  device: torch.device) -> torch.Tensor:
+    """(1, height, width, 2) float32 grid_sample coordinates of every frame pixel on a (proto_h,
+    proto_w) prototype grid, on `device`. It depends only on the frame's shape and letterbox: made
+    and uploaded once per camera resolution, not once per frame and chunk."""
+    v, u = (torch.from_numpy(a).to(device) for a in to_proto.grid(height, width))
+    # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
+    return torch.stack(torch.broadcast_tensors(((2 * u + 1) / proto_w - 1)[None, :],
+                                               ((2 * v + 1) / proto_h - 1)[:, None]), -1)[None]
+
+
 def upsample(logits: torch.Tensor, to_proto: FrameToProto, height: int, width: int) -> torch.Tensor:
     """(N, h, w) prototype logits bilinearly sampled at every frame pixel: (N, height, width) float."""
-    lh, lw = logits.shape[1:]
-    v, u = (torch.from_numpy(a).to(logits.device) for a in to_proto.grid(height, width))
-    # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
-    grid = torch.stack(torch.broadcast_tensors(((2 * u + 1) / lw - 1)[None, :], ((2 * v + 1) / lh - 1)[:, None]), -1)
-    return F.grid_sample(logits[None], grid[None].to(logits.dtype), mode="bilinear", padding_mode="border",
+    grid = sampling_grid(to_proto, height, width, *logits.shape[1:], logits.device)
+    return F.grid_sample(logits[None], grid.to(logits.dtype), mode="bilinear", padding_mode="border",
                          align_corners=False)[0]
 
 
