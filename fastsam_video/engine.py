@@ -73,16 +73,11 @@ class Segmenter(SegmenterBase):
                  imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
                  max_det: int = 300, retina: bool = True, warmup: bool = True, backend: str = "torch"):
         self.weights = resolve_weights(model)
-        defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
         self.device = pick_device(device)
         self.half = self.device.type == "cuda" if half is None else half
         if self.half and self.device.type == "cpu":
             raise WeightsError("half precision needs a GPU: drop --half or use --device cuda")
-        self.imgsz = imgsz or defaults.imgsz
-        self.conf = defaults.conf if conf is None else conf
-        self.iou = defaults.iou if iou is None else iou
-        self.max_det = max_det
-        self.retina = retina
+        self._set_settings(imgsz, conf, iou, max_det, retina)
         self.dtype = torch.float16 if self.half else torch.float32
         self._forward_lock = threading.Lock()  # shared by shallow copies (the web's image page)
         if self.device.type == "cpu":
