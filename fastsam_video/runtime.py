@@ -85,10 +85,9 @@ def file_digest(weights: Path) -> str:
     return hashlib.sha256(f"{sha256_of(weights)}|{export_tag()}".encode()).hexdigest()[:16]
 
 
-def model_digest(model: torch.nn.Module, weights: Path | None) -> str:
-    """`file_digest` of the checkpoint, or of the model's tensors when there is no file."""
-    if weights is not None:
-        return file_digest(weights)
+def model_digest(model: torch.nn.Module) -> str:
+    """The cache key of a model without a checkpoint file (`file_digest` keys those): SHA-256 of its
+    tensors and of `export_tag()`."""
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         h.update(name.encode())
@@ -169,7 +168,7 @@ class OnnxForward:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         # a checkpoint file's export is where `cached_onnx` looks for it
         self.path = (cache_path(Path(weights_path), self.cache_dir) if weights_path is not None
-                     else self.cache_dir / f"model-{model_digest(model, None)}.onnx")
+                     else self.cache_dir / f"model-{model_digest(model)}.onnx")
         self.exported = False
         self.export_s = 0.0
         if self.path.is_file():
