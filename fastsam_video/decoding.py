@@ -306,6 +306,9 @@ class SegmenterBase:
         self.max_det = max_det
         self.retina = retina
 
+    def _sync(self) -> None:
+        """Wait for the device's queued work (a GPU engine's); on the CPU there is none."""
+
     @property
     def settings(self) -> DecodeSettings:
         return DecodeSettings(self.conf, self.iou, self.max_det, self.num_classes, self.retina)
