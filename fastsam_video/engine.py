@@ -221,7 +221,7 @@ def decode_masks_on_device(proto: torch.Tensor, coeffs: torch.Tensor, boxes: tor
     logits = (coeffs.float() @ proto.float().view(c, -1)).view(n, mh, mw)
     to_proto = FrameToProto.of(box, height, width, mh, mw)
     if not retina:  # cheaper: threshold at prototype resolution, nearest prototype pixel
-        rows, cols = (torch.from_numpy(a).to(logits.device) for a in to_proto.nearest(height, width))
+        rows, cols = nearest_indices(to_proto, height, width, logits.device)
         return crop_to_boxes((logits > 0)[:, rows][:, :, cols], boxes)
     return upsample_on_device(logits, boxes, to_proto, height, width)  # smooth full-resolution edges
 
@@ -243,6 +243,14 @@ def masks_to_host(masks: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
         host[k, y1:y2, x1:x2] = flat[offset:offset + size].reshape(y2 - y1, x2 - x1)
         offset += size
     return host
+
+
+@functools.lru_cache(maxsize=8)
+def nearest_indices(to_proto: FrameToProto, height: int, width: int,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """`FrameToProto.nearest` on `device`: made and uploaded once per frame shape, like `sampling_grid`."""
+    rows, cols = to_proto.nearest(height, width)
+    return torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
 
 
 @functools.lru_cache(maxsize=8)
