@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .assets import cache_dir as default_cache_dir  # $FASTSAM_VIDEO_CACHE or ~/.cache/fastsam-video
+from .options import BACKENDS  # ("torch", "onnx", "auto"): one list for --backend and select_backend
 from .types import WeightsError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "auto")
 OPSET = 17  # ONNX Runtime >= 1.13 runs it all; a newer opset is no faster for these convolutions
 EXPORT_VERSION = 1  # bump when the export below changes: old cache files are then ignored
 INPUT_NAME, OUTPUT_NAMES = "images", ("raw", "proto")
