@@ -26,7 +26,7 @@ from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_
                      resolve_weights)
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
                        ModelDefaults, NetworkOutput, SegmenterBase, batch_letterboxes, check_image, letterbox_batch,
-                       box_windows, letterbox_geometry, resize, snap_to_border)  # (the cluster imports some from here)
+                       box_windows, letterbox_geometry, resize, snap_to_border)  # (defined here before `decoding`)
 from .runtime import cpu_cores
 from .types import Segmentation, WeightsError
 
