@@ -250,7 +250,8 @@ def nearest_indices(to_proto: FrameToProto, height: int, width: int,
                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """`FrameToProto.nearest` on `device`: made and uploaded once per frame shape, like `sampling_grid`."""
     rows, cols = to_proto.nearest(height, width)
-    return torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
+    with torch.inference_mode(False):  # cached: usable outside inference mode too
+        return torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
 
 
 @functools.lru_cache(maxsize=8)
@@ -259,10 +260,11 @@ def sampling_grid(to_proto: FrameToProto, height: int, width: int, proto_h: int,
     """(1, height, width, 2) float32 grid_sample coordinates of every frame pixel on a (proto_h,
     proto_w) prototype grid, on `device`. It depends only on the frame's shape and letterbox: made
     and uploaded once per camera resolution, not once per frame and chunk."""
-    v, u = (torch.from_numpy(a).to(device) for a in to_proto.grid(height, width))
-    # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
-    return torch.stack(torch.broadcast_tensors(((2 * u + 1) / proto_w - 1)[None, :],
-                                               ((2 * v + 1) / proto_h - 1)[:, None]), -1)[None]
+    with torch.inference_mode(False):  # cached: usable outside inference mode too (with autograd)
+        v, u = (torch.from_numpy(a).to(device) for a in to_proto.grid(height, width))
+        # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
+        return torch.stack(torch.broadcast_tensors(((2 * u + 1) / proto_w - 1)[None, :],
+                                                   ((2 * v + 1) / proto_h - 1)[:, None]), -1)[None]
 
 
 def upsample(logits: torch.Tensor, to_proto: FrameToProto, height: int, width: int) -> torch.Tensor:
