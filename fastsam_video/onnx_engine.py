@@ -17,7 +17,7 @@ import numpy as np
 
 from .assets import BUNDLED_NAME, bundled_onnx, bundled_weights, cache_dir, resolve_weights
 from .decoding import NetworkOutput, SegmenterBase, check_image, letterbox_batch
-from .runtime import HINT, BackendError, cached_onnx, cpu_cores, onnx_session, sha256_of
+from .runtime import BackendError, cached_onnx, cpu_cores, import_onnxruntime, onnx_session, sha256_of
 from .types import WeightsError
 
 STRIDE = 32  # YOLOv8's largest stride: inputs are padded to a multiple of it
@@ -74,10 +74,7 @@ class OnnxSegmenter(SegmenterBase):
             self.warmup()
 
     def _open(self, path: Path):
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
+        import_onnxruntime()
         try:
             session = onnx_session(path, self.threads)
         except Exception as err:

@@ -108,6 +108,15 @@ def cached_onnx(weights: str | Path, cache_dir: str | Path | None = None) -> Pat
     return path if path.is_file() else None
 
 
+def import_onnxruntime():
+    """The onnxruntime module, or a BackendError naming the fix when it is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
+    return onnxruntime
+
+
 def onnx_session(path: str | Path, threads: int | None = None, spin: bool = False):
     """An ONNX Runtime CPU session on `path`, set for a small shared CPU (see the module's notes)."""
     import onnxruntime as ort
@@ -159,11 +168,7 @@ class OnnxForward:
 
     def __init__(self, model: torch.nn.Module, weights_path: str | Path | None = None,
                  cache_dir: str | Path | None = None, threads: int | None = None, spin: bool = False):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
-        self.ort = ort
+        self.ort = import_onnxruntime()
         self.threads = threads or cpu_cores()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         # a checkpoint file's export is where `cached_onnx` looks for it
