@@ -150,8 +150,8 @@ def bundled_model_note(model: str | Path | None, sources: list[str | Path]) -> s
     """One line when the bundled model runs on anything but the bundled samples, naming the fix."""
     if not is_bundled(model) or all(in_samples(s) for s in sources):
         return None
-    where = "downloaded on first use" if find_file("FastSAM-s.pt") is None else "found in " + str(folder_for(
-        "FastSAM-s.pt"))
+    found = find_file("FastSAM-s.pt")
+    where = "downloaded on first use" if found is None else f"found in {found.parent}"
     return (f"note: the bundled model ({BUNDLED_NAME}) knows generated shapes only and masks blobs on real footage: "
             f"use --model FastSAM-s.pt ({where}; offline, put it in {search_dirs()[0]}/)")
 

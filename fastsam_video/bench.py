@@ -228,7 +228,7 @@ def bench_pipeline(source: str, segmenter: Segmenter, frames_limit: int, objects
     rss_start, gpu_start = rss_mb(), gpu_memory_mb()
 
     # (a) the bare forward pass on the same frames, inputs prepared beforehand
-    sync = getattr(segmenter, "_sync", lambda: None)  # an ONNX engine on the CPU has nothing to wait for
+    sync = segmenter._sync
     inputs = [np.asarray(segmenter.preprocess([f])[0]) for f in frames]
     forward_s = bare_forward(segmenter.forward, inputs, sync)
     # the reference, at its best: PyTorch on every core (when the engine has a PyTorch model)
@@ -368,7 +368,7 @@ def fastsam_plot_loop(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
-    sync = getattr(segmenter, "_sync", lambda: None)
+    sync = segmenter._sync
     h, w, count = 1080, 1920, 20
     seg = synthetic_segmentation(h, w, count)
     image = np.random.default_rng(1).integers(0, 255, (h, w, 3), dtype=np.uint8)
@@ -435,8 +435,7 @@ def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> 
         times.append(time.perf_counter() - start)
     tracked = sum(o.state.shown for o in result.objects)
     image = np.random.default_rng(3).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    sync = getattr(segmenter, "_sync", lambda: None)  # an ONNX engine on the CPU has nothing to wait for
-    forward = timed(lambda: segmenter.segment(image), 3, sync)
+    forward = timed(lambda: segmenter.segment(image), 3, segmenter._sync)
     ms = float(np.median(times) * 1e3)
     return "\n".join([f"machine: {machine()}", f"model: {segmenter!r}",
                       f"tracker: {objects} objects among {count} masks, 1280x720, {frames} frames (numpy, CPU)",

@@ -25,10 +25,8 @@ os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summa
 
 from . import assets  # noqa: E402
 from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
-# add_stream_options, object_prompts (and make_segmenter below) stay importable from here for the
-# window until it imports `options` itself
-from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402, F401
-                      add_stream_options, as_argument, object_prompts, parse_bool, parse_box,
+from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
+                      add_stream_options, as_argument, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
 from .outputs import check_outputs  # noqa: E402

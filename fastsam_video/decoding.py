@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .assets import BUNDLED_NAME
 from .types import Frame, Segmentation
 
 MAX_NMS = 30_000  # ultralytics' cap on the candidates that enter NMS (the highest scores)
@@ -294,6 +295,19 @@ class SegmenterBase:
     """What both engines share: `infer` (theirs) -> `decode` -> one Segmentation per image, timed.
     A subclass sets weights, device, precision, imgsz, conf, iou, max_det, num_classes, retina and
     defines `infer`; `decode_output` is numpy decoding unless it overrides it."""
+
+    def _set_settings(self, imgsz: int | None, conf: float | None, iou: float | None, max_det: int,
+                      retina: bool) -> None:
+        """imgsz, conf and iou as given, None taking the recommendation for `self.weights`' family."""
+        defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
+        self.imgsz = imgsz or defaults.imgsz
+        self.conf = defaults.conf if conf is None else conf
+        self.iou = defaults.iou if iou is None else iou
+        self.max_det = max_det
+        self.retina = retina
+
+    def _sync(self) -> None:
+        """Wait for the device's queued work (a GPU engine's); on the CPU there is none."""
 
     @property
     def settings(self) -> DecodeSettings:

@@ -12,6 +12,7 @@ t is decoded while frame t+1 is in the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_
                      resolve_weights)
 from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
                        ModelDefaults, NetworkOutput, SegmenterBase, batch_letterboxes, check_image, letterbox_batch,
-                       box_windows, letterbox_geometry, resize, snap_to_border)  # (the cluster imports some from here)
+                       box_windows, letterbox_geometry, resize, snap_to_border)  # (defined here before `decoding`)
 from .runtime import cpu_cores
 from .types import Segmentation, WeightsError
 
@@ -72,16 +73,11 @@ class Segmenter(SegmenterBase):
                  imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
                  max_det: int = 300, retina: bool = True, warmup: bool = True, backend: str = "torch"):
         self.weights = resolve_weights(model)
-        defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
         self.device = pick_device(device)
         self.half = self.device.type == "cuda" if half is None else half
         if self.half and self.device.type == "cpu":
             raise WeightsError("half precision needs a GPU: drop --half or use --device cuda")
-        self.imgsz = imgsz or defaults.imgsz
-        self.conf = defaults.conf if conf is None else conf
-        self.iou = defaults.iou if iou is None else iou
-        self.max_det = max_det
-        self.retina = retina
+        self._set_settings(imgsz, conf, iou, max_det, retina)
         self.dtype = torch.float16 if self.half else torch.float32
         self._forward_lock = threading.Lock()  # shared by shallow copies (the web's image page)
         if self.device.type == "cpu":
@@ -225,7 +221,7 @@ def decode_masks_on_device(proto: torch.Tensor, coeffs: torch.Tensor, boxes: tor
     logits = (coeffs.float() @ proto.float().view(c, -1)).view(n, mh, mw)
     to_proto = FrameToProto.of(box, height, width, mh, mw)
     if not retina:  # cheaper: threshold at prototype resolution, nearest prototype pixel
-        rows, cols = (torch.from_numpy(a).to(logits.device) for a in to_proto.nearest(height, width))
+        rows, cols = nearest_indices(to_proto, height, width, logits.device)
         return crop_to_boxes((logits > 0)[:, rows][:, :, cols], boxes)
     return upsample_on_device(logits, boxes, to_proto, height, width)  # smooth full-resolution edges
 
@@ -249,13 +245,32 @@ def masks_to_host(masks: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
     return host
 
 
+@functools.lru_cache(maxsize=8)
+def nearest_indices(to_proto: FrameToProto, height: int, width: int,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """`FrameToProto.nearest` on `device`: made and uploaded once per frame shape, like `sampling_grid`."""
+    rows, cols = to_proto.nearest(height, width)
+    with torch.inference_mode(False):  # cached: usable outside inference mode too
+        return torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def sampling_grid(to_proto: FrameToProto, height: int, width: int, proto_h: int, proto_w: int,
+                  device: torch.device) -> torch.Tensor:
+    """(1, height, width, 2) float32 grid_sample coordinates of every frame pixel on a (proto_h,
+    proto_w) prototype grid, on `device`. It depends only on the frame's shape and letterbox: made
+    and uploaded once per camera resolution, not once per frame and chunk."""
+    with torch.inference_mode(False):  # cached: usable outside inference mode too (with autograd)
+        v, u = (torch.from_numpy(a).to(device) for a in to_proto.grid(height, width))
+        # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
+        return torch.stack(torch.broadcast_tensors(((2 * u + 1) / proto_w - 1)[None, :],
+                                                   ((2 * v + 1) / proto_h - 1)[:, None]), -1)[None]
+
+
 def upsample(logits: torch.Tensor, to_proto: FrameToProto, height: int, width: int) -> torch.Tensor:
     """(N, h, w) prototype logits bilinearly sampled at every frame pixel: (N, height, width) float."""
-    lh, lw = logits.shape[1:]
-    v, u = (torch.from_numpy(a).to(logits.device) for a in to_proto.grid(height, width))
-    # grid_sample's normalized coordinates (align_corners=False): -1 and 1 are the outer pixel edges
-    grid = torch.stack(torch.broadcast_tensors(((2 * u + 1) / lw - 1)[None, :], ((2 * v + 1) / lh - 1)[:, None]), -1)
-    return F.grid_sample(logits[None], grid[None].to(logits.dtype), mode="bilinear", padding_mode="border",
+    grid = sampling_grid(to_proto, height, width, *logits.shape[1:], logits.device)
+    return F.grid_sample(logits[None], grid.to(logits.dtype), mode="bilinear", padding_mode="border",
                          align_corners=False)[0]
 
 

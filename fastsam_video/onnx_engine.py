@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .assets import BUNDLED_NAME, bundled_onnx, bundled_weights, cache_dir, resolve_weights
-from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, NetworkOutput, SegmenterBase, check_image,
-                       letterbox_batch)
-from .runtime import HINT, BackendError, cached_onnx, cpu_cores, onnx_session, sha256_of
+from .decoding import NetworkOutput, SegmenterBase, check_image, letterbox_batch
+from .runtime import BackendError, cached_onnx, cpu_cores, import_onnxruntime, onnx_session, sha256_of
 from .types import WeightsError
 
 STRIDE = 32  # YOLOv8's largest stride: inputs are padded to a multiple of it
@@ -64,12 +63,7 @@ class OnnxSegmenter(SegmenterBase):
             raise WeightsError(f"no ONNX export of {self.weights.name} here yet: run once with --backend onnx "
                                f"(exports it into {cache_dir()}/) or use --backend torch")
         self.onnx_path = path
-        defaults = BUNDLED_DEFAULTS if self.weights.name == BUNDLED_NAME else FASTSAM_DEFAULTS
-        self.imgsz = imgsz or defaults.imgsz
-        self.conf = defaults.conf if conf is None else conf
-        self.iou = defaults.iou if iou is None else iou
-        self.max_det = max_det
-        self.retina = retina
+        self._set_settings(imgsz, conf, iou, max_det, retina)
         self.stride = STRIDE
         self.threads = threads or cpu_cores()
         self.session = self._open(path)
@@ -80,10 +74,7 @@ class OnnxSegmenter(SegmenterBase):
             self.warmup()
 
     def _open(self, path: Path):
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
+        import_onnxruntime()
         try:
             session = onnx_session(path, self.threads)
         except Exception as err:

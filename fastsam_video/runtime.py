@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .assets import cache_dir as default_cache_dir  # $FASTSAM_VIDEO_CACHE or ~/.cache/fastsam-video
+from .options import BACKENDS  # ("torch", "onnx", "auto"): one list for --backend and select_backend
 from .types import WeightsError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "auto")
 OPSET = 17  # ONNX Runtime >= 1.13 runs it all; a newer opset is no faster for these convolutions
 EXPORT_VERSION = 1  # bump when the export below changes: old cache files are then ignored
 INPUT_NAME, OUTPUT_NAMES = "images", ("raw", "proto")
@@ -85,10 +85,9 @@ def file_digest(weights: Path) -> str:
     return hashlib.sha256(f"{sha256_of(weights)}|{export_tag()}".encode()).hexdigest()[:16]
 
 
-def model_digest(model: torch.nn.Module, weights: Path | None) -> str:
-    """`file_digest` of the checkpoint, or of the model's tensors when there is no file."""
-    if weights is not None:
-        return file_digest(weights)
+def model_digest(model: torch.nn.Module) -> str:
+    """The cache key of a model without a checkpoint file (`file_digest` keys those): SHA-256 of its
+    tensors and of `export_tag()`."""
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         h.update(name.encode())
@@ -107,6 +106,15 @@ def cached_onnx(weights: str | Path, cache_dir: str | Path | None = None) -> Pat
     """The cached ONNX export of a checkpoint file, None when it was never exported (torch-free)."""
     path = cache_path(Path(weights), cache_dir)
     return path if path.is_file() else None
+
+
+def import_onnxruntime():
+    """The onnxruntime module, or a BackendError naming the fix when it is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
+    return onnxruntime
 
 
 def onnx_session(path: str | Path, threads: int | None = None, spin: bool = False):
@@ -160,16 +168,12 @@ class OnnxForward:
 
     def __init__(self, model: torch.nn.Module, weights_path: str | Path | None = None,
                  cache_dir: str | Path | None = None, threads: int | None = None, spin: bool = False):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendError(f"the onnx backend needs onnxruntime, which is not installed: {HINT}") from None
-        self.ort = ort
+        self.ort = import_onnxruntime()
         self.threads = threads or cpu_cores()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         # a checkpoint file's export is where `cached_onnx` looks for it
         self.path = (cache_path(Path(weights_path), self.cache_dir) if weights_path is not None
-                     else self.cache_dir / f"model-{model_digest(model, None)}.onnx")
+                     else self.cache_dir / f"model-{model_digest(model)}.onnx")
         self.exported = False
         self.export_s = 0.0
         if self.path.is_file():
