@@ -72,6 +72,7 @@ class EventKind(_Named):
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     SINK_FAILED = "sink_failed"  # a recorder or exporter of one camera stopped (disk full, file removed)
+    RECORDING_SEGMENT = "recording_segment"  # a recording file began (detail: its path; wall_time: its first frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Event:
     wall_time: float = field(default_factory=time.time)
     detail: str = ""
     frames: int | None = None  # re-acquired after this many frames
+    id: int | None = None  # its row in the event store (review), once stored
 
     def message(self) -> str:
         who = f"object {self.object_id}" if self.object_id is not None else f"camera {self.camera + 1}"
@@ -111,6 +113,7 @@ class Event:
             k.RECORDING_STARTED: f"{who} recording started",
             k.RECORDING_STOPPED: f"{who} recording stopped",
             k.SINK_FAILED: f"{who} output failed",
+            k.RECORDING_SEGMENT: f"{who} recording segment",
         }[self.kind]
         if self.object_id is None and self.detail and self.kind not in (k.OBJECT_REJECTED, k.OBJECT_NOT_FOUND):
             text += f": {self.detail}"
@@ -125,7 +128,7 @@ class Event:
     def to_dict(self) -> dict:
         return {"kind": self.kind.value, "camera": self.camera, "object_id": self.object_id, "pts": self.pts,
                 "wall_time": self.wall_time, "detail": self.detail, "frames": self.frames,
-                "message": self.message()}
+                "message": self.message(), "id": self.id}
 
 
 class Subscribers:

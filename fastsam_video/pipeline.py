@@ -272,7 +272,11 @@ class Channel:
         def write(r: Result) -> None:
             t = r.frame.pts if use_pts and r.frame.pts is not None else r.frame.t_capture
             start = time.perf_counter()
+            files = len(recorder.paths)
             recorder.write(r.annotated, t)
+            if len(recorder.paths) != files:  # a new file began at this frame: where the event store finds clips
+                self._emit(Event(EventKind.RECORDING_SEGMENT, self.camera, pts=r.frame.pts, detail=str(recorder.path),
+                                 wall_time=time.time() - (time.monotonic() - r.t_done)))
             stats.encode_ms += ((time.perf_counter() - start) * 1e3 - stats.encode_ms) / (stats.encoded + 1)
             stats.encoded += 1
 

@@ -1,0 +1,72 @@
+"""Review what happened: the event store, a snapshot per event, clips cut from the recordings.
+
+`Review` is what a server plugs in: `record(event)` (any thread) stores the event and returns it
+with its id; `on_result(result)` (the results thread) hands the camera's next frame to the
+snapshot writer for the events waiting for one. Neither waits on the disk. No front end inside:
+the web app and the window read `store`, `snapshots` and `clip`.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import replace
+from pathlib import Path
+
+from ..events import Event, EventKind
+from .clips import Clip, ClipError, cut_clip
+from .snapshots import SnapshotWriter
+from .store import EventStore, Segment, StoreError
+
+__all__ = ["Clip", "ClipError", "EventStore", "Review", "Segment", "SnapshotWriter", "StoreError", "cut_clip"]
+
+PRE_S = POST_S = 5.0  # a clip's seconds before and after its event (Frigate's default)
+MAX_SPAN_S = 120.0
+
+
+class Review:
+    """The event store at `db_path` and its snapshots folder beside it (`events-snapshots/`)."""
+
+    def __init__(self, db_path: str | Path, snapshots: str | Path | None = None):
+        db_path = Path(db_path)
+        self.store = EventStore(db_path)
+        self.snapshots = SnapshotWriter(snapshots or db_path.with_name(f"{db_path.stem}-snapshots"), self.store.run)
+        self._waiting: dict[int, collections.deque[int]] = {}  # camera -> ids of events without a snapshot yet
+
+    def record(self, event: Event) -> Event:
+        eid = self.store.add(event)
+        if event.kind not in (EventKind.CAMERA_REMOVED, EventKind.CAMERA_ENDED, EventKind.RECORDING_SEGMENT):
+            self._waiting.setdefault(event.camera, collections.deque()).append(eid)
+        if event.kind in (EventKind.OBJECT_REMOVED, EventKind.OBJECT_DROPPED) and event.object_id is not None:
+            self.snapshots.forget(event.camera, event.object_id)
+        return replace(event, id=eid)
+
+    def on_result(self, result) -> None:
+        """The results thread: this frame is the snapshot of the camera's events waiting for one
+        (the frame they happened on, for the tracker's events, which come just before it)."""
+        waiting = self._waiting.get(result.camera)
+        ids = []
+        while waiting:
+            try:
+                ids.append(waiting.popleft())
+            except IndexError:
+                break
+        self.snapshots.offer(result, ids)
+
+    def clip(self, eid: int, pre: float = PRE_S, post: float = POST_S) -> tuple[Clip, float]:
+        """(the clip around event `eid`, the event's offset in it). ClipError if there is none."""
+        where = self.store.segment_of(eid)
+        if where is None:
+            raise KeyError(eid)
+        camera, segment, _, wall = where
+        if segment is None:
+            raise ClipError(f"event {eid} has no clip: it was not recorded, or its recording was deleted")
+        segments = self.store.segments(camera, wall - pre, wall + post)
+        if not any(Path(s.path).exists() for s in segments):
+            self.store.prune_missing()
+            raise ClipError(f"event {eid} has no clip: its recording was deleted")
+        clip = cut_clip([s for s in segments if Path(s.path).exists()], wall - pre, wall + post)
+        return clip, clip.offset_of(wall)
+
+    def close(self) -> None:
+        self.snapshots.close()
+        self.store.close()
