@@ -14,7 +14,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -26,8 +25,7 @@ log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 85
 THUMB_SIZE = 240  # pixels, the longer side of an object's thumbnail
-BETTER = 1.15  # a new best frame needs a mask this much larger than the last one saved
-BEST_EVERY_S = 1.0  # and this long since it (the first one is saved at once)
+BETTER = 1.15  # a new best frame needs a mask this much larger than the one saved (a few writes per object)
 
 
 def write_jpeg(path: Path, image: np.ndarray) -> None:
@@ -63,7 +61,7 @@ class SnapshotWriter:
         self.run = run
         self.written = 0
         self.dropped = 0  # event snapshots skipped because the queue was full
-        self._best: dict[tuple[int, int], tuple[float, float]] = {}  # (camera, object) -> (area, time saved)
+        self._best: dict[tuple[int, int], float] = {}  # (camera, object) -> mask area of its saved thumbnail
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._worker = Worker(self._run, name="snapshots").start()
@@ -101,16 +99,14 @@ class SnapshotWriter:
         tracked = {o.object_id for o in result.objects}
         if not tracked or not len(seg):
             return
-        now = time.monotonic()
         for k, oid in enumerate(seg.object_ids.tolist()):
             if oid not in tracked:
                 continue
             x1, y1, x2, y2 = (int(v) for v in seg.boxes[k])
             area = float(np.count_nonzero(seg.masks[k, max(y1, 0):y2 + 1, max(x1, 0):x2 + 1]))  # masks lie in their box
             key = (result.camera, oid)
-            best, saved = self._best.get(key, (0.0, -1e9))
-            if area > best * BETTER and (best == 0 or now - saved >= BEST_EVERY_S) and area > 0:
-                self._best[key] = (area, now)
+            if area > self._best.get(key, 0.0) * BETTER and area > 0:
+                self._best[key] = area
                 write_jpeg(self.track_path(f"{self.run}-{result.camera}-{oid}"),
                            crop_around(result.annotated, seg.boxes[k]))
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import FastSAMVideoError
 from ..events import Event, EventKind
 from ..workers import Worker
 
@@ -69,7 +70,7 @@ MAX_LIMIT = 500
 PRUNE_EVERY_S = 60.0  # how often the writer looks for recording files that are gone
 
 
-class StoreError(ValueError):
+class StoreError(FastSAMVideoError, ValueError):
     """A history query that cannot run (a bad filter): its message is the one-line reason."""
 
 
@@ -218,8 +219,11 @@ class EventStore:
             self._open[event.camera] = segment = new
         elif event.kind is EventKind.RECORDING_STOPPED:
             self._open.pop(event.camera, None)
-        place = (segment.path, max(0.0, event.wall_time - segment.start_wall)) if (
-            segment is not None and event.wall_time >= segment.start_wall) else (None, None)
+        if segment is not None and event.wall_time < segment.start_wall:  # late: an earlier file of the camera
+            found = db.execute("SELECT * FROM segments WHERE camera = ? AND start_wall <= ? ORDER BY start_wall DESC "
+                               "LIMIT 1", (event.camera, event.wall_time)).fetchone()
+            segment = Segment(found["path"], found["camera"], found["start_wall"]) if found else None
+        place = (segment.path, event.wall_time - segment.start_wall) if segment is not None else (None, None)
         db.execute(f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                    (*row[:11], *place, 0, row[11]))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_ray_option
+from ..options import add_ray_option, positive_float
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -27,6 +27,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mqtt", action="append", default=[], metavar="mqtt://HOST:PORT/TOPIC",
                    help="publish each event as JSON to this MQTT topic")
     p.add_argument("--output", default="output", help="folder for recordings (default ./output)")
+    p.add_argument("--events-db", default=None, metavar="PATH",
+                   help="the event history (SQLite; snapshots beside it in NAME-snapshots/); default "
+                        "OUTPUT/events.db, 'none' to keep no history")
+    p.add_argument("--record-cameras", action="store_true",
+                   help="record every camera from its start into --output, in segments (the review page's clips)")
+    p.add_argument("--record-segment-seconds", type=positive_float, default=600.0, metavar="SECONDS",
+                   help="length of those segments (default 600)")
     p.add_argument("--realtime", action="store_true", help="play files at their frame rate, like cameras")
     p.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp")
     p.add_argument("--open-timeout", type=float, default=5.0, metavar="SECONDS")

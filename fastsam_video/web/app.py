@@ -26,7 +26,7 @@ from .service import Conflict, LiveService
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = {"/": "live.html", "/image": "image.html"}
+PAGES = {"/": "live.html", "/image": "image.html", "/review": "review.html"}
 MAX_UPLOAD = 20 * 2**20  # bytes of one request body
 
 

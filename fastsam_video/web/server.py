@@ -64,6 +64,22 @@ def source_opener(stream, ray: bool = False):
     return open_one
 
 
+def events_db_path(args) -> Path | None:
+    """Where the event history lives: --events-db, else beside the recordings (the state file's
+    folder would be the place once there is one); None for 'none'."""
+    value = getattr(args, "events_db", None)
+    if value is not None and value.lower() == "none":
+        return None
+    return Path(value) if value else Path(args.output) / "events.db"
+
+
+def open_review(args):
+    from ..review import Review
+
+    path = events_db_path(args)
+    return Review(path) if path is not None else None
+
+
 def build(args):
     """(app, live service, outlets) from the parsed `serve` arguments."""
     from ..factory import build_pipeline
@@ -80,14 +96,17 @@ def build(args):
     for outlet in outlets:
         bus.subscribe(outlet.offer)
     try:
+        record_cameras = bool(getattr(args, "record_cameras", False))
+        outputs = OutputOptions(segment_seconds=args.record_segment_seconds if record_cameras else None)
         if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            pipeline = cluster_pipeline(args.ray, [], model, stream, OutputOptions(), stay_open=True)
+            pipeline = cluster_pipeline(args.ray, [], model, stream, outputs, stay_open=True)
         else:
-            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
+            pipeline = build_pipeline([], model, stream, outputs, stay_open=True)
+        review = open_review(args)
         live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
-                           output_dir=args.output, bus=bus)
+                           output_dir=args.output, bus=bus, review=review, record_cameras=record_cameras)
         try:
             for spec in args.sources or [DEMO_SPEC]:
                 live.add_camera(spec)

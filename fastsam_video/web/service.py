@@ -20,6 +20,7 @@ from typing import Callable
 from ..events import Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
+from ..review import Review
 from ..sources import FrameSource, redact_url
 from ..tracker import ObjectPrompt, PromptSet
 from ..types import FastSAMVideoError
@@ -60,8 +61,11 @@ class LiveService:
     its `on_result`, subscribes the bus to its events and starts it."""
 
     def __init__(self, pipeline: Pipeline, open_source: Callable[[str], FrameSource], *,
-                 output_dir: str | Path = "output", bus: EventBus | None = None, display_fps: float = 15.0):
+                 output_dir: str | Path = "output", bus: EventBus | None = None, display_fps: float = 15.0,
+                 review: Review | None = None, record_cameras: bool = False):
         self.pipeline = pipeline
+        self.review = review  # the event store, snapshots and clips (None: live events only)
+        self.record_cameras = record_cameras  # every camera recorded from its start (segments of the pipeline's)
         self.segmenter = pipeline.segmenter
         self.bus = bus or EventBus()
         self.output_dir = Path(output_dir).resolve()
@@ -83,6 +87,9 @@ class LiveService:
             cid = self.pipeline.add_camera(source, prompts)
             self._cameras[cid] = Camera(cid, JpegStream(f"camera {cid}", threading.Event(),
                                                         max_fps=self.display_fps))
+            if self.record_cameras:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                self.pipeline.set_recording(self.output_dir / f"camera{cid}-{{time:%Y%m%d-%H%M%S}}.mp4", cid)
         log.info("camera %d added: %s", cid, redact_url(source.name))
         return cid
 
@@ -141,12 +148,16 @@ class LiveService:
             return
         camera.latest = result
         self.pipeline.mark_displayed(result.camera)
+        if self.review is not None:
+            self.review.on_result(result)
         camera.stream.publish(result.annotated)
 
     def _on_event(self, event: Event) -> None:
         camera = self._cameras.get(event.camera)
         if camera is not None and event.kind in (EventKind.OBJECT_NOT_FOUND, EventKind.OBJECT_REJECTED):
             camera.notes[event.object_id] = event
+        if self.review is not None:
+            event = self.review.record(event)  # numbered: the SSE, webhooks and MQTT carry its id
         self.bus.publish(event)
 
     # -------------------------------------------------------------- objects
@@ -261,4 +272,8 @@ class LiveService:
         for camera in cameras:
             camera.stream.close()
         self._unsubscribe()
-        self.pipeline.close()
+        try:
+            self.pipeline.close()
+        finally:
+            if self.review is not None:
+                self.review.close()

@@ -77,14 +77,18 @@ class Server:
 
 
 def make_server(segmenter, tmp_path: Path, *, token: str | None = None, max_upload: int | None = None,
-                sources=(), bus=None) -> Server:
+                sources=(), bus=None, review=None, segment_seconds: float | None = None) -> Server:
+    """`review`: an event store (`fastsam_video.review.Review`); `segment_seconds`: every camera
+    recorded from its start in segments of that length (the review's clips)."""
     from fastsam_video.web.app import MAX_UPLOAD, create_app
     from fastsam_video.web.imaging import ImageSegmenter
     from fastsam_video.pipeline import Pipeline
     from fastsam_video.web.service import LiveService
 
-    pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True, text_encoder=tiny_text_encoder)
-    live = LiveService(pipeline, opener, output_dir=tmp_path / "recordings", bus=bus)
+    pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True, text_encoder=tiny_text_encoder,
+                        segment_seconds=segment_seconds)
+    live = LiveService(pipeline, opener, output_dir=tmp_path / "recordings", bus=bus, review=review,
+                       record_cameras=segment_seconds is not None)
     for spec in sources:
         live.add_camera(str(spec))
     app = create_app(live, ImageSegmenter(segmenter, tiny_text_encoder), token=token,

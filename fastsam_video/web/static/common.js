@@ -3,7 +3,7 @@
 "use strict";
 
 (function nav() {
-  const links = [["/", "Live"], ["/image", "Image"], ["/docs", "API"]].map(([href, text]) =>
+  const links = [["/", "Live"], ["/review", "Review"], ["/image", "Image"], ["/docs", "API"]].map(([href, text]) =>
     `<a href="${href}"${href === location.pathname ? ' class="here"' : ""}>${text}</a>`).join("");
   document.getElementById("nav").insertAdjacentHTML("afterbegin", `<h1>fastsam-video</h1>${links}`);
 })();
