@@ -81,7 +81,7 @@ def _read_span(segment: Segment, start: float, end: float, files: ExitStack) -> 
                 packets.append(packet)
     except (av.error.FFmpegError, EOFError) as err:  # a file still being written ends mid-fragment
         log.debug("clip: %s read up to its last fragment (%s)", segment.path, err)
-    if not packets:
+    if not packets or float(packets[-1].pts * tb) < t_start:  # nothing of the span (a file cut short by a kill)
         return None
     ctx = stream.codec_context
     first = float(packets[0].pts * tb)
