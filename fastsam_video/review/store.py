@@ -254,19 +254,24 @@ class EventStore:
                           "ORDER BY start_wall", (camera, start_wall if first is None else first, end_wall))
         return [Segment(r["path"], r["camera"], r["start_wall"]) for r in rows]
 
-    def history(self, *, camera: int | None = None, kind: str | None = None, zone: str | None = None,
+    def history(self, *, camera: int | None = None, kind: str | list[str] | None = None, zone: str | None = None,
                 since: float | None = None, until: float | None = None, reviewed: bool | None = None,
                 limit: int = 50, before_id: int | None = None) -> list[dict]:
         """Events newest first (by id), at most `limit`, each with id < `before_id` when given (the
-        next page: the last id of this one). `since` / `until` bound the wall time (seconds)."""
+        next page: the last id of this one). `kind`: one or a list; `since` / `until` bound the wall
+        time (seconds)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise StoreError(f"limit: expected 1 to {MAX_LIMIT}, got {limit}")
         db = self._db()
         where, args = [], []
-        for column, value in (("camera", camera), ("kind", kind), ("zone", zone)):
+        for column, value in (("camera", camera), ("zone", zone)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
+        kinds = [kind] if isinstance(kind, str) else list(kind or ())
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args += kinds
         if reviewed is not None:
             where.append("reviewed = ?")
             args.append(int(reviewed))

@@ -45,12 +45,17 @@ def wall_time(name: str, value: str | None) -> float | None:
                          f"got {value[:40]!r}") from None
 
 
-def known_kind(kind: str | None) -> str | None:
+def known_kinds(kind: str | None) -> list[str] | None:
+    """`kind`: one kind or several, comma-separated."""
     if kind in (None, ""):
         return None
-    if kind not in {k.value for k in EventKind}:
-        raise BadRequest(f"kind: expected one of {', '.join(k.value for k in EventKind)}, got {kind[:40]!r}")
-    return kind
+    kinds = [k.strip() for k in kind.split(",") if k.strip()]
+    known = {k.value for k in EventKind}
+    for k in kinds:
+        if k not in known:
+            raise BadRequest(f"kind: expected one of {', '.join(sorted(known))} (or several, comma-separated), "
+                             f"got {k[:40]!r}")
+    return kinds
 
 
 def event_or_404(review: Review, eid: int) -> dict:
@@ -58,6 +63,12 @@ def event_or_404(review: Review, eid: int) -> dict:
     if event is None:
         raise NotFound(f"no event {eid}: GET /api/events/history lists them")
     return event
+
+
+@router.get("/kinds")
+def kinds() -> dict:
+    """Every event kind the history can hold."""
+    return {"kinds": [k.value for k in EventKind]}
 
 
 @router.get("/history")
@@ -70,7 +81,7 @@ def history(request: Request, camera: int | None = None, kind: str | None = None
         raise BadRequest(f"limit: expected 1 to {MAX_LIMIT}, got {limit}")
     try:
         events = review_of(request).store.history(
-            camera=camera, kind=known_kind(kind), zone=zone or None, since=wall_time("since", since),
+            camera=camera, kind=known_kinds(kind), zone=zone or None, since=wall_time("since", since),
             until=wall_time("until", until), reviewed=reviewed, limit=limit, before_id=before_id)
     except StoreError as err:
         raise BadRequest(str(err)) from None
