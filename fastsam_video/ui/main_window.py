@@ -35,6 +35,7 @@ from ..sources import FrameSource, redact_url
 from ..tracker import PromptSet
 from ..types import FastSAMVideoError, PromptError
 from .camera_grid import CameraGrid
+from .events_panel import EventsPanel
 from .panels import ObjectsPanel, RecordingPanel, StatsPanel
 from .prompting import NEW, point_gesture
 from .session import PipelineFactory, Sessions, one_line
@@ -237,6 +238,7 @@ class MainWindow(QMainWindow):
         self.record_button, self.record_label = self.recording_panel.record_button, self.recording_panel.record_label
         self.stats_panel = StatsPanel()
         self.stat_labels = self.stats_panel.labels
+        self.events_panel = EventsPanel()
 
         panel = QWidget()
         panel.setMinimumWidth(270)
@@ -244,6 +246,7 @@ class MainWindow(QMainWindow):
         side = QVBoxLayout(panel)
         side.setContentsMargins(6, 0, 0, 0)
         side.addWidget(objects, 1)
+        side.addWidget(self.events_panel)
         side.addWidget(self.recording_panel)
         side.addWidget(self.stats_panel)
 
@@ -522,6 +525,8 @@ class MainWindow(QMainWindow):
                 continue
             result, events = shown
             self.grid.tiles[camera].view.set_frame(result.annotated)
+            for event in events:  # the tracker's events, with the frame they were found on
+                self.events_panel.add(event, result.annotated, f"camera {camera + 1}")
             if self._pipeline is not None:
                 self._pipeline.mark_displayed(camera)
             line = self.state.status_line(camera, events)
@@ -536,6 +541,8 @@ class MainWindow(QMainWindow):
         pipeline = self._pipeline
         if generation != self._generation or pipeline is None:
             return
+        latest = self.camera_latest(event.camera) if event.camera < self.camera_count else None
+        self.events_panel.add(event, latest.annotated if latest is not None else None, f"camera {event.camera + 1}")
         if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on
             self.show_error(one_line(event.message()))
             mine = self._recording_camera == event.camera or (self._recording_camera is None and
