@@ -67,6 +67,7 @@ COLUMNS = ("id", "camera", "kind", "object_id", "zone", "direction", "pts", "wal
 KNOWN = {"kind", "camera", "object_id", "zone", "direction", "pts", "wall_time", "detail", "message", "id"}
 REORDER_S = 60.0  # events reach the store at most this long after their wall time (history's time bounds)
 MAX_LIMIT = 500
+BATCH_WAIT_S = 0.05  # an event is committed at most this long (plus the commit) after add()
 PRUNE_EVERY_S = 60.0  # how often the writer looks for recording files that are gone
 
 
@@ -178,6 +179,7 @@ class EventStore:
                 if self._stop.is_set():
                     return
                 continue
+            self._stop.wait(BATCH_WAIT_S)  # gather a batch: a few commits a second, not one per event
             while len(items) < self._batch:
                 try:
                     items.append(self._queue.get_nowait())
