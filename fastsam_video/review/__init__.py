@@ -12,6 +12,8 @@ import collections
 from dataclasses import replace
 from pathlib import Path
 
+import av
+
 from ..events import Event, EventKind
 from .clips import Clip, ClipError, cut_clip
 from .snapshots import SnapshotWriter
@@ -64,7 +66,10 @@ class Review:
         if not any(Path(s.path).exists() for s in segments):
             self.store.prune_missing()
             raise ClipError(f"event {eid} has no clip: its recording was deleted")
-        clip = cut_clip([s for s in segments if Path(s.path).exists()], wall - pre, wall + post)
+        try:
+            clip = cut_clip([s for s in segments if Path(s.path).exists()], wall - pre, wall + post)
+        except (av.error.FFmpegError, OSError, ValueError) as err:  # a damaged file, a full temp folder
+            raise ClipError(f"event {eid}: its recording cannot be cut ({type(err).__name__}: {err})") from err
         return clip, clip.offset_of(wall)
 
     def close(self) -> None:

@@ -96,6 +96,13 @@ def build(args):
     for outlet in outlets:
         bus.subscribe(outlet.offer)
     try:
+        review = open_review(args)  # before the model: an unwritable store fails at once
+    except BaseException:
+        for outlet in outlets:
+            outlet.close()
+        raise
+    live = None
+    try:
         record_cameras = bool(getattr(args, "record_cameras", False))
         outputs = OutputOptions(segment_seconds=args.record_segment_seconds if record_cameras else None)
         if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
@@ -104,7 +111,6 @@ def build(args):
             pipeline = cluster_pipeline(args.ray, [], model, stream, outputs, stay_open=True)
         else:
             pipeline = build_pipeline([], model, stream, outputs, stay_open=True)
-        review = open_review(args)
         live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
                            output_dir=args.output, bus=bus, review=review, record_cameras=record_cameras)
         try:
@@ -116,6 +122,8 @@ def build(args):
     except BaseException:
         for outlet in outlets:
             outlet.close()
+        if review is not None and live is None:  # else LiveService.close closed it
+            review.close()
         raise
     images = ImageSegmenter(pipeline.segmenter, lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device))
     return create_app(live, images, token=args.token), live, outlets
