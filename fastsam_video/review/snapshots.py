@@ -3,7 +3,7 @@
 `offer(result, event_ids)` is called on the pipeline's results thread for every result and only
 queues references (bounded; a full queue skips the frame, and counts the snapshots it held).
 The writer thread saves, for each event id, the annotated frame (`<id>.jpg`) and the clean one
-(`<id>-clean.jpg`); and for each tracked object its best frame so far (the largest visible mask),
+(`<id>-clean.jpg`), encoded once per frame (the frame's other events get hard links); and for each tracked object its best frame so far (the largest visible mask),
 cropped around the object, as the object's thumbnail (`tracks/<track>.jpg`, the store's track key).
 Files are written to a temporary name and renamed, so a reader never sees half a JPEG.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 from pathlib import Path
 
@@ -35,6 +36,15 @@ def write_jpeg(path: Path, image: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data.tobytes())
     os.replace(tmp, path)
+
+
+def link(existing: Path, new: Path) -> None:
+    """`new` names the same file as `existing` (a hard link; a copy where links are refused)."""
+    new.unlink(missing_ok=True)
+    try:
+        os.link(existing, new)
+    except OSError:
+        shutil.copyfile(existing, new)
 
 
 def crop_around(image: np.ndarray, box, margin: float = 0.25) -> np.ndarray:
@@ -86,9 +96,12 @@ class SnapshotWriter:
             except queue.Empty:
                 continue
             try:
-                for eid in event_ids:
-                    write_jpeg(self.event_path(eid), result.annotated)
-                    write_jpeg(self.event_path(eid, clean=True), result.frame.image)
+                for k, eid in enumerate(event_ids):
+                    for clean, image in ((False, result.annotated), (True, result.frame.image)):
+                        if k == 0:
+                            write_jpeg(self.event_path(eid, clean), image)
+                        else:  # events of one frame share its files: encoded once
+                            link(self.event_path(event_ids[0], clean), self.event_path(eid, clean))
                     self.written += 1
                 self._best_frames(result)
             except (OSError, cv2.error) as err:  # a full disk: this frame's files are skipped

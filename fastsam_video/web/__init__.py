@@ -29,7 +29,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", default="output", help="folder for recordings (default ./output)")
     p.add_argument("--events-db", default=None, metavar="PATH",
                    help="the event history (SQLite; snapshots beside it in NAME-snapshots/); default "
-                        "OUTPUT/events.db, 'none' to keep no history")
+                        "events.db beside the state file, else OUTPUT/events.db; 'none' to keep no history")
     p.add_argument("--record-cameras", action="store_true",
                    help="record every camera from its start into --output, in segments (the review page's clips)")
     p.add_argument("--record-segment-seconds", type=positive_float, default=600.0, metavar="SECONDS",

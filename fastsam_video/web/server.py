@@ -65,12 +65,15 @@ def source_opener(stream, ray: bool = False):
 
 
 def events_db_path(args) -> Path | None:
-    """Where the event history lives: --events-db, else beside the recordings (the state file's
-    folder would be the place once there is one); None for 'none'."""
+    """Where the event history lives: --events-db, else beside the state file (`--state`, when
+    the server has one), else beside the recordings; None for 'none'."""
     value = getattr(args, "events_db", None)
     if value is not None and value.lower() == "none":
         return None
-    return Path(value) if value else Path(args.output) / "events.db"
+    if value:
+        return Path(value)
+    state = getattr(args, "state", None)
+    return Path(state).with_name("events.db") if state else Path(args.output) / "events.db"
 
 
 def open_review(args):

@@ -146,3 +146,18 @@ def test_snapshots_of_events_and_the_best_frame_of_an_object(tmp_path, review):
     track = review.store.get(lost.id) if review.store.flush() else None
     thumb = cv2.imread(str(review.snapshots.track_path(track["track"])))
     assert thumb is not None and abs(max(thumb.shape[:2]) - 2 * 60 * 1.5) < 20  # the 60 px disc, with its margin
+
+
+def test_events_of_one_frame_share_its_snapshot_files(tmp_path, review):
+    from fastsam_video.pipeline import Result
+    from fastsam_video.types import Frame, Segmentation
+
+    image = np.full((60, 80, 3), 90, np.uint8)
+    result = Result(Frame(image, 0, 0.0), Segmentation.empty(60, 80), image, (), (), (), 0.0)
+    ids = [review.record(Event(EventKind.OBJECT_LOST, 0, object_id=k)).id for k in range(3)]
+    review.on_result(result)
+    review.snapshots.close()
+    files = [review.snapshots.event_path(i) for i in ids]
+    assert all(f.exists() for f in files)
+    assert len({f.stat().st_ino for f in files}) == 1  # one JPEG, three names
+    assert cv2.imread(str(files[2])).shape == (60, 80, 3)
