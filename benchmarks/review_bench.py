@@ -172,6 +172,28 @@ def clip_cut(folder: Path) -> None:
         print(f"  {where:12s}: {np.median(times) * 1e3:.0f} ms (median of 5), {clip.frames} frames, "
               f"{len(clip.data) / 2**20:.1f} MB, remuxed={clip.remuxed}, event at {offset:.2f} s")
     review.close()
+    long_segment(folder)
+
+
+def long_segment(folder: Path) -> None:
+    """A default-length (600 s) segment: the clip seeks to the keyframe before it."""
+    from fastsam_video.review import Segment, cut_clip
+    from fastsam_video.sinks import VideoRecorder
+
+    path = folder / "long.mp4"
+    base = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    with VideoRecorder(path, fps_hint=30) as rec:
+        for i in range(30 * 600):
+            rec.write(np.roll(base, i, axis=1), i / 30)
+    segment = [Segment(str(path), 0, 1000.0)]
+    print("\nclip.mp4 of +-5 s from one 600 s segment (160x120, 30 fps, 18,000 packets), median of 5:")
+    for at in (10.0, 300.0, 590.0):
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            clip = cut_clip(segment, 1000.0 + at - 5, 1000.0 + at + 5)
+            times.append(time.perf_counter() - start)
+        print(f"  event at {at:5.0f} s: {np.median(times) * 1e3:.0f} ms, {clip.frames} frames, remuxed={clip.remuxed}")
 
 
 def main() -> None:

@@ -68,6 +68,11 @@ def _read_span(segment: Segment, start: float, end: float, files: ExitStack) -> 
     tb = stream.time_base
     t_start, t_end = start - segment.start_wall, end - segment.start_wall
     packets: list = []
+    if t_start > 0:  # to the keyframe at or before the start: no reading from the top of a 10-min file
+        try:
+            container.seek(int(t_start / tb), stream=stream, backward=True, any_frame=False)
+        except (av.error.FFmpegError, OSError) as err:
+            log.debug("clip: %s read from its start (seek failed: %s)", segment.path, err)
     try:
         for packet in container.demux(stream):
             if packet.pts is None or packet.size == 0:
