@@ -115,8 +115,7 @@ class EventStore:
         self.run = run or time.strftime("%Y%m%d-%H%M%S")  # names this run's object tracks
         self._writer_db = db
         self._next_id = (db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
-        self._open = {row["camera"]: Segment(row["path"], row["camera"], row["start_wall"]) for row in db.execute(
-            "SELECT * FROM segments s WHERE start_wall = (SELECT max(start_wall) FROM segments WHERE camera = s.camera)")}
+        self._open: dict[int, Segment] = {}  # camera -> the file it records to (a new run starts new files)
         self._id_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._batch = batch
