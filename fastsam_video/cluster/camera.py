@@ -418,6 +418,8 @@ class Camera:
                 if path not in self._segments:
                     self._segments.append(path)
                     self.registry.add_segment.remote(self.index, path)
+                    # where the event store finds this camera's clips (wall clock of this node)
+                    self._publish([Event(EventKind.RECORDING_SEGMENT, camera=self.index, pts=frame.pts, detail=path)])
         self._export(frame.index, shown)
         t4 = time.perf_counter()
         self._latest = (frame, annotated, shown, track.lost, track.objects)
