@@ -3,6 +3,7 @@ object's best frame, the clip around it, marking it reviewed; the review page's 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 
@@ -17,6 +18,9 @@ from ..imaging import BadRequest, NotFound
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 MAX_CLIP_SIDE_S = 60.0
+CLIP_CACHE_S = 10.0  # a clip cut is reused this long (a player's range requests; its end may still grow)
+RECENT_CLIPS: dict[tuple, tuple] = {}  # (event, pre, post) -> (time cut, clip, offset); insertion order
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 class ReviewedIn(BaseModel):
@@ -148,13 +152,37 @@ def clip(eid: int, request: Request, pre: float = 5.0, post: float = 5.0) -> Res
             raise BadRequest(f"{name}: expected 0 to {MAX_CLIP_SIDE_S:g} seconds, got {value:g}")
     review = review_of(request)
     event_or_404(review, eid)
-    try:
-        cut, offset = review.clip(eid, pre, post)
-    except ClipError as err:
-        raise NotFound(str(err)) from None
-    return Response(cut.data, media_type="video/mp4", headers={
-        "X-Event-Offset": f"{offset:.3f}", "X-Clip-Remuxed": "1" if cut.remuxed else "0",
-        "Content-Disposition": f'inline; filename="event-{eid}.mp4"', "Cache-Control": "no-cache"})
+    key = (eid, pre, post)
+    cached = RECENT_CLIPS.get(key)
+    if cached is None or time.monotonic() - cached[0] > CLIP_CACHE_S:
+        try:
+            cached = (time.monotonic(), *review.clip(eid, pre, post))
+        except ClipError as err:
+            raise NotFound(str(err)) from None
+        RECENT_CLIPS[key] = cached
+        while len(RECENT_CLIPS) > 8:
+            RECENT_CLIPS.pop(next(iter(RECENT_CLIPS)))
+    _, cut, offset = cached
+    headers = {"X-Event-Offset": f"{offset:.3f}", "X-Clip-Remuxed": "1" if cut.remuxed else "0",
+               "Content-Disposition": f'inline; filename="event-{eid}.mp4"', "Cache-Control": "no-cache",
+               "Accept-Ranges": "bytes"}
+    return ranged(cut.data, request.headers.get("range"), headers)
+
+
+def ranged(data: bytes, header: str | None, headers: dict) -> Response:
+    """The whole MP4, or the one byte range asked for (206): a browser's player seeks with these."""
+    match = RANGE.fullmatch(header.strip()) if header else None
+    if match is None or not (match[1] or match[2]):
+        return Response(data, media_type="video/mp4", headers=headers)
+    size = len(data)
+    if match[1]:
+        start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
+    else:  # the last N bytes
+        start, end = max(0, size - int(match[2])), size - 1
+    if start >= size or end < start:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    return Response(data[start:end + 1], status_code=206, media_type="video/mp4",
+                    headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
 
 
 @router.post("/{eid}/reviewed")
