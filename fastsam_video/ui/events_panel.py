@@ -13,7 +13,8 @@ from PyQt6.QtWidgets import QDialog, QGroupBox, QLabel, QListWidget, QListWidget
 from ..events import Event, EventKind
 
 MAX_ROWS = 500  # rows kept (the oldest go)
-MAX_SNAPSHOTS = 100  # the newest rows keep their frame (a reference to the result's image, no copy)
+MAX_FRAME_BYTES = 200 * 2**20  # the newest rows keep their frame (a reference to the result's image, no
+# copy) within this much memory: about 70 frames at 720p; events of one frame share it
 QUIET = {EventKind.RECORDING_SEGMENT}  # bookkeeping, not shown
 
 
@@ -60,6 +61,7 @@ class EventsPanel(QGroupBox):
         self.list.itemDoubleClicked.connect(self.show_snapshot)
         box.addWidget(self.list)
         self._frames: list[QListWidgetItem] = []  # rows holding a frame, oldest first
+        self._bytes = 0  # memory of the distinct frames they hold
         self.dialog: SnapshotDialog | None = None
 
     def add(self, event: Event, frame: np.ndarray | None, camera_name: str) -> None:
@@ -70,15 +72,28 @@ class EventsPanel(QGroupBox):
         if frame is None:
             item.setForeground(Qt.GlobalColor.gray)
         else:
+            if not any(f is frame for f in self._frame_refs()):
+                self._bytes += frame.nbytes
             self._frames.append(item)
-            if len(self._frames) > MAX_SNAPSHOTS:
-                old = self._frames.pop(0)
-                old.setData(Qt.ItemDataRole.UserRole, (old.data(Qt.ItemDataRole.UserRole)[0], None))
+            while self._bytes > MAX_FRAME_BYTES and len(self._frames) > 1:
+                self._drop_frame(self._frames[0])
         self.list.insertItem(0, item)
         while self.list.count() > MAX_ROWS:
             gone = self.list.takeItem(self.list.count() - 1)
             if gone in self._frames:
-                self._frames.remove(gone)
+                self._drop_frame(gone)
+
+    def _frame_refs(self) -> list[np.ndarray]:
+        return [item.data(Qt.ItemDataRole.UserRole)[1] for item in self._frames]
+
+    def _drop_frame(self, item: QListWidgetItem) -> None:
+        """The row forgets its frame (its memory is freed once no other row holds it)."""
+        self._frames.remove(item)
+        event, frame = item.data(Qt.ItemDataRole.UserRole)
+        item.setData(Qt.ItemDataRole.UserRole, (event, None))
+        item.setForeground(Qt.GlobalColor.gray)
+        if not any(f is frame for f in self._frame_refs()):
+            self._bytes -= frame.nbytes
 
     def events(self) -> list[Event]:
         """The rows' events, newest first."""

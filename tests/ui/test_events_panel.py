@@ -37,3 +37,23 @@ def test_events_panel_lists_events_and_double_click_shows_the_snapshot(qtbot, wi
     rgb = pixels[:, :3 * w].reshape(h, w, 3)
     assert np.abs(rgb.astype(int) - frame[:, :, ::-1]).mean() < 1  # the event's own frame, not the newest one
     dialog.close()
+
+
+def test_rows_keep_frames_within_the_memory_budget(qtbot, monkeypatch):
+    from fastsam_video.events import Event
+    from fastsam_video.ui import events_panel
+    from fastsam_video.ui.events_panel import EventsPanel
+
+    monkeypatch.setattr(events_panel, "MAX_FRAME_BYTES", 3 * 100 * 100 * 3)  # three frames of 100 x 100
+    panel = EventsPanel()
+    qtbot.addWidget(panel)
+    frames = [np.full((100, 100, 3), k, np.uint8) for k in range(5)]
+    for k, frame in enumerate(frames):
+        for _ in range(2):  # two events on each frame: they share it
+            panel.add(Event(EventKind.OBJECT_LOST, object_id=k), frame, "camera 1")
+    kept = [panel.list.item(i).data(Qt.ItemDataRole.UserRole)[1] for i in range(panel.list.count())]
+    assert len(kept) == 10
+    assert [f is not None for f in kept] == [True] * 6 + [False] * 4  # the newest three frames
+    assert kept[0] is frames[4] and kept[5] is frames[2]
+    panel.add(Event(EventKind.RECORDING_SEGMENT, detail="/x.mp4"), frames[0], "camera 1")  # bookkeeping: not shown
+    assert panel.list.count() == 10
