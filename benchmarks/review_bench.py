@@ -81,6 +81,9 @@ def history_queries(path: Path, n: int, t_end: float) -> None:
         "last 24 h, camera 2": dict(since=t_end - 86400, camera=2),
         "a day 2 weeks ago": dict(since=t_end - 15 * 86400, until=t_end - 14 * 86400),
         "page at the middle (before_id)": dict(before_id=deep),
+        "camera 3, zone gate, kind loitering": dict(camera=3, zone="gate", kind="loitering"),
+        "reviewed, camera 3, kind loitering": dict(reviewed=True, camera=3, kind="loitering"),
+        "camera 9 (none)": dict(camera=9),
         "alerts (6 kinds), camera 1": dict(camera=1, kind=["object_added", "object_lost", "zone_entered",
                                                            "zone_left", "line_crossed", "loitering"]),
     }

@@ -53,7 +53,8 @@ CREATE INDEX IF NOT EXISTS events_camera ON events (camera, id);
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
 CREATE INDEX IF NOT EXISTS events_camera_kind ON events (camera, kind, id);
 CREATE INDEX IF NOT EXISTS events_zone ON events (zone, id) WHERE zone IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_wall ON events (wall_time);
+CREATE INDEX IF NOT EXISTS events_reviewed ON events (reviewed, id);
+CREATE INDEX IF NOT EXISTS events_wall ON events (wall_time, camera, kind);  -- covers the timeline
 CREATE INDEX IF NOT EXISTS events_segment ON events (segment) WHERE segment IS NOT NULL;
 CREATE TABLE IF NOT EXISTS segments (
     path TEXT PRIMARY KEY,
