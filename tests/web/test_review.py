@@ -153,3 +153,15 @@ def test_bad_requests_get_one_line_4xx(rclient, path, status, words):
 def test_reviewing_an_unknown_event_is_404(rclient):
     response = rclient.post("/api/events/999999/reviewed")
     assert response.status_code == 404 and "no event 999999" in response.json()["error"]
+
+
+def test_where_the_event_history_lives():
+    from argparse import Namespace
+
+    from fastsam_video.web.server import events_db_path
+
+    assert events_db_path(Namespace(output="rec", events_db=None)).as_posix() == "rec/events.db"
+    assert events_db_path(Namespace(output="rec", events_db="/data/h.db")).as_posix() == "/data/h.db"
+    assert events_db_path(Namespace(output="rec", events_db="none")) is None
+    assert events_db_path(Namespace(output="rec", events_db=None, state="/etc/site/state.json")).as_posix() == \
+        "/etc/site/events.db"  # beside the state file, once the server has one
