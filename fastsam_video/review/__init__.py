@@ -31,15 +31,24 @@ class Review:
     def __init__(self, db_path: str | Path, snapshots: str | Path | None = None):
         db_path = Path(db_path)
         self.store = EventStore(db_path)
-        self.snapshots = SnapshotWriter(snapshots or db_path.with_name(f"{db_path.stem}-snapshots"), self.store.run)
+        self.snapshots = SnapshotWriter(snapshots or db_path.with_name(f"{db_path.stem}-snapshots"), self.track_of)
         self._waiting: dict[int, collections.deque[int]] = {}  # camera -> ids of events without a snapshot yet
+        self._added: dict[tuple[int, int], int] = {}  # (camera, object id) -> times added (ids come back)
+
+    def track_of(self, camera: int, object_id: int) -> str:
+        """The name of an object's track (its thumbnail): unique across runs and reused ids."""
+        n = self._added.get((camera, object_id), 1)
+        return f"{self.store.run}-{camera}-{object_id}" + (f"-{n}" if n > 1 else "")
 
     def record(self, event: Event) -> Event:
-        eid = self.store.add(event)
+        if event.object_id is not None and event.kind is EventKind.OBJECT_ADDED:
+            key = (event.camera, event.object_id)
+            self._added[key] = self._added.get(key, 0) + 1
+            self.snapshots.forget(*key)  # a new object with this id: a new best frame
+        eid = self.store.add(event, self.track_of(event.camera, event.object_id) if event.object_id is not None
+                             else None)
         if event.kind not in (EventKind.CAMERA_REMOVED, EventKind.CAMERA_ENDED, EventKind.RECORDING_SEGMENT):
             self._waiting.setdefault(event.camera, collections.deque()).append(eid)
-        if event.kind in (EventKind.OBJECT_REMOVED, EventKind.OBJECT_DROPPED) and event.object_id is not None:
-            self.snapshots.forget(event.camera, event.object_id)
         return replace(event, id=eid)
 
     def on_result(self, result) -> None:

@@ -16,6 +16,7 @@ import queue
 import shutil
 import threading
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -65,10 +66,10 @@ def crop_around(image: np.ndarray, box, margin: float = 0.25) -> np.ndarray:
 class SnapshotWriter:
     """The JPEGs of events and objects under `folder`, from one thread."""
 
-    def __init__(self, folder: str | Path, run: str, maxsize: int = 64):
+    def __init__(self, folder: str | Path, track_of: Callable[[int, int], str], maxsize: int = 64):
         self.folder = Path(folder)
         (self.folder / "tracks").mkdir(parents=True, exist_ok=True)
-        self.run = run
+        self.track_of = track_of  # (camera, object id) -> the name of the object's thumbnail
         self.written = 0
         self.dropped = 0  # event snapshots skipped because the queue was full
         self._best: dict[tuple[int, int], float] = {}  # (camera, object) -> mask area of its saved thumbnail
@@ -120,7 +121,7 @@ class SnapshotWriter:
             key = (result.camera, oid)
             if area > self._best.get(key, 0.0) * BETTER and area > 0:
                 self._best[key] = area
-                write_jpeg(self.track_path(f"{self.run}-{result.camera}-{oid}"),
+                write_jpeg(self.track_path(self.track_of(result.camera, oid)),
                            crop_around(result.annotated, seg.boxes[k]))
 
     def forget(self, camera: int, object_id: int) -> None:

@@ -127,14 +127,16 @@ class EventStore:
         self._worker = Worker(self._run, name="event store").start()
 
     # -------------------------------------------------------------- writing (any thread, never waits)
-    def add(self, event: Event) -> int:
-        """Queues `event`; returns its id (also when the queue was full and it was dropped)."""
+    def add(self, event: Event, track: str | None = None) -> int:
+        """Queues `event`; returns its id (also when the queue was full and it was dropped). `track`
+        names the object's thumbnail (default: run, camera and object id)."""
         with self._id_lock:
             eid = self._next_id
             self._next_id += 1
         fields = event.to_dict()
         extra = {k: v for k, v in fields.items() if k not in KNOWN and v is not None}
-        track = (f"{self.run}-{event.camera}-{event.object_id}" if event.object_id is not None else None)
+        if track is None and event.object_id is not None:
+            track = f"{self.run}-{event.camera}-{event.object_id}"
         row = (eid, event.camera, str(event.kind), event.object_id, fields.get("zone"), fields.get("direction"),
                event.pts, event.wall_time, event.detail or "", fields.get("message") or "", track,
                json.dumps(extra) if extra else None)

@@ -161,3 +161,13 @@ def test_events_of_one_frame_share_its_snapshot_files(tmp_path, review):
     assert all(f.exists() for f in files)
     assert len({f.stat().st_ino for f in files}) == 1  # one JPEG, three names
     assert cv2.imread(str(files[2])).shape == (60, 80, 3)
+
+
+def test_an_object_id_used_again_gets_its_own_thumbnail(tmp_path, review):
+    first = review.record(Event(EventKind.OBJECT_ADDED, 0, object_id=1)).id
+    review.record(Event(EventKind.OBJECT_REMOVED, 0, object_id=1))
+    second = review.record(Event(EventKind.OBJECT_ADDED, 0, object_id=1)).id  # the id comes back
+    other = review.record(Event(EventKind.OBJECT_ADDED, 1, object_id=1)).id  # another camera
+    review.store.flush()
+    tracks = [review.store.get(i)["track"] for i in (first, second, other)]
+    assert len(set(tracks)) == 3 and tracks[1] == tracks[0] + "-2"
