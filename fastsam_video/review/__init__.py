@@ -61,7 +61,8 @@ class Review:
                 ids.append(waiting.popleft())
             except IndexError:
                 break
-        self.snapshots.offer(result, ids)
+        if ids or result.objects:  # a frame with nothing to save or to measure is not queued
+            self.snapshots.offer(result, ids)
 
     def clip(self, eid: int, pre: float = PRE_S, post: float = POST_S) -> tuple[Clip, float]:
         """(the clip around event `eid`, the event's offset in it). ClipError if there is none."""
