@@ -157,6 +157,7 @@ class ZoneAnalyser:
         self._rasters: dict[str, ZoneRaster] = {}
         self._lines_px: dict[str, np.ndarray] = {}
         self.counts: tuple[ZoneCount, ...] = ()
+        self._flashing: dict[int, int] = {}  # object id -> frames left to draw it highlighted
 
     # -------------------------------------------------------------- configuration (any thread)
     def set_zones(self, zones: ZoneSet) -> None:
@@ -212,7 +213,9 @@ class ZoneAnalyser:
                 if state.finder is not None:
                     new_boxes += state.finder.update(everything, union, self._rasters[state.zone.name], stride)
         self.counts = tuple(self._counts())
-        return ZoneUpdate(tuple(events), self.counts, tuple(new_boxes), tuple(flashing))
+        self._flashing = {o: n - 1 for o, n in self._flashing.items() if n > 1 and o in alive}
+        self._flashing.update({o: FLASH_FRAMES for o in flashing})
+        return ZoneUpdate(tuple(events), self.counts, tuple(new_boxes), tuple(self._flashing))
 
     def _observe_inside(self, zone: Zone, raster: ZoneRaster, seg: Segmentation, k: int, win: MaskWindow) -> bool:
         if zone.presence is Presence.BOTTOM_CENTER:

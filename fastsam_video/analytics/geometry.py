@@ -266,8 +266,36 @@ class ZoneSet:
 
 # ---------------------------------------------------------------- command-line spellings
 
-def _flag_points(text: str, flag: str, example: str) -> tuple[str, list[Point]]:
-    name, sep, coords = text.rpartition(":")
+OPTION_KEYS = {"loiter": "loiter_seconds", "loiter_seconds": "loiter_seconds", "inertia": "inertia",
+               "cooldown": "cooldown", "min_fraction": "min_fraction", "presence": "presence",
+               "detect_new": "detect_new"}
+
+
+def _flag_options(text: str, flag: str, options: str, allowed: set[str]) -> dict:
+    """KEY=VALUE,KEY=VALUE after the points (e.g. loiter=30,inertia=5)."""
+    out: dict = {}
+    for item in filter(None, (part.strip() for part in options.split(","))):
+        key, sep, value = item.partition("=")
+        field_name = OPTION_KEYS.get(key.strip())
+        if not sep or field_name not in allowed:
+            raise ZoneError(f"{flag} {text!r}: unknown option {item!r}: expected KEY=VALUE with KEY one of "
+                            f"{', '.join(sorted(k for k, v in OPTION_KEYS.items() if v in allowed))}")
+        value = value.strip()
+        if field_name == "detect_new":
+            out[field_name] = value.lower() in ("1", "true", "yes", "on")
+        elif field_name == "presence":
+            out[field_name] = value
+        else:
+            try:
+                out[field_name] = int(value) if field_name == "inertia" else float(value)
+            except ValueError:
+                raise ZoneError(f"{flag} {text!r}: {key.strip()} expects a number, got {value!r}") from None
+    return out
+
+
+def _flag_points(text: str, flag: str, example: str) -> tuple[str, list[Point], str]:
+    name, sep, rest = text.partition(":")
+    coords, _, options = rest.partition(":")
     if not sep or not name.strip():
         raise ZoneError(f"{flag} {text!r}: expected NAME:{example}")
     points = []
@@ -279,28 +307,31 @@ def _flag_points(text: str, flag: str, example: str) -> tuple[str, list[Point]]:
             points.append(tuple(float(v) for v in values))
         except ValueError:
             raise ZoneError(f"{flag} {text!r}: {part!r} is not a pair of numbers; expected NAME:{example}") from None
-    return name.strip(), points
+    return name.strip(), points, options
 
 
 def parse_zone(text: str) -> Zone:
-    """--zone NAME:X,Y;X,Y;X,Y[;...] (fractions 0-1 of the frame)."""
-    name, points = _flag_points(text, "--zone", "X,Y;X,Y;X,Y (e.g. door:0.1,0.5;0.4,0.5;0.4,0.9)")
+    """--zone NAME:X,Y;X,Y;X,Y[;...][:OPTIONS] (fractions 0-1 of the frame; OPTIONS e.g.
+    loiter=30,inertia=5,presence=bottom_center,min_fraction=0.3,cooldown=5,detect_new=1)."""
+    name, points, options = _flag_points(text, "--zone", "X,Y;X,Y;X,Y (e.g. door:0.1,0.5;0.4,0.5;0.4,0.9)")
     if any(len(p) != 2 for p in points):
         raise ZoneError(f"--zone {text!r}: each point is X,Y, points separated by ';'")
+    options = _flag_options(text, "--zone", options, ZONE_KEYS)
     try:
-        return Zone(name, tuple(points))
+        return Zone(name, tuple(points), **options)
     except ZoneError as err:
         raise ZoneError(f"--zone {text!r}: {err}") from None
 
 
 def parse_line(text: str) -> Line:
-    """--line NAME:X1,Y1,X2,Y2 (fractions 0-1 of the frame)."""
-    name, points = _flag_points(text, "--line", "X1,Y1,X2,Y2 (e.g. gate:0.5,0,0.5,1)")
+    """--line NAME:X1,Y1,X2,Y2[:OPTIONS] (fractions 0-1 of the frame; OPTIONS inertia=N,cooldown=S)."""
+    name, points, options = _flag_points(text, "--line", "X1,Y1,X2,Y2 (e.g. gate:0.5,0,0.5,1)")
     flat = [v for p in points for v in p]
     if len(flat) != 4:
         raise ZoneError(f"--line {text!r}: expected NAME:X1,Y1,X2,Y2 (4 numbers), got {len(flat)}")
+    options = _flag_options(text, "--line", options, LINE_KEYS)
     try:
-        return Line(name, (flat[0], flat[1]), (flat[2], flat[3]))
+        return Line(name, (flat[0], flat[1]), (flat[2], flat[3]), **options)
     except ZoneError as err:
         raise ZoneError(f"--line {text!r}: {err}") from None
 
