@@ -55,3 +55,38 @@ def line_truth(labels: list[np.ndarray], object_id: int, line: Line) -> list[tup
             out.append((f, "in" if side else "out"))
         current = side
     return out
+
+
+def first_frame_points(labels: list[np.ndarray], objects=(1, 2)) -> list[tuple[int, int]]:
+    """A point inside each object on the first frame (the visible pixel nearest its centroid)."""
+    points = []
+    for object_id in objects:
+        ys, xs = np.nonzero(labels[0] == object_id)
+        k = int(np.argmin((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2))
+        points.append((int(xs[k]), int(ys[k])))
+    return points
+
+
+def assert_zone_events(events: list[dict], labels: list[np.ndarray], zone: Zone, line: Line,
+                       objects=(1, 2), loiter_frame: int | None = 30) -> None:
+    """The zone events of the `patrol` clip (event dicts, any order of other kinds) against the
+    truth: each entry, exit and crossing exactly once, in order, with the right direction,
+    within inertia + 2 frames; loitering once, within a frame of the threshold."""
+    inertia = zone.inertia
+    for object_id in objects:
+        got = [(e["frame"], e["kind"] == "zone_entered") for e in events
+               if e["object_id"] == object_id and e["kind"] in ("zone_entered", "zone_left")]
+        truth = zone_truth(labels, object_id, zone)
+        assert len(got) == len(truth) and [g[1] for g in got] == [t[1] for t in truth], (object_id, got, truth)
+        assert all(0 <= g[0] - t[0] <= inertia + 2 or abs(g[0] - t[0]) <= 1 for g, t in zip(got, truth)), (got, truth)
+        crossed = [(e["frame"], e["direction"]) for e in events
+                   if e["object_id"] == object_id and e["kind"] == "line_crossed"]
+        truth = line_truth(labels, object_id, line)
+        assert [c[1] for c in crossed] == [t[1] for t in truth], (object_id, crossed, truth)
+        assert all(abs(c[0] - t[0]) <= line.inertia + 2 for c, t in zip(crossed, truth)), (crossed, truth)
+    # object 2 waits 1.5 s inside: loitering once, at 1 s after its entry (frame 0), within a frame
+    loitering = [e for e in events if e["kind"] == "loitering"]
+    assert [(e["object_id"], e["zone"]) for e in loitering] == [(2, "left")]
+    assert abs(loitering[0]["frame"] - loiter_frame) <= 1
+    # the line events carry their zone name and pts; the file is in the order they happened
+    assert all(e["zone"] == "mid" and e["pts"] is not None for e in events if e["kind"] == "line_crossed")
