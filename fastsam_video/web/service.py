@@ -221,14 +221,16 @@ class LiveService:
 
     # -------------------------------------------------------------- zones and lines
     def _zone_set(self, cid: int) -> ZoneSet:
-        self.camera(cid)
+        """The camera's zones (the caller holds `_lock`)."""
+        self._known(cid)
         if not hasattr(self.pipeline, "zones_of"):
             raise Conflict("zones run in the local pipeline: this server runs its cameras on a cluster (--ray)")
         return self.pipeline.zones_of(cid)
 
     def zones(self, cid: int) -> list[dict]:
         """Each zone's and line's definition (normalised coordinates) and its counts."""
-        zones = self._zone_set(cid)
+        with self._lock:
+            zones = self._zone_set(cid)
         counts = {c.name: c.to_dict() for c in self.status(cid).zones}
         return [{**region.to_dict(), "kind": region.kind,
                  "counts": counts.get(region.name, {"name": region.name, "kind": region.kind, "count": 0})}
