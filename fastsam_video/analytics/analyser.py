@@ -200,9 +200,15 @@ class ZoneAnalyser:
         events: list[Event] = []
         flashing: list[int] = []
         union = grid_union(windows, height, width, stride) if self._zone_states else None
+        spans = np.array([(w.r0, w.r1, w.c0, w.c1) for w in windows], int).reshape(-1, 4)
         for state in self._zone_states.values():
-            self._update_zone(state, seg, ids, windows, alive, frame_index, t, events, stride)
-            state.coverage = self._rasters[state.zone.name].covered(union)
+            raster = self._rasters[state.zone.name]
+            near = (spans[:, 0] < raster.r1) & (spans[:, 1] > raster.r0) & (spans[:, 2] < raster.c1) \
+                & (spans[:, 3] > raster.c0)  # the box meets the zone's bounding box: worth a look
+            inside = [bool(near[k]) and self._observe_inside(state.zone, raster, seg, k, windows[k])
+                      for k in range(len(ids))]
+            self._update_zone(state, ids, inside, alive, frame_index, t, events)
+            state.coverage = raster.covered(union)
         if self._line_states:
             centroids = [w.centroid(stride) if w.area else _box_center(seg.boxes[k]) for k, w in enumerate(windows)]
             for state in self._line_states.values():
@@ -226,10 +232,9 @@ class ZoneAnalyser:
             return raster.contains(x, y)
         return raster.inside_cells(win) >= zone.min_fraction * win.area
 
-    def _update_zone(self, state: _ZoneState, seg, ids, windows, alive, frame_index, t, events, stride) -> None:
-        zone, raster = state.zone, self._rasters[state.zone.name]
-        for k, object_id in enumerate(ids):
-            inside = self._observe_inside(zone, raster, seg, k, windows[k])
+    def _update_zone(self, state: _ZoneState, ids, observed, alive, frame_index, t, events) -> None:
+        zone = state.zone
+        for object_id, inside in zip(ids, observed):
             obj = state.objects.setdefault(object_id, _Presence())
             if inside == obj.inside:
                 obj.run = _Run()
@@ -261,11 +266,11 @@ class ZoneAnalyser:
     def _update_line(self, state: _LineState, ids, centroids, alive, frame_index, t, events, flashing) -> None:
         line, line_px = state.line, self._lines_px[state.line.name]
         state.flash = max(state.flash - 1, 0)
-        for object_id, pos in zip(ids, centroids):
-            if pos is None:
-                continue
-            d = _signed_distance(line_px, pos)
-            side = 0 if abs(d) < self.band else (1 if d > 0 else -1)
+        (ax, ay), (bx, by) = line_px
+        points = np.array(centroids, float).reshape(-1, 2)
+        distances = ((bx - ax) * (points[:, 1] - ay) - (by - ay) * (points[:, 0] - ax)) / math.hypot(bx - ax, by - ay)
+        sides = np.where(np.abs(distances) < self.band, 0, np.sign(distances)).astype(int).tolist()
+        for object_id, pos, side in zip(ids, centroids, sides):
             obj = state.objects.setdefault(object_id, _Side())
             if side == 0:
                 continue  # on the line: no evidence

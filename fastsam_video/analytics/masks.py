@@ -1,5 +1,5 @@
-"""Masks and zones on a coarse grid: each mask read inside its box only, every `stride`-th pixel
-(a strided view: no copy), and each zone rasterised once per frame size on the same grid.
+"""Masks and zones on a coarse grid: each mask read inside its box only, every `stride`-th pixel,
+and each zone rasterised once per frame size on the same grid.
 At 1080p the grid is 480 x 270; 20 masks against 10 zones cost well under a millisecond."""
 
 from __future__ import annotations
@@ -28,18 +28,15 @@ class MaskWindow:
     r1: int
     c0: int
     c1: int
-    cells: np.ndarray  # (r1 - r0, c1 - c0) bool, a strided view of the full mask
+    cells: np.ndarray  # (r1 - r0, c1 - c0) bool, every `stride`-th pixel of the mask there
     area: int  # true cells
 
     def centroid(self, stride: int) -> tuple[float, float] | None:
         """(x, y) in frame pixels, None for an empty window."""
         if self.area == 0:
             return None
-        rows = np.count_nonzero(self.cells, axis=1)
-        cols = np.count_nonzero(self.cells, axis=0)
-        y = (self.r0 + float(rows @ np.arange(len(rows))) / self.area) * stride
-        x = (self.c0 + float(cols @ np.arange(len(cols))) / self.area) * stride
-        return x, y
+        m = cv2.moments(self.cells.view(np.uint8), binaryImage=True)
+        return (self.c0 + m["m10"] / m["m00"]) * stride, (self.r0 + m["m01"] / m["m00"]) * stride
 
 
 def mask_windows(seg: Segmentation, stride: int) -> list[MaskWindow]:
@@ -51,7 +48,8 @@ def mask_windows(seg: Segmentation, stride: int) -> list[MaskWindow]:
         r0, c0 = max(int(y1) // stride, 0), max(int(x1) // stride, 0)
         r1, c1 = min(-(-int(math.ceil(y2)) // stride), gh), min(-(-int(math.ceil(x2)) // stride), gw)
         r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)
-        cells = seg.masks[k, r0 * stride:r1 * stride:stride, c0 * stride:c1 * stride:stride]
+        # one small contiguous copy: every later count and AND on it runs at memory speed
+        cells = np.ascontiguousarray(seg.masks[k, r0 * stride:r1 * stride:stride, c0 * stride:c1 * stride:stride])
         r1, c1 = r0 + cells.shape[0], c0 + cells.shape[1]
         out.append(MaskWindow(r0, r1, c0, c1, cells, int(np.count_nonzero(cells))))
     return out
