@@ -161,12 +161,12 @@ def parse_labels(text: str) -> list[int]:
     return list(value)
 
 
-def as_argument(parse: Callable):
-    """An argparse `type=` from a parser raising PromptError, so argparse prints our message."""
+def as_argument(parse: Callable, error: type[Exception] = PromptError):
+    """An argparse `type=` from a parser raising `error` (PromptError), so argparse prints our message."""
     def convert(text: str):
         try:
             return parse(text)
-        except PromptError as err:
+        except error as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     convert.__name__ = parse.__name__.removeprefix("parse_")
     return convert
@@ -221,28 +221,15 @@ def prompt_set(args: argparse.Namespace):
 
 # ---------------------------------------------------------------- zones and lines
 
-def _zone_argument(parse: Callable):
-    """An argparse `type=` from analytics' parse_zone / parse_line (one-line errors)."""
-    def convert(text: str):
-        from .analytics.geometry import ZoneError
-
-        try:
-            return parse(text)
-        except ZoneError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    convert.__name__ = parse.__name__.removeprefix("parse_")
-    return convert
-
-
 def add_zone_options(p: argparse.ArgumentParser) -> None:
     """--zone and --line (run, serve, gui): zones and lines of every camera, in fractions 0-1."""
-    from .analytics.geometry import parse_line, parse_zone
+    from .analytics.geometry import ZoneError, parse_line, parse_zone
 
     group = p.add_argument_group("zones and lines (coordinates: fractions 0-1 of the frame's width and height)")
-    group.add_argument("--zone", type=_zone_argument(parse_zone), action="append", default=[],
+    group.add_argument("--zone", type=as_argument(parse_zone, ZoneError), action="append", default=[],
                        metavar="NAME:X,Y;X,Y;X,Y", help="a zone (a polygon of 3 or more points): events when "
                        "an object enters, leaves or loiters in it; repeatable")
-    group.add_argument("--line", type=_zone_argument(parse_line), action="append", default=[],
+    group.add_argument("--line", type=as_argument(parse_line, ZoneError), action="append", default=[],
                        metavar="NAME:X1,Y1,X2,Y2", help="a line: an event when an object crosses it, with the "
                        "direction (in = from its left to its right, looking from the first point); repeatable")
 

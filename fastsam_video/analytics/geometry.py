@@ -156,6 +156,14 @@ class Zone:
                 "detect_new": None if self.detect_new is None else {"min_area": self.detect_new.min_area,
                                                                     "min_frames": self.detect_new.min_frames}}
 
+    @classmethod
+    def from_dict(cls, data: object) -> Zone:
+        """The inverse of `to_dict` (validated: ZoneError names what is wrong)."""
+        region = region_from_dict(data)
+        if not isinstance(region, Zone):
+            raise ZoneError(f"zone: expected a polygon, got the line {region.name!r}")
+        return region
+
 
 @dataclass(frozen=True)
 class Line:
@@ -185,6 +193,14 @@ class Line:
     def to_dict(self) -> dict:
         return {"name": self.name, "line": [list(self.start), list(self.end)], "inertia": self.inertia,
                 "cooldown": self.cooldown}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Line:
+        """The inverse of `to_dict` (validated: ZoneError names what is wrong)."""
+        region = region_from_dict(data)
+        if not isinstance(region, Line):
+            raise ZoneError(f"line: expected a line, got the zone {region.name!r}")
+        return region
 
 
 Region = Zone | Line

@@ -14,6 +14,10 @@ def test_dict_round_trip_keeps_every_option():
                           detect_new=NewObjects(0.01, 7)),
                      Line("gate", (0.5, 0.0), (0.5, 1.0), inertia=2, cooldown=1)))
     assert ZoneSet.from_list(zones.to_list()) == zones
+    zone, line = zones
+    assert Zone.from_dict(zone.to_dict()) == zone and Line.from_dict(line.to_dict()) == line
+    with pytest.raises(ZoneError, match="expected a polygon"):
+        Zone.from_dict(line.to_dict())
 
 
 def test_flags_with_options():
