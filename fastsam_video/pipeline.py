@@ -782,8 +782,10 @@ class Pipeline:
         update = ch.analyser.update(track.segmentation, alive, frame.index, t, everything)
         if update.new_objects:
             prompts = ch.prompts
-            for box in update.new_objects:
-                prompts = prompts.add(ObjectPrompt(prompts.next_id(), box=box))
+            for found in update.new_objects:
+                object_id = prompts.next_id()
+                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
+                ch.analyser.note_new(object_id, found)
             ch.prompts = prompts
         if len(ch.analyser.zones):
             seg = track.segmentation

@@ -35,7 +35,7 @@ from ..events import Event, EventKind
 from ..types import Segmentation
 from .geometry import Line, Presence, Zone, ZoneSet
 from .masks import MaskWindow, ZoneRaster, grid_stride, grid_union, mask_windows
-from .new_objects import NewObjectFinder
+from .new_objects import NewObject, NewObjectFinder
 
 FLASH_FRAMES = 8  # frames a crossed line (and the object crossing it) is drawn highlighted
 
@@ -77,7 +77,7 @@ class ZoneCount:
 class ZoneUpdate:
     events: tuple[Event, ...] = ()
     counts: tuple[ZoneCount, ...] = ()
-    new_objects: tuple[tuple[float, float, float, float], ...] = ()  # xyxy frame pixels
+    new_objects: tuple[NewObject, ...] = ()  # to be tracked; then `note_new(object_id, new_object)`
     flashing: tuple[int, ...] = ()  # objects that just crossed a line
 
 
@@ -114,6 +114,7 @@ class _ZoneState:
     left: int = 0
     coverage: float = 0.0
     finder: NewObjectFinder | None = None
+    origins: dict[int, tuple[int, float]] = field(default_factory=dict)  # found here: (frame, t) first seen
 
 
 @dataclass
@@ -182,6 +183,13 @@ class ZoneAnalyser:
             self._rasters = {z.name: ZoneRaster.of(z, height, width, stride) for z in self.zones.zones}
             self._lines_px = {l.name: np.array([l.start, l.end], float) * [width, height] for l in self.zones.lines}
 
+    def note_new(self, object_id: int, found: NewObject) -> None:
+        """`found` (from `ZoneUpdate.new_objects`) is now tracked as `object_id`: its entry into the
+        zone that found it dates from when that zone first saw it."""
+        state = self._zone_states.get(found.zone)
+        if state is not None:
+            state.origins[object_id] = (found.frame, found.t)
+
     # -------------------------------------------------------------- per frame (one thread)
     def update(self, seg: Segmentation, alive: set[int] | None, frame_index: int, t: float,
                everything: Segmentation | None = None) -> ZoneUpdate:
@@ -213,11 +221,12 @@ class ZoneAnalyser:
             centroids = [w.centroid(stride) if w.area else _box_center(seg.boxes[k]) for k, w in enumerate(windows)]
             for state in self._line_states.values():
                 self._update_line(state, ids, centroids, alive, frame_index, t, events, flashing)
-        new_boxes: list[tuple[float, float, float, float]] = []
+        new_boxes: list[NewObject] = []
         if everything is not None:
             for state in self._zone_states.values():
                 if state.finder is not None:
-                    new_boxes += state.finder.update(everything, union, self._rasters[state.zone.name], stride)
+                    new_boxes += state.finder.update(everything, union, self._rasters[state.zone.name], stride,
+                                                     frame_index, t)
         self.counts = tuple(self._counts())
         self._flashing = {o: n - 1 for o, n in self._flashing.items() if n > 1 and o in alive}
         self._flashing.update({o: FLASH_FRAMES for o in flashing})
@@ -245,6 +254,9 @@ class ZoneAnalyser:
                 if obj.run.frames >= zone.inertia:
                     obj.inside, run = inside, obj.run
                     obj.run = _Run()
+                    origin = state.origins.pop(object_id, None)
+                    if inside and origin is not None and origin[0] < run.frame:
+                        run = _Run(run.frames, *origin)
                     if inside:
                         state.entered += 1
                         obj.entered_t, obj.loitered = run.t, False
@@ -258,6 +270,7 @@ class ZoneAnalyser:
                 events.append(Event(EventKind.LOITERING, object_id=object_id, pts=t, frame=frame_index,
                                     zone=zone.name, detail=f"{t - obj.entered_t:.1f} s"))
         for object_id in [o for o in state.objects if o not in alive]:
+            state.origins.pop(object_id, None)
             if state.objects.pop(object_id).inside:
                 state.left += 1
                 events.append(Event(EventKind.ZONE_LEFT, object_id=object_id, pts=t, frame=frame_index,

@@ -23,9 +23,22 @@ SAME_PLACE_IOU = 0.3
 TRACKED_SHARE = 0.3  # a mask this much covered by tracked objects is one of them (or a part)
 
 
+@dataclass(frozen=True)
+class NewObject:
+    """A mask that became an object: its box (xyxy frame pixels) now, and the frame where the
+    zone first saw it (its entry: the zone backdates the object's `zone_entered` to it)."""
+
+    zone: str
+    box: tuple[float, float, float, float]
+    frame: int
+    t: float
+
+
 @dataclass
 class _Candidate:
     box: np.ndarray
+    frame: int
+    t: float
     frames: int = 1
     handed: bool = False  # already handed back: followed, never handed twice
 
@@ -38,9 +51,9 @@ class NewObjectFinder:
         self.candidates: list[_Candidate] = []
 
     def update(self, everything: Segmentation, tracked: np.ndarray | None, raster: ZoneRaster,
-               stride: int) -> list[tuple[float, float, float, float]]:
-        """Boxes (xyxy frame pixels) of masks that just became new objects. `tracked`: the grid's
-        cells covered by tracked objects."""
+               stride: int, frame_index: int, t: float) -> list[NewObject]:
+        """The masks that just became new objects. `tracked`: the grid's cells covered by tracked
+        objects."""
         h, w = everything.shape
         windows = mask_windows(everything, stride)
         inside = []
@@ -72,9 +85,10 @@ class NewObjectFinder:
                 best = int(ious.argmax())
                 if ious[best] >= SAME_PLACE_IOU:
                     match = self.candidates.pop(best)
-            candidate = _Candidate(box) if match is None else _Candidate(box, match.frames + 1, match.handed)
+            candidate = (_Candidate(box, frame_index, t) if match is None else
+                         _Candidate(box, match.frame, match.t, match.frames + 1, match.handed))
             if candidate.frames >= self.options.min_frames and not candidate.handed:
-                found.append(tuple(float(v) for v in box))
+                found.append(NewObject(self.zone.name, tuple(float(v) for v in box), candidate.frame, candidate.t))
                 candidate.handed = True
             survivors.append(candidate)
         self.candidates = survivors  # one that was not seen this frame starts again (a tracked one is not seen)

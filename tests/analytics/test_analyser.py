@@ -159,5 +159,12 @@ def test_new_objects_are_found_in_a_detect_new_zone():
         everything = background if f < 3 else discs({1: (60, 60), 2: (200 + 2 * f, 150)}, radius=30)
         found.append(analyser.update(empty, set(), f, f / FPS, everything).new_objects)
     assert [f for f, boxes in enumerate(found) if boxes] == [6]  # seen at frames 3, 4, 5, 6
-    (x1, y1, x2, y2), = found[6]
-    assert x1 < 212 < x2 and y1 < 150 < y2
+    (new,) = found[6]
+    x1, y1, x2, y2 = new.box
+    assert x1 < 212 < x2 and y1 < 150 < y2 and (new.zone, new.frame) == ("drive", 3)
+    # tracked from the next frame as object 5: its entry dates from frame 3, when the zone first saw it
+    analyser.note_new(5, new)
+    events = []
+    for f in range(7, 12):
+        events += analyser.update(discs({5: (200 + 2 * f, 150)}, radius=30), {5}, f, f / FPS).events
+    assert [(e.kind, e.object_id, e.frame) for e in events] == [(EventKind.ZONE_ENTERED, 5, 3)]

@@ -13,7 +13,7 @@ from fastsam_video import synth
 from fastsam_video.analytics import parse_line, parse_zone
 
 from ..conftest import ROOT
-from .truth import assert_zone_events, first_frame_points
+from .truth import assert_zone_events, first_frame_points, zone_truth
 
 ZONE = "left:0,0;0.45,0;0.45,1;0,1:loiter=1"
 LINE = "mid:0.5,0,0.5,1"
@@ -56,3 +56,23 @@ def test_bad_zones_are_one_line(flag, expected, capsys):
         code = exit.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and expected in err and len(err.splitlines()) == 1, err
+
+
+def test_a_detect_new_zone_tracks_and_counts_objects_with_no_prompt(patrol, tmp_path):
+    folder, labels = patrol
+    events_file = tmp_path / "events.jsonl"
+    flag = "right:0.55,0;1,0;1,1;0.55,1:detect_new=1"
+    done = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(folder / "video.mp4"), "--zone", flag,
+                           "--events", str(events_file), "--no-window"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    added = [e["object_id"] for e in events if e["kind"] == "object_added"]
+    zone = parse_zone(flag)
+    truths = sorted((zone_truth(labels, davis_id, zone) for davis_id in (1, 2)), key=lambda t: t[0][0])
+    assert len(added) == 2  # each object became one tracked object, once
+    for object_id, truth in zip(added, truths):
+        got = [(e["frame"], e["kind"] == "zone_entered") for e in events
+               if e["object_id"] == object_id and e["kind"] in ("zone_entered", "zone_left")]
+        assert [g[1] for g in got] == [t[1] for t in truth], (object_id, got, truth)
+        assert all(abs(g[0] - t[0]) <= zone.inertia + 2 for g, t in zip(got, truth)), (got, truth)
