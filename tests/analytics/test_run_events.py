@@ -32,12 +32,20 @@ def test_run_events_match_the_true_paths(patrol, tmp_path):
     events_file = tmp_path / "events.jsonl"
     points = [arg for x, y in first_frame_points(labels) for arg in ("--object-points", f"{x},{y}")]
     done = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(folder / "video.mp4"), *points,
-                           "--zone", ZONE, "--line", LINE, "--events", str(events_file), "--no-window"],
+                           "--zone", ZONE, "--line", LINE, "--events", str(events_file), "--no-window",
+                           "--record", str(tmp_path / "out.mp4")],
                           cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert_zone_events(events, labels, parse_zone(ZONE), parse_line(LINE))
-    assert events[-1]["kind"] == "camera_ended"
+    assert events[-1]["kind"] == "recording_stopped" and events[-2]["kind"] == "camera_ended"
+    # the recording shows the zone: its name tag (filled amber or red) at the zone's top-left corner
+    import av
+
+    with av.open(str(tmp_path / "out.mp4")) as video:
+        frame = next(f for i, f in enumerate(video.decode(video=0)) if i == 40).to_ndarray(format="rgb24")
+    r, g, b = frame[6:14, 1:4].reshape(-1, 3).mean(0)
+    assert r > 170 and b < 110, (r, g, b)
 
 
 @pytest.mark.parametrize("flag, expected", [

@@ -131,6 +131,18 @@ def test_live_page_draws_a_zone_and_shows_its_zone_entered_event(server, page):
     zones = server.live.zones(0)
     assert zones[0]["polygon"] == [[pytest.approx(cx / natural[0], abs=0.01), pytest.approx(cy / natural[1], abs=0.01)]
                                    for cx, cy in corners]
+    # a line by a drag, from its first point to its second
+    page.fill("#zone-name", "gate")
+    page.click("#draw-line")
+    page.mouse.move(*screen(x, y + 100))
+    page.mouse.down()
+    page.mouse.move(*screen(x, y - 20), steps=5)
+    page.mouse.move(*screen(x, y - 100), steps=5)
+    page.mouse.up()
+    wait_for(lambda: page.locator("#zones li[data-zone=gate]").count() == 1, 10, "the line listed")
+    start, end = server.live.zones(0)[1]["line"]
+    assert start[1] > end[1] and start[0] == pytest.approx(x / natural[0], abs=0.01)
+    page.locator("#zones li[data-zone=gate] button").click()
     zone.locator("button").click()
     wait_for(lambda: page.locator("#zones li").count() == 0, 10, "the zone deleted")
     page.locator("#objects li").first.locator("button").click()
