@@ -27,6 +27,7 @@ def patrol(tmp_path_factory):
     return folder, labels
 
 
+@pytest.mark.slow
 def test_run_events_match_the_true_paths(patrol, tmp_path):
     folder, labels = patrol
     events_file = tmp_path / "events.jsonl"
@@ -66,6 +67,7 @@ def test_bad_zones_are_one_line(flag, expected, capsys):
     assert code == 2 and expected in err and len(err.splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_a_detect_new_zone_tracks_and_counts_objects_with_no_prompt(patrol, tmp_path):
     folder, labels = patrol
     events_file = tmp_path / "events.jsonl"

@@ -59,6 +59,7 @@ def sse_events(url: str, received: list, stop: threading.Event) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_zones_api_sse_webhook_and_mqtt_carry_the_true_events(segmenter, tmp_path, mosquitto):  # noqa: F811
     clip = next(c for c in synth.zone_scenarios() if c.name == "patrol")
     folder = synth.write_clip(clip, tmp_path)
