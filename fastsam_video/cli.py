@@ -195,7 +195,8 @@ def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None)
 
 
 EVENT_LEVELS = {"camera_failed": logging.WARNING, "sink_failed": logging.WARNING, "camera_connected": logging.INFO,
-                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO}
+                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO, "zone_entered": logging.INFO,
+                "zone_left": logging.INFO, "line_crossed": logging.INFO, "loitering": logging.INFO}
 
 
 def log_event(event) -> None:

@@ -136,10 +136,10 @@ class Zone:
             object.__setattr__(self, "presence", Presence(self.presence))
         except ValueError:
             raise ZoneError(f"{what}: presence: expected mask or bottom_center, got {self.presence!r}") from None
-        _number(self.min_fraction, f"{what}: min_fraction", 0.01, 1.0)
-        _number(self.inertia, f"{what}: inertia", 1, 1000, integer=True)
-        _number(self.loiter_seconds, f"{what}: loiter_seconds", 0.0)
-        _number(self.cooldown, f"{what}: cooldown", 0.0)
+        for name, low, high, integer in (("min_fraction", 0.01, 1.0, False), ("inertia", 1, 1000, True),
+                                         ("loiter_seconds", 0.0, float("inf"), False),
+                                         ("cooldown", 0.0, float("inf"), False)):
+            object.__setattr__(self, name, _number(getattr(self, name), f"{what}: {name}", low, high, integer))
         if isinstance(self.detect_new, dict):
             object.__setattr__(self, "detect_new", NewObjects(**self.detect_new))
         elif self.detect_new is True:
@@ -185,8 +185,8 @@ class Line:
             raise ZoneError(f"{what}: its two points are the same: a line needs two distinct points")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
-        _number(self.inertia, f"{what}: inertia", 1, 1000, integer=True)
-        _number(self.cooldown, f"{what}: cooldown", 0.0)
+        object.__setattr__(self, "inertia", _number(self.inertia, f"{what}: inertia", 1, 1000, integer=True))
+        object.__setattr__(self, "cooldown", _number(self.cooldown, f"{what}: cooldown", 0.0))
 
     kind = "line"
 
