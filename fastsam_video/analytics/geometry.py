@@ -159,10 +159,7 @@ class Zone:
     @classmethod
     def from_dict(cls, data: object) -> Zone:
         """The inverse of `to_dict` (validated: ZoneError names what is wrong)."""
-        region = region_from_dict(data)
-        if not isinstance(region, Zone):
-            raise ZoneError(f"zone: expected a polygon, got the line {region.name!r}")
-        return region
+        return _one_of(cls, data)
 
 
 @dataclass(frozen=True)
@@ -197,10 +194,7 @@ class Line:
     @classmethod
     def from_dict(cls, data: object) -> Line:
         """The inverse of `to_dict` (validated: ZoneError names what is wrong)."""
-        region = region_from_dict(data)
-        if not isinstance(region, Line):
-            raise ZoneError(f"line: expected a line, got the zone {region.name!r}")
-        return region
+        return _one_of(cls, data)
 
 
 Region = Zone | Line
@@ -227,6 +221,14 @@ def region_from_dict(data: object) -> Region:
             raise ZoneError(f"line {data['name']!r}: expected 2 points, got {len(points)}")
         return Line(data["name"], points[0], points[1], **{k: v for k, v in data.items() if k not in ("name", "line")})
     return Zone(**data)
+
+
+def _one_of(cls: type, data: object):
+    region = region_from_dict(data)
+    if not isinstance(region, cls):
+        raise ZoneError(f"{cls.kind}: expected a {'polygon' if cls is Zone else 'line'}, got the {region.kind} "
+                        f"{region.name!r}")
+    return region
 
 
 @dataclass(frozen=True)
