@@ -150,8 +150,8 @@ class ZoneAnalyser:
 
     def __init__(self, zones: ZoneSet | None = None, band: float = 1.5):
         self.band = band
-        self._pending: ZoneSet | None = zones or ZoneSet()
-        self.zones = ZoneSet()
+        self._wanted: ZoneSet = zones or ZoneSet()  # set from any thread; applied when it is not `zones`
+        self.zones = ZoneSet()  # the ones applied (a fresh instance: `_wanted` is applied at the first frame)
         self._zone_states: dict[str, _ZoneState] = {}
         self._line_states: dict[str, _LineState] = {}
         self._size: tuple[int, int] | None = None
@@ -164,10 +164,10 @@ class ZoneAnalyser:
     def set_zones(self, zones: ZoneSet) -> None:
         """Replace the zones; applied at the next frame. A zone or line that kept its definition
         keeps its state and totals; a changed one starts afresh."""
-        self._pending = zones
+        self._wanted = zones  # one reference: no update is lost to a frame applying the previous one
 
     def _apply(self, height: int, width: int) -> None:
-        pending, self._pending = self._pending, None
+        pending = self._wanted if self._wanted is not self.zones else None
         if pending is not None:
             self._zone_states = {z.name: (self._zone_states[z.name] if z.name in self._zone_states
                                           and self._zone_states[z.name].zone == z else
