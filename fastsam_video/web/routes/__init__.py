@@ -1,7 +1,8 @@
 """One router per resource: health, cameras (with the MJPEG stream and snapshot), objects,
-recording, events (Server-Sent Events), review (the event history), segment (the image page)."""
+recording, events (Server-Sent Events), review (the event history), zones and lines, segment (the image
+page)."""
 
-from . import cameras, events, health, objects, recording, review, segment
+from . import cameras, events, health, objects, recording, review, segment, zones
 
 ROUTERS = [health.router, cameras.router, objects.router, recording.router, events.router, review.router,
-           segment.router]
+           zones.router, segment.router]
