@@ -165,3 +165,20 @@ def test_where_the_event_history_lives():
     assert events_db_path(Namespace(output="rec", events_db="none")) is None
     assert events_db_path(Namespace(output="rec", events_db=None, state="/etc/site/state.json")).as_posix() == \
         "/etc/site/events.db"  # beside the state file, once the server has one
+
+
+def test_zone_events_are_stored_with_their_zone(review_server, rclient):
+    """A kind the store was written before (issue 22's zones) goes in with its zone and comes out
+    through the zone filter, with its snapshot and clip."""
+    if not rclient.get("/api/cameras/0/objects").json():
+        rclient.post("/api/cameras/0/objects", json={"box": [40, 40, 200, 200]})
+    made = rclient.post("/api/cameras/0/zones", json={"name": "everywhere",
+                                                     "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]})
+    assert made.status_code == 201, made.text
+    entered = wait_for(lambda: rclient.get("/api/events/history", params={"zone": "everywhere"}).json()["events"]
+                       or None, 30, "a zone event stored")
+    event = entered[-1]
+    assert event["kind"] == "zone_entered" and event["zone"] == "everywhere" and event["object_id"] is not None
+    assert rclient.get("/api/events/history", params={"zone": "everywhere", "kind": "zone_entered"}).json()["events"]
+    wait_for(lambda: rclient.get(f"/api/events/{event['id']}/snapshot.jpg").status_code == 200, 10, "its snapshot")
+    assert event["has_clip"]
