@@ -110,6 +110,9 @@ class EventStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = connect(self.path)
             db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:  # not a database, or a damaged one
+            raise StoreError(f"the event store {self.path} cannot be read: {err} (move it away to start a new "
+                             "one, or choose another with --events-db)") from err
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"cannot open the event store {self.path}: {err} (check the folder is writable, "
                              "or choose another with --events-db)") from err

@@ -153,3 +153,13 @@ def test_committed_events_survive_sigkill(tmp_path):
         assert [e["object_id"] for e in older] == list(range(499, -1, -1))
         new = store.add(Event(EventKind.OBJECT_ADDED, 0))
         assert new > 1000
+
+
+def test_a_store_that_cannot_be_opened_says_why_in_one_line(tmp_path):
+    bad = tmp_path / "events.db"
+    bad.write_bytes(b"not a database " * 100)
+    with pytest.raises(StoreError, match="cannot be read: file is not a database .move it away"):
+        EventStore(bad)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(StoreError, match="check the folder is writable"):  # its folder is a file
+        EventStore(tmp_path / "a-file" / "events.db")
