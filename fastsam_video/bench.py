@@ -132,7 +132,7 @@ def gpu_memory_mb() -> str:
 
 def box_prompts(segmenter: Segmenter, image: np.ndarray, objects: int):
     """Box prompts on the `objects` highest-scoring masks of `image`."""
-    from .tracker import ObjectPrompt, PromptSet
+    from .tracking import ObjectPrompt, PromptSet
 
     first = segmenter.segment(image)
     order = np.argsort(-first.scores, kind="stable")[:objects]
@@ -403,7 +403,7 @@ def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
 
 def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> str:
     """10 objects drifting among 30 masks on a 1280x720 frame."""
-    from .tracker import ObjectPrompt, PromptSet, PromptTracker
+    from .tracking import ObjectPrompt, PromptSet, PromptTracker
 
     h, w, count = 720, 1280, 30
     rng = np.random.default_rng(2)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .sinks import read_davis_png
-from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
+from .tracking import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
 from .types import FastSAMVideoError, Segmentation
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")

@@ -11,7 +11,7 @@ from fastsam_video.events import EventKind
 from fastsam_video.evaluate import evaluate_clip
 from fastsam_video.prompts import masks_to_boxes
 from fastsam_video.synth import render_clip, sample_clips
-from fastsam_video.tracker import (ObjectPrompt, Patch, PromptSet, PromptTracker, TrackerConfig, intersection,
+from fastsam_video.tracking import (ObjectPrompt, Patch, PromptSet, PromptTracker, TrackerConfig, intersection,
                                    linear_assignment, overlap, paste, patch_union)
 from fastsam_video.types import PromptError, Segmentation
 

@@ -1,0 +1,383 @@
+"""PromptTracker: objects created by point / box / text prompts keep their id and colour while
+they move, while something passes in front of them, and when they come back.
+
+Per frame, on the inference thread (no locks: the tracker lives on one thread):
+1. every object's box is predicted by a constant-velocity Kalman filter, and its last mask
+   shifted with it;
+2. each candidate mask of the frame is scored against each object: overlap with the
+   predicted mask, colour-histogram appearance, and the prompt moved with the object
+   (foreground points inside, background points outside, box overlap);
+3. a joint assignment (Hungarian) gives each mask to at most one object, tracked objects
+   first, then lost objects, which are searched for by appearance anywhere in the frame;
+4. leftover masks lying inside an object's predicted mask are merged into it (FastSAM
+   often splits an object into parts, and an occluder splits it into pieces). A tracked object
+   that got no mask but whose visible pieces add up to `min_visible` of its usual area is
+   "occluded": its mask is the union of those pieces, and its predicted shape stays the whole
+   object's (the shape it had when last seen whole, moved with the motion model);
+5. a tracked object with no fitting mask at all, whose predicted region still looks like it, is
+   "predicted" for up to `predict_frames` frames: its mask is carried forward by the motion
+   model (the model missed it; no event, no flicker);
+6. otherwise it becomes "lost" (drawn as a dashed box), keeps being predicted, and comes back
+   with the same id, or is dropped after `max_lost_seconds`.
+Memory per object is fixed: one mask, one descriptor, the filter state. Numpy / OpenCV only: masks
+are kept and compared as windows around them (`Patch`), at a work resolution, so a frame costs about
+the objects' and candidates' areas, not objects x candidates whole frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..events import Event, EventKind, ObjectState
+from ..prompts import ImageTextEncoder, masks_at_points, select_by_boxes, select_by_points, select_by_text
+from ..render import LostObject
+from ..types import FastSAMVideoError, PromptError, Segmentation
+from .appearance import color_bins, color_histograms, histogram_similarity
+from .assignment import linear_assignment
+from .motion import BoxKalman, cxcywh, visible_sides
+from .objects import ObjectPrompt, ObjectStatus, PromptSet, TrackedObject, TrackerConfig, TrackResult
+from .patches import NEAR, Candidates, Patch, box_iou, box_patch_iou, intersection, overlap, paste, patch_union, touching
+
+log = logging.getLogger(__name__)
+
+
+class PromptTracker:
+    """Keeps prompted objects selected across frames. Call `update` once per frame, in order."""
+
+    def __init__(self, config: TrackerConfig | None = None,
+                 text_encoder: Callable[[], ImageTextEncoder] | None = None):
+        self.config = config or TrackerConfig()
+        self._text_encoder_factory = text_encoder
+        self._text_encoder: ImageTextEncoder | None = None
+        self.objects: dict[int, TrackedObject] = {}
+        self.prompts = PromptSet()
+        self._applied: dict[int, ObjectPrompt] = {}
+        self._rejected: set[ObjectPrompt] = set()
+
+    # -------------------------------------------------------------- prompts
+    def set_prompts(self, prompts: PromptSet) -> None:
+        """Replace the prompt snapshot; applied on the next `update`."""
+        self.prompts = prompts
+
+    def _sync(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float,
+              events: list[Event]) -> None:
+        wanted = {p.object_id: p for p in self.prompts.objects}
+        for object_id in list(self.objects):
+            if object_id not in wanted:
+                del self.objects[object_id]
+                self._applied.pop(object_id, None)
+                events.append(Event(EventKind.OBJECT_REMOVED, object_id=object_id, pts=t))
+        for object_id, prompt in wanted.items():
+            if self._applied.get(object_id) == prompt or prompt in self._rejected:
+                continue
+            try:
+                created = self._create(prompt, seg, image, frame_index)
+            except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
+                self._rejected.add(prompt)
+                events.append(Event(EventKind.OBJECT_REJECTED, object_id=object_id, pts=t, detail=str(err)))
+                continue
+            if created is None:
+                self._rejected.add(prompt)
+                self.objects.pop(object_id, None)
+                events.append(Event(EventKind.OBJECT_NOT_FOUND, object_id=object_id, pts=t,
+                                   detail=f"nothing found under the {prompt.kind} prompt"))
+                continue
+            was_there = object_id in self.objects
+            self.objects[object_id] = created
+            self._applied[object_id] = prompt
+            events.append(Event(EventKind.OBJECT_UPDATED if was_there else EventKind.OBJECT_ADDED, object_id=object_id,
+                                pts=t, detail=prompt.kind))
+
+    def _select(self, prompt: ObjectPrompt, seg: Segmentation, image: np.ndarray) -> Segmentation:
+        if prompt.points:
+            return select_by_points(seg, prompt.points, prompt.labels)
+        if prompt.box is not None:
+            return select_by_boxes(seg, [prompt.box])
+        if self._text_encoder is None:
+            if self._text_encoder_factory is None:
+                raise PromptError("text prompts need CLIP: the tracker was built without a text encoder")
+            self._text_encoder = self._text_encoder_factory()
+        return select_by_text(seg, image, prompt.text, self._text_encoder)
+
+    def _create(self, prompt: ObjectPrompt, seg: Segmentation, image: np.ndarray,
+                frame_index: int) -> TrackedObject | None:
+        chosen = self._select(prompt, seg, image)
+        if len(chosen) == 0:
+            return None
+        full = chosen.masks[0]
+        box = chosen.boxes[0].astype(float)
+        stride = self._stride(full.shape)
+        work = Patch.of_mask(full[::stride, ::stride]).copy()
+        area = float(work.area)
+        descriptor = color_histograms([work], color_bins(image[::stride, ::stride]))[0]
+        obj = TrackedObject(prompt, BoxKalman(box), work, descriptor, area, area, box, last_index=frame_index,
+                            full_mask=Patch.of_mask(full), mask_center=cxcywh(box)[:2])
+        wh = np.maximum(box[2:] - box[:2], 1.0)
+        if prompt.points:
+            obj.rel_points = (np.asarray(prompt.points, float) - box[:2]) / wh
+        if prompt.box is not None:
+            b = np.asarray(prompt.box, float)
+            obj.rel_box = np.r_[(b[:2] - box[:2]) / wh, (b[2:] - box[:2]) / wh]
+        return obj
+
+    # -------------------------------------------------------------- per frame
+    def _stride(self, shape: tuple[int, int]) -> int:
+        return max(1, math.ceil(max(shape) / self.config.work_size))
+
+    def update(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
+        """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR;
+        `t`: the frame's time in seconds (pts or capture time)."""
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (*seg.shape, 3)):
+            raise ValueError(f"tracker image: expected a ({seg.shape[0]}, {seg.shape[1]}, 3) uint8 numpy array "
+                             f"(the frame of the segmentation), got {type(image).__name__} "
+                             f"{getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
+        events: list[Event] = []
+        self._sync(seg, image, frame_index, t, events)
+        created_now = {i for i, o in self.objects.items() if o.last_index == frame_index}
+        active = [o for i, o in self.objects.items() if i not in created_now]
+        if active:
+            self._match(active, seg, image, frame_index, t, events)
+        for obj in list(self.objects.values()):
+            if obj.state is ObjectState.LOST and t - obj.lost_since > self.config.max_lost_seconds:
+                del self.objects[obj.object_id]
+                events.append(Event(EventKind.OBJECT_DROPPED, object_id=obj.object_id, pts=t,
+                                    detail=f"lost for over {self.config.max_lost_seconds:g} s"))
+        for event in events:
+            log.info("%s", event)
+        return self._result(seg, events)
+
+    def _match(self, active: list[TrackedObject], seg: Segmentation, image: np.ndarray,
+               frame_index: int, t: float, events: list[Event]) -> None:
+        cfg = self.config
+        h, w = seg.shape
+        stride = self._stride((h, w))
+        grid = (-(-h // stride), -(-w // stride))  # the work grid's (rows, columns)
+        bins = color_bins(image[::stride, ::stride])
+        cand = Candidates.of(seg, stride, bins)  # each mask in its box's window: the work is the boxes' area
+        n = len(cand.work)
+
+        predicted = []
+        for obj in active:
+            dt = max(frame_index - obj.last_index, 1)
+            obj.last_index = frame_index
+            # a lost object keeps its velocity for a few frames (passing behind something), then slows down
+            damping = 0.8 if obj.state is ObjectState.LOST and obj.frames_lost > cfg.coast_frames else 1.0
+            before = cxcywh(obj.kalman.box)
+            box = obj.kalman.predict(dt, damping)
+            motion = cxcywh(box)[:2] - before[:2]
+            obj.full_shift = (int(round(motion[1])), int(round(motion[0])))
+            # the whole shape, placed where the motion model puts the object (no rounding drift); one
+            # that left the frame is expected back where it left
+            center = np.clip(cxcywh(box)[:2], 0, (w - 1, h - 1))
+            shift = (center - obj.mask_center) / stride
+            predicted.append(obj.mask.moved(int(round(shift[1])), int(round(shift[0]))).clipped(*grid))
+        pred_area = np.array([p.area for p in predicted], np.float32)
+        if n == 0:
+            for obj, guess, area in zip(active, predicted, pred_area):
+                self._miss(obj, guess, area, None, t, events, bins, (h, w))
+            return
+        o = len(active)
+        # overlaps, counted only for the pairs whose windows meet: a handful, not O x N whole frames
+        inter = np.zeros((o, n), np.float32)
+        near = np.zeros((o, n), np.float32)  # candidate pixels within 2 work pixels of the prediction
+        close = touching(np.array([p.window for p in predicted], int).reshape(-1, 4), cand.windows, NEAR)
+        for i, guess in enumerate(predicted):
+            ks = np.flatnonzero(close[i])
+            if len(ks) == 0 or pred_area[i] == 0:
+                continue
+            grown = guess.grown(NEAR)  # pieces may stick out of the prediction by a pixel or two
+            for k in ks:
+                inter[i, k] = overlap(guess, cand.work[k])
+                near[i, k] = overlap(grown, cand.work[k])
+        iou = inter / np.maximum(pred_area[:, None] + cand.areas[None] - inter, 1)
+        inside = near / np.maximum(cand.areas[None], 1)
+        appearance = histogram_similarity(np.stack([obj.descriptor for obj in active]), cand.descriptors)
+
+        pred_boxes = np.stack([obj.kalman.box for obj in active])
+        prompt_term = np.zeros((o, n), np.float32)
+        excluded = np.zeros((o, n), bool)
+        for i, obj in enumerate(active):
+            box = pred_boxes[i]
+            if len(obj.rel_points):
+                hits = masks_at_points(seg.masks, obj.prompt_points(box))  # (P, N)
+                labels = np.asarray(obj.prompt.labels)
+                fg, bg = hits[labels == 1], hits[labels == 0]
+                prompt_term[i] = fg.mean(0)
+                if len(bg):
+                    excluded[i] = bg.any(0)  # background points keep excluding what they excluded
+            pbox = obj.prompt_box(box)
+            if pbox is not None:
+                prompt_term[i] = box_patch_iou(pbox / stride, cand)  # at work resolution, like the rest
+        boxes_iou = box_iou(pred_boxes, seg.boxes.astype(np.float64))
+
+        tracked = [i for i, obj in enumerate(active) if obj.state is not ObjectState.LOST]
+        lost = [i for i, obj in enumerate(active) if obj.state is ObjectState.LOST]
+        taken = np.zeros(n, bool)
+        assigned: dict[int, int] = {}
+
+        if tracked:
+            score = (0.5 * iou[tracked] + 0.25 * appearance[tracked] + 0.15 * prompt_term[tracked]
+                     + 0.1 * boxes_iou[tracked])
+            ok = (((iou[tracked] > 0.1) | (boxes_iou[tracked] > 0.2)) & (appearance[tracked] > cfg.min_appearance)
+                  & ~excluded[tracked])
+            assigned.update(self._assign(tracked, score, ok, cfg.min_match, taken))
+
+        def search(rows: list[int]) -> dict[int, int]:
+            """Objects not where the motion model puts them: found anywhere by appearance and size."""
+            # what should be seen of it: its usual area, less what the frame border cuts off
+            in_frame = np.clip(pred_area[rows] / np.array([max(active[i].mask.area, 1) for i in rows]), 0.25, 1)
+            typical = (np.array([active[i].typical_area for i in rows]) * in_frame)[:, None]
+            size = np.minimum(cand.areas[None], typical) / np.maximum(np.maximum(cand.areas[None], typical), 1)
+            score = 0.6 * appearance[rows] + 0.2 * size + 0.2 * np.minimum(iou[rows], 1) + 0.1 * boxes_iou[rows]
+            ok = (appearance[rows] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[rows]
+            return self._assign(rows, score, ok, cfg.reacquire_appearance, taken)
+
+        if lost:
+            assigned.update(search(lost))
+
+        for i in assigned:  # every matched mask is spoken for before anyone collects pieces
+            taken[assigned[i]] = True
+        missed = []
+        for i, obj in enumerate(active):
+            if obj.state is ObjectState.LOST:
+                pieces = np.zeros(0, int)  # a re-found object starts from the mask that matched
+            else:
+                pieces = np.flatnonzero(~taken & (inside[i] > cfg.part_inside)
+                                        & (appearance[i] > cfg.min_appearance) & ~excluded[i])
+            if i in assigned:
+                chosen = np.r_[assigned[i], pieces]
+                confident = bool(appearance[i, assigned[i]] > cfg.reacquire_appearance)
+            elif len(pieces) and float(cand.areas[pieces].sum()) >= min(cfg.min_visible * obj.typical_area,
+                                                                         0.3 * obj.area):
+                chosen, confident = pieces, False  # partly hidden (maybe less and less): its visible pieces
+            else:
+                missed.append(i)
+                continue
+            taken[chosen] = True
+            self._observe(obj, seg, cand, chosen, events, t, confident, predicted[i], stride)
+        if missed:
+            # e.g. a sudden turn: found elsewhere at once, as a lost object would be next frame
+            jumped = search(missed)
+            for i, k in jumped.items():
+                self._observe(active[i], seg, cand, np.array([k]), events, t, True, predicted[i], stride,
+                              jumped=True)
+            others = None  # what other objects hold now, on the work grid
+            if taken.any():
+                others = Patch(np.zeros(grid, bool), 0, 0)
+                for k in np.flatnonzero(taken):
+                    y1, x1, y2, x2 = cand.work[k].window
+                    others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
+            for i in missed:
+                if i not in jumped:
+                    self._miss(active[i], predicted[i], pred_area[i], others, t, events, bins, (h, w))
+
+    @staticmethod
+    def _assign(rows: list[int], score: np.ndarray, ok: np.ndarray, minimum: float,
+                taken: np.ndarray) -> dict[int, int]:
+        """Joint assignment of `rows` to free candidates; returns {row: candidate}.
+        Each row may also stay unmatched at the cost of the acceptance threshold, so the
+        solver never trades one good match for two poor ones."""
+        r, n = score.shape
+        never = 1e6
+        cost = np.where(ok & ~taken[None] & (score >= minimum), 1 - score, never)
+        unmatched = np.full((r, r), never)
+        np.fill_diagonal(unmatched, 1 - minimum)
+        rows_idx, cols = linear_assignment(np.hstack([cost, unmatched]))
+        out = {}
+        for ri, ci in zip(rows_idx, cols):
+            if ci < n and cost[ri, ci] < never:
+                out[rows[ri]] = int(ci)
+                taken[ci] = True
+        return out
+
+    def _observe(self, obj: TrackedObject, seg: Segmentation, cand: Candidates, chosen: np.ndarray,
+                 events: list[Event], t: float, confident: bool, guess: Patch, stride: int,
+                 jumped: bool = False) -> None:
+        chosen = [int(k) for k in chosen]
+        full = patch_union([cand.full[k] for k in chosen])  # one mask: a view, no copy
+        work = patch_union([cand.work[k] for k in chosen])
+        area = float(cand.areas[chosen[0]]) if len(chosen) == 1 else float(work.area)
+        obj.frames_missed = 0
+        if (obj.state is not ObjectState.LOST and obj.full_mask is not None
+                and area > self.config.merged_area * obj.typical_area):
+            # the model merged this object with another one (they overlap): keep the object's own
+            # predicted shape inside the merged mask, coast on the motion model, learn nothing
+            own = intersection(full, obj.full_mask.moved(*obj.full_shift))
+            own_box = own.box()
+            if own_box is not None:
+                obj.full_mask = own
+                obj.box = own_box
+                obj.state, obj.frames_lost = ObjectState.TRACKED, 0
+                return
+        boxes = seg.boxes[chosen].astype(float)
+        box = np.r_[boxes[:, :2].min(0), boxes[:, 2:].max(0)]
+        obj.full_mask = full
+        obj.area = area
+        obj.box = box
+        whole = area > self.config.whole * obj.typical_area  # a partly hidden object teaches nothing
+        refound = jumped or obj.state is ObjectState.LOST
+        if refound:  # a stale velocity would throw the next prediction off
+            obj.kalman = BoxKalman(box)
+            if obj.state is ObjectState.LOST:
+                events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t,
+                                    frames=obj.frames_lost))
+            obj.lost_since = None
+            whole = True  # what matched is what it looks like now
+        elif area >= self.config.reshape * obj.typical_area:
+            obj.kalman.update(box)
+        else:  # partly hidden: trust the sides the pieces reach, not the ones an occluder cuts short
+            obj.kalman.update(visible_sides(box, obj.kalman.box, guess, stride))
+        obj.state = ObjectState.TRACKED if whole else ObjectState.OCCLUDED
+        obj.frames_lost = 0
+        # the remembered shape is renewed only by a match as large as it or as the usual area, so
+        # an occluder coming in from one side cannot whittle it down
+        if refound or self.config.reshape <= area / obj.typical_area <= 1 / self.config.reshape:
+            obj.mask, obj.mask_center = work, cxcywh(box)[:2]
+        if confident and whole:  # only learn from sure matches, so an occluder cannot take over
+            rate = self.config.appearance_rate
+            obj.descriptor = (1 - rate) * obj.descriptor + rate * cand.descriptors[chosen[0]]
+            obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
+
+    def _miss(self, obj: TrackedObject, guess: Patch, guess_area: float, others: Patch | None, t: float,
+              events: list[Event], bins: np.ndarray, shape: tuple[int, int]) -> None:
+        """No mask fits: carry the mask forward by motion while the predicted region still looks
+        like the object and nothing else holds it, for up to `predict_frames`; then "lost"."""
+        cfg = self.config
+        obj.frames_missed += 1
+        obj.frames_lost += 1
+        if obj.state is ObjectState.LOST:
+            return
+        carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and guess_area > 0
+        if carry and others is not None:
+            carry = overlap(guess, others) < 0.5 * guess_area
+        if carry:
+            similarity = histogram_similarity(obj.descriptor[None], color_histograms([guess], bins))
+            carry = float(similarity[0, 0]) > cfg.min_appearance
+        if carry:
+            obj.state = ObjectState.PREDICTED
+            obj.full_mask = obj.full_mask.moved(*obj.full_shift).clipped(*shape).copy()  # not the old frame's
+            dy, dx = obj.full_shift
+            obj.box = obj.box + np.array([dx, dy, dx, dy], float)
+            return
+        obj.state, obj.lost_since = ObjectState.LOST, t
+        events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
+        obj.full_mask = None
+
+    def _result(self, seg: Segmentation, events: list[Event]) -> TrackResult:
+        shown = [o for o in self.objects.values() if o.state.shown and o.full_mask is not None]
+        if shown:
+            out = Segmentation(paste([o.full_mask for o in shown], *seg.shape),
+                               np.stack([o.box for o in shown]).astype(np.float32), np.ones(len(shown), np.float32),
+                               np.array([o.object_id for o in shown], np.int64), seg.timings)
+        else:
+            out = Segmentation.empty(*seg.shape)
+        lost = tuple(LostObject(o.object_id, tuple(float(v) for v in o.kalman.box))
+                     for o in self.objects.values() if o.state is ObjectState.LOST)
+        status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
+                       for o in sorted(self.objects.values(), key=lambda o: o.object_id))
+        return TrackResult(out, lost, status, tuple(events))
