@@ -37,3 +37,16 @@ def color_histograms(patches: list[Patch], bins: np.ndarray) -> np.ndarray:
 def histogram_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(A, B) histogram intersection in [0, 1]."""
     return np.minimum(a[:, None], b[None]).sum(-1)
+
+
+def ring_histogram(mask: Patch, bins: np.ndarray, radius: int = 4) -> np.ndarray:
+    """(B,) colour histogram of the band `radius` work pixels wide around a work-grid mask: what
+    the object stands on, so a pixel can be told object or surroundings by its colour."""
+    from .patches import Patch  # patches needs this module's histograms: imported late
+
+    grown = mask.grown(radius)
+    y1, x1, y2, x2 = grown.window
+    band = Patch(grown.pixels.copy(), y1, x1)
+    py1, px1, py2, px2 = mask.window
+    band.pixels[py1 - y1:py2 - y1, px1 - x1:px2 - x1] &= ~mask.pixels
+    return color_histograms([band], bins)[0]

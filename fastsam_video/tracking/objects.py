@@ -76,7 +76,12 @@ class TrackerConfig:
     whole: float = 0.85  # a match this share of the usual area is the whole object, less is "occluded"
     reshape: float = 0.95  # a whole match this share of the usual area renews the remembered shape
     min_visible: float = 0.2  # an occluded object's visible pieces add up to at least this share
-    predict_frames: int = 5  # a missed object's mask is carried forward this many frames, then "lost"
+    predict_frames: int = 5  # unused since propagation (kept so old configurations still load)
+    # propagation: where the model has no mask, the object's own mask is carried forward while at
+    # least `min_propagated` of its usual area is still seen; "lost" after `lost_after` frames without
+    min_propagated: float = 0.12
+    lost_after: int = 1
+    likelihood_ratio: float = 1.0  # a pixel is the object's when its colour is this much likelier on it
 
 
 @dataclass
@@ -99,6 +104,9 @@ class TrackedObject:
     full_shift: tuple[int, int] = (0, 0)  # this frame's predicted motion in frame pixels (dy, dx)
     mask_center: np.ndarray | None = None  # (cx, cy) frame pixels where `mask` was seen
     frames_missed: int = 0  # frames in a row without a fitting mask (predicted, then lost)
+    work_mask: Patch | None = None  # the current mask on the work grid (what propagation carries)
+    background: np.ndarray | None = None  # (B,) colour histogram of the ring around the object
+    unseen: int = 0  # model frames in a row in which no evidence showed the object
 
     @property
     def object_id(self) -> int:
@@ -130,3 +138,5 @@ class TrackResult:
     lost: tuple[LostObject, ...]
     objects: tuple[ObjectStatus, ...]
     events: tuple[Event, ...]
+    pts: float | None = None  # the time of the frame this result is for (the `t` given to `update`)
+    frame_index: int | None = None

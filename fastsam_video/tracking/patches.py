@@ -29,6 +29,20 @@ class Patch:
             return cls(mask[:0, :0], 0, 0)
         return cls(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], int(rows[0]), int(cols[0]))
 
+    @classmethod
+    def of_mask_at(cls, mask: np.ndarray, y: int, x: int) -> Patch:
+        """The tight window of a mask whose top-left pixel sits at (y, x)."""
+        tight = cls.of_mask(mask)
+        return tight.moved(y, x) if tight.pixels.size else tight
+
+    def to_work(self, stride: int) -> Patch:
+        """A frame-grid patch sampled onto the work grid (work pixel (i, j) is frame pixel
+        (i * stride, j * stride))."""
+        if stride == 1:
+            return self
+        top, left = -self.y % stride, -self.x % stride
+        return Patch(self.pixels[top::stride, left::stride], (self.y + top) // stride, (self.x + left) // stride)
+
     @property
     def window(self) -> tuple[int, int, int, int]:
         """(y1, x1, y2, x2), exclusive ends."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
@@ -37,10 +38,11 @@ from ..events import Event, EventKind, ObjectState
 from ..prompts import ImageTextEncoder, masks_at_points, select_by_boxes, select_by_points, select_by_text
 from ..render import LostObject
 from ..types import FastSAMVideoError, PromptError, Segmentation
-from .appearance import color_bins, color_histograms, histogram_similarity
+from .appearance import color_bins, color_histograms, histogram_similarity, ring_histogram
 from .assignment import linear_assignment
 from .motion import BoxKalman, cxcywh, visible_sides
 from .objects import ObjectPrompt, ObjectStatus, PromptSet, TrackedObject, TrackerConfig, TrackResult
+from .propagation import FlowField, Propagated, likely_colours, propagate, upsample
 from .patches import NEAR, Candidates, Patch, box_iou, box_patch_iou, intersection, overlap, paste, patch_union, touching
 
 log = logging.getLogger(__name__)
@@ -58,13 +60,15 @@ class PromptTracker:
         self.prompts = PromptSet()
         self._applied: dict[int, ObjectPrompt] = {}
         self._rejected: set[ObjectPrompt] = set()
+        self._flow = FlowField()
+        self._frame: FrameWork | None = None
 
     # -------------------------------------------------------------- prompts
     def set_prompts(self, prompts: PromptSet) -> None:
         """Replace the prompt snapshot; applied on the next `update`."""
         self.prompts = prompts
 
-    def _sync(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float,
+    def _sync(self, seg: Segmentation | None, image: np.ndarray, frame_index: int, t: float,
               events: list[Event]) -> None:
         wanted = {p.object_id: p for p in self.prompts.objects}
         for object_id in list(self.objects):
@@ -73,7 +77,7 @@ class PromptTracker:
                 self._applied.pop(object_id, None)
                 events.append(Event(EventKind.OBJECT_REMOVED, object_id=object_id, pts=t))
         for object_id, prompt in wanted.items():
-            if self._applied.get(object_id) == prompt or prompt in self._rejected:
+            if self._applied.get(object_id) == prompt or prompt in self._rejected or seg is None:
                 continue
             try:
                 created = self._create(prompt, seg, image, frame_index)
@@ -111,12 +115,13 @@ class PromptTracker:
             return None
         full = chosen.masks[0]
         box = chosen.boxes[0].astype(float)
-        stride = self._stride(full.shape)
-        work = Patch.of_mask(full[::stride, ::stride]).copy()
+        frame = self._frame
+        work = Patch.of_mask(full[::frame.stride, ::frame.stride]).copy()
         area = float(work.area)
-        descriptor = color_histograms([work], color_bins(image[::stride, ::stride]))[0]
+        descriptor = color_histograms([work], frame.bins)[0]
         obj = TrackedObject(prompt, BoxKalman(box), work, descriptor, area, area, box, last_index=frame_index,
-                            full_mask=Patch.of_mask(full), mask_center=cxcywh(box)[:2])
+                            full_mask=Patch.of_mask(full).copy(), mask_center=cxcywh(box)[:2], work_mask=work,
+                            background=ring_histogram(work, frame.bins))
         wh = np.maximum(box[2:] - box[:2], 1.0)
         if prompt.points:
             obj.rel_points = (np.asarray(prompt.points, float) - box[:2]) / wh
@@ -129,14 +134,25 @@ class PromptTracker:
     def _stride(self, shape: tuple[int, int]) -> int:
         return max(1, math.ceil(max(shape) / self.config.work_size))
 
-    def update(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
-        """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR;
-        `t`: the frame's time in seconds (pts or capture time)."""
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (*seg.shape, 3)):
-            raise ValueError(f"tracker image: expected a ({seg.shape[0]}, {seg.shape[1]}, 3) uint8 numpy array "
+    def update(self, seg: Segmentation | None, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
+        """Assign this frame's masks to the objects, and carry each object's own mask forward
+        (propagation) where no mask fits it. `image`: the frame, (H, W, 3) uint8 BGR; `t`: the
+        frame's time in seconds (pts or capture time).
+
+        `seg=None` means the model did not run on this frame (detection every k frames): every
+        object is carried by propagation alone; this is not a miss (no object turns lost or is
+        re-acquired because of it, no state-change event comes of it), and new prompts wait for
+        the next frame the model ran on (removals apply at once)."""
+        shape = image.shape[:2] if seg is None and isinstance(image, np.ndarray) else getattr(seg, "shape", None)
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and shape is not None
+                and image.shape == (*shape, 3)):
+            expected = f"({shape[0]}, {shape[1]}, 3)" if seg is not None else "(H, W, 3)"
+            raise ValueError(f"tracker image: expected a {expected} uint8 numpy array "
                              f"(the frame of the segmentation), got {type(image).__name__} "
                              f"{getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}")
         events: list[Event] = []
+        self._frame = FrameWork.of(image, self._stride(shape))
+        self._flow.next_frame(self._frame.gray)
         self._sync(seg, image, frame_index, t, events)
         created_now = {i for i, o in self.objects.items() if o.last_index == frame_index}
         active = [o for i, o in self.objects.items() if i not in created_now]
@@ -149,17 +165,18 @@ class PromptTracker:
                                     detail=f"lost for over {self.config.max_lost_seconds:g} s"))
         for event in events:
             log.info("%s", event)
-        return self._result(seg, events)
+        return self._result(shape, seg.timings if seg is not None else None, events, t, frame_index)
 
     def _match(self, active: list[TrackedObject], seg: Segmentation, image: np.ndarray,
                frame_index: int, t: float, events: list[Event]) -> None:
         cfg = self.config
-        h, w = seg.shape
-        stride = self._stride((h, w))
-        grid = (-(-h // stride), -(-w // stride))  # the work grid's (rows, columns)
-        bins = color_bins(image[::stride, ::stride])
-        cand = Candidates.of(seg, stride, bins)  # each mask in its box's window: the work is the boxes' area
-        n = len(cand.work)
+        frame = self._frame
+        h, w = frame.shape
+        stride, grid, bins = frame.stride, frame.grid, frame.bins
+        model_ran = seg is not None
+        if model_ran:
+            cand = Candidates.of(seg, stride, bins)  # each mask in its box's window: the work is the boxes' area
+        n = len(cand.work) if model_ran else 0
 
         predicted = []
         for obj in active:
@@ -178,8 +195,9 @@ class PromptTracker:
             predicted.append(obj.mask.moved(int(round(shift[1])), int(round(shift[0]))).clipped(*grid))
         pred_area = np.array([p.area for p in predicted], np.float32)
         if n == 0:
-            for obj, guess, area in zip(active, predicted, pred_area):
-                self._miss(obj, guess, area, None, t, events, bins, (h, w))
+            others = Patch(np.zeros(grid, bool), 0, 0)
+            for obj, guess in zip(active, predicted):
+                self._miss(obj, guess, others, t, events, counted=model_ran)
             return
         o = len(active)
         # overlaps, counted only for the pairs whose windows meet: a handful, not O x N whole frames
@@ -266,15 +284,13 @@ class PromptTracker:
             for i, k in jumped.items():
                 self._observe(active[i], seg, cand, np.array([k]), events, t, True, predicted[i], stride,
                               jumped=True)
-            others = None  # what other objects hold now, on the work grid
-            if taken.any():
-                others = Patch(np.zeros(grid, bool), 0, 0)
-                for k in np.flatnonzero(taken):
-                    y1, x1, y2, x2 = cand.work[k].window
-                    others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
+            others = Patch(np.zeros(grid, bool), 0, 0)  # what other objects hold now, on the work grid
+            for k in np.flatnonzero(taken):
+                y1, x1, y2, x2 = cand.work[k].window
+                others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
             for i in missed:
                 if i not in jumped:
-                    self._miss(active[i], predicted[i], pred_area[i], others, t, events, bins, (h, w))
+                    self._miss(active[i], predicted[i], others, t, events)
 
     @staticmethod
     def _assign(rows: list[int], score: np.ndarray, ok: np.ndarray, minimum: float,
@@ -311,12 +327,15 @@ class PromptTracker:
             own_box = own.box()
             if own_box is not None:
                 obj.full_mask = own
+                obj.work_mask = own.to_work(stride).copy()
                 obj.box = own_box
                 obj.state, obj.frames_lost = ObjectState.TRACKED, 0
                 return
         boxes = seg.boxes[chosen].astype(float)
         box = np.r_[boxes[:, :2].min(0), boxes[:, 2:].max(0)]
         obj.full_mask = full
+        obj.work_mask = work
+        obj.unseen = 0
         obj.area = area
         obj.box = box
         whole = area > self.config.whole * obj.typical_area  # a partly hidden object teaches nothing
@@ -342,42 +361,90 @@ class PromptTracker:
             rate = self.config.appearance_rate
             obj.descriptor = (1 - rate) * obj.descriptor + rate * cand.descriptors[chosen[0]]
             obj.typical_area = (1 - rate) * obj.typical_area + rate * obj.area
+            obj.background = (1 - rate) * obj.background + rate * ring_histogram(work, self._frame.bins)
 
-    def _miss(self, obj: TrackedObject, guess: Patch, guess_area: float, others: Patch | None, t: float,
-              events: list[Event], bins: np.ndarray, shape: tuple[int, int]) -> None:
-        """No mask fits: carry the mask forward by motion while the predicted region still looks
-        like the object and nothing else holds it, for up to `predict_frames`; then "lost"."""
-        cfg = self.config
+    def _miss(self, obj: TrackedObject, guess: Patch, others: Patch, t: float, events: list[Event],
+              counted: bool = True) -> None:
+        """No mask fits: the object's own mask is carried forward (propagation) while at least
+        `min_propagated` of it is seen; `lost_after` model frames in a row without that and it is
+        "lost". `counted=False`: the model did not run, so nothing is concluded from the miss.
+        What this object now holds is added to `others`, so the next one cannot take it."""
+        cfg, frame = self.config, self._frame
         obj.frames_missed += 1
         obj.frames_lost += 1
         if obj.state is ObjectState.LOST:
             return
-        carry = obj.full_mask is not None and obj.frames_missed <= cfg.predict_frames and guess_area > 0
-        if carry and others is not None:
-            carry = overlap(guess, others) < 0.5 * guess_area
-        if carry:
-            similarity = histogram_similarity(obj.descriptor[None], color_histograms([guess], bins))
-            carry = float(similarity[0, 0]) > cfg.min_appearance
-        if carry:
-            obj.state = ObjectState.PREDICTED
-            obj.full_mask = obj.full_mask.moved(*obj.full_shift).clipped(*shape).copy()  # not the old frame's
+        carried = None
+        if obj.work_mask is not None:
+            colours = likely_colours(obj.descriptor, obj.background, cfg.likelihood_ratio)
+            carried = propagate(obj.work_mask, guess, self._flow, frame.bins, colours, others.pixels)
+        if carried is not None and carried.mask.area >= cfg.min_propagated * obj.typical_area:
+            looks = histogram_similarity(obj.descriptor[None], color_histograms([carried.mask], frame.bins))
+            if float(looks[0, 0]) > cfg.min_appearance:
+                self._carry(obj, carried, guess, others)
+                if counted:
+                    obj.state, obj.unseen = ObjectState.PREDICTED, 0
+                return
+        if counted:
+            obj.unseen += 1
+        if not counted or obj.unseen < cfg.lost_after:
+            # no evidence this frame (yet): keep the mask where the motion model puts it, state as it was
+            # (one frame of doubt is no loss: no lost / re-acquired pair for a flicker)
             dy, dx = obj.full_shift
+            if obj.full_mask is not None:
+                obj.full_mask = obj.full_mask.moved(dy, dx).clipped(*frame.shape).copy()
+                obj.work_mask = guess.copy() if guess.area else obj.work_mask
             obj.box = obj.box + np.array([dx, dy, dx, dy], float)
             return
         obj.state, obj.lost_since = ObjectState.LOST, t
         events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
-        obj.full_mask = None
+        obj.full_mask = obj.work_mask = None
 
-    def _result(self, seg: Segmentation, events: list[Event]) -> TrackResult:
+    def _carry(self, obj: TrackedObject, carried: Propagated, guess: Patch, others: Patch) -> None:
+        """Take a propagated mask as the object's for this frame; the motion model is updated
+        from the sides of it that are seen, so the velocity survives a long miss."""
+        cfg, frame = self.config, self._frame
+        obj.work_mask = carried.mask
+        obj.full_mask = upsample(carried.mask, frame.stride, *frame.shape)
+        obj.box = obj.full_mask.box() if obj.full_mask.area else obj.box
+        obj.area = float(carried.mask.area)
+        if obj.area >= cfg.reshape * obj.typical_area:
+            obj.kalman.update(obj.box)
+        else:  # partly hidden: trust the sides it reaches, not the ones an occluder cuts short
+            obj.kalman.update(visible_sides(obj.box, obj.kalman.box, guess, frame.stride))
+        if cfg.reshape <= obj.area / obj.typical_area <= 1 / cfg.reshape:  # seen whole: its shape now
+            obj.mask, obj.mask_center = carried.mask, cxcywh(obj.box)[:2]
+        y1, x1, y2, x2 = carried.mask.clipped(*others.pixels.shape).window
+        others.pixels[y1:y2, x1:x2] |= carried.mask.clipped(*others.pixels.shape).pixels
+
+    def _result(self, shape: tuple[int, int], timings, events: list[Event], t: float,
+                frame_index: int) -> TrackResult:
         shown = [o for o in self.objects.values() if o.state.shown and o.full_mask is not None]
         if shown:
-            out = Segmentation(paste([o.full_mask for o in shown], *seg.shape),
+            out = Segmentation(paste([o.full_mask for o in shown], *shape),
                                np.stack([o.box for o in shown]).astype(np.float32), np.ones(len(shown), np.float32),
-                               np.array([o.object_id for o in shown], np.int64), seg.timings)
+                               np.array([o.object_id for o in shown], np.int64), timings)
         else:
-            out = Segmentation.empty(*seg.shape)
+            out = Segmentation.empty(*shape)
         lost = tuple(LostObject(o.object_id, tuple(float(v) for v in o.kalman.box))
                      for o in self.objects.values() if o.state is ObjectState.LOST)
         status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
                        for o in sorted(self.objects.values(), key=lambda o: o.object_id))
-        return TrackResult(out, lost, status, tuple(events))
+        return TrackResult(out, lost, status, tuple(events), t, frame_index)
+
+
+@dataclass(frozen=True)
+class FrameWork:
+    """One frame on the work grid: what every stage of the tracker reads."""
+
+    shape: tuple[int, int]  # the frame's (H, W)
+    stride: int  # work pixel (i, j) is frame pixel (i * stride, j * stride)
+    grid: tuple[int, int]
+    bins: np.ndarray  # (grid) colour bin of each work pixel
+    gray: np.ndarray  # (grid) uint8, for the optical flow
+
+    @classmethod
+    def of(cls, image: np.ndarray, stride: int) -> FrameWork:
+        small = np.ascontiguousarray(image[::stride, ::stride])
+        return cls(image.shape[:2], stride, small.shape[:2], color_bins(small),
+                   cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
