@@ -466,7 +466,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "dataset":
         print(write_dataset(args.out, args.train, args.val, args.seed))
     elif args.what == "scenarios":
-        for clip in occlusion_scenarios():
+        from .scenarios import tracking_scenarios
+
+        for clip in occlusion_scenarios() + tracking_scenarios():
             print(write_clip(clip, args.out))
     else:
         for clip in sample_clips():

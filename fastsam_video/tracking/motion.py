@@ -52,22 +52,56 @@ def cxcywh(box: np.ndarray) -> np.ndarray:
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], float)
 
 
-def visible_sides(box: np.ndarray, predicted: np.ndarray, guess: Patch, stride: int) -> np.ndarray:
-    """The box of a partly hidden object, per axis: the measured sides where the visible pieces
-    span (about) as far as the remembered shape; else the measured side nearer its prediction
-    (the other one is cut short by the occluder) and the shape's extent from it."""
+SPAN_CUT = 0.97  # a box shorter than the remembered shape by more than this on an axis is cut short
+
+
+def shape_span(guess: Patch, stride: int) -> np.ndarray | None:
+    """(w, h) frame pixels of the remembered shape."""
     guess_box = guess.box()
-    if guess_box is None:
+    return None if guess_box is None else (guess_box[2:] - guess_box[:2]) * stride + stride
+
+
+def cut_short(box: np.ndarray, guess: Patch, stride: int) -> bool:
+    """Whether a measured box is shorter than the remembered shape on an axis (something in front)."""
+    span = shape_span(guess, stride)
+    return span is not None and bool(np.any(box[2:] - box[:2] < SPAN_CUT * span - stride))
+
+
+def visible_sides(box: np.ndarray, predicted: np.ndarray, guess: Patch, stride: int,
+                  last_box: np.ndarray | None = None, velocity: np.ndarray | None = None) -> np.ndarray:
+    """The box of a partly hidden object, per axis: the measured sides where the visible pieces
+    span as far as the remembered shape; else the side that moved with the object since
+    `last_box` (by `velocity`, per frame), or without those the side nearer its prediction (the
+    other one is cut short by the occluder, which does not move with it), and the shape's extent
+    from it."""
+    span = shape_span(guess, stride)
+    if span is None:
         return predicted
-    shape_box = guess_box * stride
-    shape_span = shape_box[2:] - shape_box[:2] + stride
     out = box.copy()
     for a in (0, 1):
         lo, hi = box[a], box[a + 2]
-        if hi - lo >= 0.9 * shape_span[a]:
+        if hi - lo >= SPAN_CUT * span[a] - stride:
             continue
-        if abs(lo - predicted[a]) <= abs(hi - predicted[a + 2]):
-            out[a + 2] = lo + shape_span[a]
+        if last_box is not None and velocity is not None:
+            keep_lo = abs(lo - last_box[a] - velocity[a]) <= abs(hi - last_box[a + 2] - velocity[a])
         else:
-            out[a] = hi - shape_span[a]
+            keep_lo = abs(lo - predicted[a]) <= abs(hi - predicted[a + 2])
+        if keep_lo:
+            out[a + 2] = lo + span[a]
+        else:
+            out[a] = hi - span[a]
     return out
+
+
+def within_reach(predicted: np.ndarray, boxes: np.ndarray, unseen: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(R, N) whether each candidate box lies where an object can be: its centre within a radius
+    of the predicted centre (kept inside the frame: an object that left comes back where it left)
+    that grows with the frames the object went unseen, up to three sizes. A look-alike across the
+    frame is not the object that just went out of view."""
+    h, w = shape
+    centre = np.clip((predicted[:, :2] + predicted[:, 2:]) / 2, 0, (w - 1, h - 1))
+    size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
+    radius = size * np.minimum(0.75 + 0.05 * unseen, 3.0)
+    cand = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return np.linalg.norm(cand[None] - centre[:, None], axis=-1) <= radius[:, None]
+

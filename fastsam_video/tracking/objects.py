@@ -106,6 +106,8 @@ class TrackedObject:
     frames_missed: int = 0  # frames in a row without a fitting mask (predicted, then lost)
     work_mask: Patch | None = None  # the current mask on the work grid (what propagation carries)
     background: np.ndarray | None = None  # (B,) colour histogram of the ring around the object
+    distractors: np.ndarray | None = None  # (K, 4) boxes of look-alikes in view since it was lost
+    lost_at: int = 0  # the frame index it was lost at
     unseen: int = 0  # model frames in a row in which no evidence showed the object
 
     @property

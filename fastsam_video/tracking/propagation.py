@@ -56,16 +56,18 @@ class FlowField:
                               np.ascontiguousarray(self.previous[y1:y2, x1:x2]), None)
 
 
-def flow_window(mask: Patch, grid: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
-    """The mask's window grown by `margin` (at least MIN_WINDOW a side), inside the grid."""
-    y1, x1, y2, x2 = mask.window
+def flow_window(masks: list[Patch], grid: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
+    """The masks' common window grown by `margin` (at least MIN_WINDOW a side), inside the grid."""
+    windows = np.array([m.window for m in masks if m.area])
+    y1, x1 = windows[:, :2].min(0)
+    y2, x2 = windows[:, 2:].max(0)
     cy, cx = (y1 + y2) // 2, (x1 + x2) // 2
     half_h, half_w = max((y2 - y1) // 2 + margin, MIN_WINDOW // 2), max((x2 - x1) // 2 + margin, MIN_WINDOW // 2)
     wy1, wx1 = max(cy - half_h, 0), max(cx - half_w, 0)
     wy2, wx2 = min(cy + half_h, grid[0]), min(cx + half_w, grid[1])
     if wy2 - wy1 < MIN_WINDOW or wx2 - wx1 < MIN_WINDOW:
         return None
-    return wy1, wx1, wy2, wx2
+    return int(wy1), int(wx1), int(wy2), int(wx2)
 
 
 def likely_colours(foreground: np.ndarray, background: np.ndarray, ratio: float = 1.0) -> np.ndarray:
@@ -93,7 +95,7 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
     if last_mask.area == 0:
         return None
     size = max(last_mask.pixels.shape)
-    window = flow_window(last_mask, grid, max(8, size // 2))
+    window = flow_window([last_mask, expected], grid, max(8, size // 2))
     if window is None:
         return None
     back = flow.backward(window)

@@ -40,7 +40,7 @@ from ..render import LostObject
 from ..types import FastSAMVideoError, PromptError, Segmentation
 from .appearance import color_bins, color_histograms, histogram_similarity, ring_histogram
 from .assignment import linear_assignment
-from .motion import BoxKalman, cxcywh, visible_sides
+from .motion import BoxKalman, cut_short, cxcywh, visible_sides, within_reach
 from .objects import ObjectPrompt, ObjectStatus, PromptSet, TrackedObject, TrackerConfig, TrackResult
 from .propagation import FlowField, Propagated, likely_colours, propagate, upsample
 from .patches import NEAR, Candidates, Patch, box_iou, box_patch_iou, intersection, overlap, paste, patch_union, touching
@@ -232,6 +232,12 @@ class PromptTracker:
             if pbox is not None:
                 prompt_term[i] = box_patch_iou(pbox / stride, cand)  # at work resolution, like the rest
         boxes_iou = box_iou(pred_boxes, seg.boxes.astype(np.float64))
+        # one mask over a good part of two objects (the model merged them where they overlap): it is
+        # neither's; each is carried by its own mask, the one in front (the most of it seen) first
+        recent = np.array([obj.state is not ObjectState.LOST or frame_index - obj.lost_at <= cfg.coast_frames
+                           for obj in active])
+        covers = (inter / np.maximum(pred_area[:, None], 1) > 0.25) & recent[:, None]
+        excluded[:, covers.sum(0) >= 2] = True
 
         tracked = [i for i, obj in enumerate(active) if obj.state is not ObjectState.LOST]
         lost = [i for i, obj in enumerate(active) if obj.state is ObjectState.LOST]
@@ -245,14 +251,31 @@ class PromptTracker:
                   & ~excluded[tracked])
             assigned.update(self._assign(tracked, score, ok, cfg.min_match, taken))
 
+        seg_boxes = seg.boxes.astype(np.float64)
+        looks_alike = appearance > cfg.reacquire_appearance
+        for i in lost:  # look-alikes in view since the object was lost never become it
+            obj = active[i]
+            if obj.distractors is None:  # lost last frame: what looks like it now is something else
+                near = within_reach(pred_boxes[i:i + 1], seg_boxes, np.zeros(1), (h, w))[0]
+                obj.distractors = seg_boxes[looks_alike[i] & ~near]
+            elif len(obj.distractors):
+                followed = box_iou(obj.distractors, seg_boxes).max(0) > 0.3
+                obj.distractors = seg_boxes[followed & looks_alike[i]]
+
         def search(rows: list[int]) -> dict[int, int]:
-            """Objects not where the motion model puts them: found anywhere by appearance and size."""
+            """Objects not where the motion model puts them: found by appearance and size within
+            reach of where they were, and never on a look-alike that was in view all along."""
             # what should be seen of it: its usual area, less what the frame border cuts off
             in_frame = np.clip(pred_area[rows] / np.array([max(active[i].mask.area, 1) for i in rows]), 0.25, 1)
             typical = (np.array([active[i].typical_area for i in rows]) * in_frame)[:, None]
             size = np.minimum(cand.areas[None], typical) / np.maximum(np.maximum(cand.areas[None], typical), 1)
             score = 0.6 * appearance[rows] + 0.2 * size + 0.2 * np.minimum(iou[rows], 1) + 0.1 * boxes_iou[rows]
-            ok = (appearance[rows] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[rows]
+            unseen = np.array([active[i].frames_lost for i in rows], float)
+            ok = ((appearance[rows] > cfg.reacquire_appearance) & (size > 0.25) & ~excluded[rows]
+                  & within_reach(pred_boxes[rows], seg_boxes, unseen, (h, w)))
+            for r, i in enumerate(rows):
+                if active[i].distractors is not None and len(active[i].distractors):
+                    ok[r] &= box_iou(active[i].distractors, seg_boxes).max(0) <= 0.3
             return self._assign(rows, score, ok, cfg.reacquire_appearance, taken)
 
         if lost:
@@ -267,9 +290,13 @@ class PromptTracker:
             else:
                 pieces = np.flatnonzero(~taken & (inside[i] > cfg.part_inside)
                                         & (appearance[i] > cfg.min_appearance) & ~excluded[i])
+            alone = False  # the match holds no other object: if it is larger, the object grew
             if i in assigned:
                 chosen = np.r_[assigned[i], pieces]
                 confident = bool(appearance[i, assigned[i]] > cfg.reacquire_appearance)
+                k = assigned[i]
+                alone = confident and not any(inter[j, k] > 0.25 * pred_area[j] for j in range(o)
+                                              if j != i and recent[j])
             elif len(pieces) and float(cand.areas[pieces].sum()) >= min(cfg.min_visible * obj.typical_area,
                                                                          0.3 * obj.area):
                 chosen, confident = pieces, False  # partly hidden (maybe less and less): its visible pieces
@@ -277,18 +304,23 @@ class PromptTracker:
                 missed.append(i)
                 continue
             taken[chosen] = True
-            self._observe(obj, seg, cand, chosen, events, t, confident, predicted[i], stride)
+            self._observe(obj, seg, cand, chosen, events, t, confident, predicted[i], stride, alone=alone)
         if missed:
             # e.g. a sudden turn: found elsewhere at once, as a lost object would be next frame
             jumped = search(missed)
             for i, k in jumped.items():
                 self._observe(active[i], seg, cand, np.array([k]), events, t, True, predicted[i], stride,
                               jumped=True)
-            others = Patch(np.zeros(grid, bool), 0, 0)  # what other objects hold now, on the work grid
-            for k in np.flatnonzero(taken):
-                y1, x1, y2, x2 = cand.work[k].window
-                others.pixels[y1:y2, x1:x2] |= cand.work[k].pixels
-            for i in missed:
+            # what the other objects hold now, on the work grid: their own masks (of a mask the model
+            # merged, only the part that is theirs), and the masks they left unmatched parts of
+            others = Patch(np.zeros(grid, bool), 0, 0)
+            for i, obj in enumerate(active):
+                if i not in missed or i in jumped:
+                    held = obj.work_mask.clipped(*grid) if obj.work_mask is not None else None
+                    if held is not None and held.area:
+                        y1, x1, y2, x2 = held.window
+                        others.pixels[y1:y2, x1:x2] |= held.pixels
+            for i in sorted(missed, key=lambda i: -active[i].area / max(active[i].typical_area, 1)):
                 if i not in jumped:
                     self._miss(active[i], predicted[i], others, t, events)
 
@@ -313,16 +345,16 @@ class PromptTracker:
 
     def _observe(self, obj: TrackedObject, seg: Segmentation, cand: Candidates, chosen: np.ndarray,
                  events: list[Event], t: float, confident: bool, guess: Patch, stride: int,
-                 jumped: bool = False) -> None:
+                 jumped: bool = False, alone: bool = False) -> None:
         chosen = [int(k) for k in chosen]
         full = patch_union([cand.full[k] for k in chosen])  # one mask: a view, no copy
         work = patch_union([cand.work[k] for k in chosen])
         area = float(cand.areas[chosen[0]]) if len(chosen) == 1 else float(work.area)
         obj.frames_missed = 0
-        if (obj.state is not ObjectState.LOST and obj.full_mask is not None
+        if (obj.state is not ObjectState.LOST and obj.full_mask is not None and not alone
                 and area > self.config.merged_area * obj.typical_area):
-            # the model merged this object with another one (they overlap): keep the object's own
-            # predicted shape inside the merged mask, coast on the motion model, learn nothing
+            # the model merged this object with another one (they overlap, or the match does not look
+            # like it): keep the object's own predicted shape inside the merged mask, learn nothing
             own = intersection(full, obj.full_mask.moved(*obj.full_shift))
             own_box = own.box()
             if own_box is not None:
@@ -337,20 +369,23 @@ class PromptTracker:
         obj.work_mask = work
         obj.unseen = 0
         obj.area = area
-        obj.box = box
-        whole = area > self.config.whole * obj.typical_area  # a partly hidden object teaches nothing
+        last_box, obj.box = obj.box, box
+        # smaller than usual and shorter than its shape: something in front cuts it (an object that
+        # turns keeps its area); a partly hidden object teaches nothing
+        short = area < self.config.reshape * obj.typical_area and cut_short(box, guess, stride)
+        whole = area > self.config.whole * obj.typical_area and not short
         refound = jumped or obj.state is ObjectState.LOST
         if refound:  # a stale velocity would throw the next prediction off
             obj.kalman = BoxKalman(box)
             if obj.state is ObjectState.LOST:
                 events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t,
                                     frames=obj.frames_lost))
-            obj.lost_since = None
+            obj.lost_since, obj.distractors = None, None
             whole = True  # what matched is what it looks like now
         elif area >= self.config.reshape * obj.typical_area:
             obj.kalman.update(box)
-        else:  # partly hidden: trust the sides the pieces reach, not the ones an occluder cuts short
-            obj.kalman.update(visible_sides(box, obj.kalman.box, guess, stride))
+        else:  # partly hidden: trust the sides that moved with it, not the ones an occluder cuts short
+            obj.kalman.update(visible_sides(box, obj.kalman.box, guess, stride, last_box, obj.kalman.x[4:6]))
         obj.state = ObjectState.TRACKED if whole else ObjectState.OCCLUDED
         obj.frames_lost = 0
         # the remembered shape is renewed only by a match as large as it or as the usual area, so
@@ -396,7 +431,7 @@ class PromptTracker:
                 obj.work_mask = guess.copy() if guess.area else obj.work_mask
             obj.box = obj.box + np.array([dx, dy, dx, dy], float)
             return
-        obj.state, obj.lost_since = ObjectState.LOST, t
+        obj.state, obj.lost_since, obj.lost_at = ObjectState.LOST, t, obj.last_index
         events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
         obj.full_mask = obj.work_mask = None
 
@@ -406,12 +441,14 @@ class PromptTracker:
         cfg, frame = self.config, self._frame
         obj.work_mask = carried.mask
         obj.full_mask = upsample(carried.mask, frame.stride, *frame.shape)
+        last_box = obj.box
         obj.box = obj.full_mask.box() if obj.full_mask.area else obj.box
         obj.area = float(carried.mask.area)
         if obj.area >= cfg.reshape * obj.typical_area:
             obj.kalman.update(obj.box)
         else:  # partly hidden: trust the sides it reaches, not the ones an occluder cuts short
-            obj.kalman.update(visible_sides(obj.box, obj.kalman.box, guess, frame.stride))
+            obj.kalman.update(visible_sides(obj.box, obj.kalman.box, guess, frame.stride, last_box,
+                                            obj.kalman.x[4:6]))
         if cfg.reshape <= obj.area / obj.typical_area <= 1 / cfg.reshape:  # seen whole: its shape now
             obj.mask, obj.mask_center = carried.mask, cxcywh(obj.box)[:2]
         y1, x1, y2, x2 = carried.mask.clipped(*others.pixels.shape).window
