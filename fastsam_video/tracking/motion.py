@@ -70,10 +70,9 @@ def cut_short(box: np.ndarray, guess: Patch, stride: int) -> bool:
 def visible_sides(box: np.ndarray, predicted: np.ndarray, guess: Patch, stride: int,
                   last_box: np.ndarray | None = None, velocity: np.ndarray | None = None) -> np.ndarray:
     """The box of a partly hidden object, per axis: the measured sides where the visible pieces
-    span as far as the remembered shape; else the side that moved with the object since
-    `last_box` (by `velocity`, per frame), or without those the side nearer its prediction (the
-    other one is cut short by the occluder, which does not move with it), and the shape's extent
-    from it."""
+    span as far as the remembered shape; else the side nearer its prediction and that moved with
+    the object since `last_box` (by `velocity`, per frame; the other one is cut short by the
+    occluder, which does not move with it), and the shape's extent from it."""
     span = shape_span(guess, stride)
     if span is None:
         return predicted
@@ -82,10 +81,11 @@ def visible_sides(box: np.ndarray, predicted: np.ndarray, guess: Patch, stride: 
         lo, hi = box[a], box[a + 2]
         if hi - lo >= SPAN_CUT * span[a] - stride:
             continue
+        off_lo, off_hi = abs(lo - predicted[a]), abs(hi - predicted[a + 2])
         if last_box is not None and velocity is not None:
-            keep_lo = abs(lo - last_box[a] - velocity[a]) <= abs(hi - last_box[a + 2] - velocity[a])
-        else:
-            keep_lo = abs(lo - predicted[a]) <= abs(hi - predicted[a + 2])
+            off_lo += abs(lo - last_box[a] - velocity[a])
+            off_hi += abs(hi - last_box[a + 2] - velocity[a])
+        keep_lo = off_lo <= off_hi
         if keep_lo:
             out[a + 2] = lo + span[a]
         else:

@@ -109,12 +109,28 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
     moving = back[warped] if warped.any() else back[last]
     shift = (-float(np.median(moving[:, 1])), -float(np.median(moving[:, 0])))
-    region = cv2.dilate((warped | window_of(expected, window)).view(np.uint8), _KERNEL3, iterations=2)
-    keep = region.view(bool) & colours[bins[y1:y2, x1:x2]]
+    shape = window_of(expected, window)
+    region = cv2.dilate((warped | shape).view(np.uint8), _KERNEL3).view(bool)
+    keep = region & colours[bins[y1:y2, x1:x2]]
+    if np.count_nonzero(keep) > 1.15 * max(last_mask.area, expected.area):
+        # growing into something of its colour (a look-alike it touches): the flow of a plain
+        # object is poor, so what is kept stays by the expected shape
+        keep &= cv2.dilate(shape.view(np.uint8), _KERNEL3).view(bool)
     if others is not None:
         keep &= ~others[y1:y2, x1:x2]
     keep = cv2.morphologyEx(keep.view(np.uint8), cv2.MORPH_OPEN, _KERNEL3).view(bool)
     return Propagated(Patch.of_mask(keep).moved(y1, x1).copy(), shift)
+
+
+def evidence(expected: Patch, bins: np.ndarray, colours: np.ndarray, others: np.ndarray | None) -> Patch:
+    """The pixels of `expected` (work grid) with the object's colours that no other object holds."""
+    expected = expected.clipped(*bins.shape)
+    y1, x1, y2, x2 = expected.window
+    keep = expected.pixels & colours[bins[y1:y2, x1:x2]]
+    if others is not None:
+        keep &= ~others[y1:y2, x1:x2]
+    keep = cv2.morphologyEx(keep.view(np.uint8), cv2.MORPH_OPEN, _KERNEL3).view(bool)
+    return Patch.of_mask_at(keep, y1, x1).copy()
 
 
 def upsample(work: Patch, stride: int, height: int, width: int) -> Patch:

@@ -42,7 +42,7 @@ from .appearance import color_bins, color_histograms, histogram_similarity, ring
 from .assignment import linear_assignment
 from .motion import BoxKalman, cut_short, cxcywh, visible_sides, within_reach
 from .objects import ObjectPrompt, ObjectStatus, PromptSet, TrackedObject, TrackerConfig, TrackResult
-from .propagation import FlowField, Propagated, likely_colours, propagate, upsample
+from .propagation import FlowField, Propagated, evidence, likely_colours, propagate, upsample
 from .patches import NEAR, Candidates, Patch, box_iou, box_patch_iou, intersection, overlap, paste, patch_union, touching
 
 log = logging.getLogger(__name__)
@@ -408,6 +408,8 @@ class PromptTracker:
         obj.frames_missed += 1
         obj.frames_lost += 1
         if obj.state is ObjectState.LOST:
+            if counted:
+                self._recover(obj, guess, others, t, events)
             return
         carried = None
         if obj.work_mask is not None:
@@ -434,6 +436,25 @@ class PromptTracker:
         obj.state, obj.lost_since, obj.lost_at = ObjectState.LOST, t, obj.last_index
         events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
         obj.full_mask = obj.work_mask = None
+
+    def _recover(self, obj: TrackedObject, guess: Patch, others: Patch, t: float, events: list[Event]) -> None:
+        """A lost object that comes out where its motion model expects it, into a mask the model
+        gave another object (or none): found by its colours inside its remembered shape there."""
+        cfg, frame = self.config, self._frame
+        if obj.last_index - obj.lost_at > 2 * cfg.coast_frames or guess.area < cfg.min_visible * obj.typical_area:
+            return  # its prediction is no longer to be trusted
+        colours = likely_colours(obj.descriptor, obj.background, cfg.likelihood_ratio)
+        seen = evidence(guess, frame.bins, colours, others.pixels)
+        if seen.area < 0.3 * obj.typical_area:
+            return
+        looks = histogram_similarity(obj.descriptor[None], color_histograms([seen], frame.bins))
+        if float(looks[0, 0]) <= cfg.reacquire_appearance:
+            return
+        events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t, frames=obj.frames_lost))
+        obj.lost_since, obj.distractors, obj.unseen = None, None, 0
+        obj.state = ObjectState.PREDICTED
+        obj.box = obj.kalman.box
+        self._carry(obj, Propagated(seen, (0.0, 0.0)), guess, others)
 
     def _carry(self, obj: TrackedObject, carried: Propagated, guess: Patch, others: Patch) -> None:
         """Take a propagated mask as the object's for this frame; the motion model is updated
