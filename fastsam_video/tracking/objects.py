@@ -78,9 +78,10 @@ class TrackerConfig:
     min_visible: float = 0.2  # an occluded object's visible pieces add up to at least this share
     predict_frames: int = 5  # unused since propagation (kept so old configurations still load)
     # propagation: where the model has no mask, the object's own mask is carried forward while at
-    # least `min_propagated` of its usual area is still seen; "lost" after `lost_after` frames without
-    min_propagated: float = 0.12
-    lost_after: int = 1
+    # least `min_propagated` of its usual area is still seen; without that it is "lost" at once, or
+    # after `lost_after` model frames where something the model saw covers its place (behind it)
+    min_propagated: float = 0.05
+    lost_after: int = 6
     likelihood_ratio: float = 1.0  # a pixel is the object's when its colour is this much likelier on it
 
 

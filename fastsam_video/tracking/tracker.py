@@ -320,9 +320,14 @@ class PromptTracker:
                     if held is not None and held.area:
                         y1, x1, y2, x2 = held.window
                         others.pixels[y1:y2, x1:x2] |= held.pixels
+            cover = Patch(others.pixels.copy(), 0, 0)  # anything the model saw: what may be in front
+            for part in cand.work:
+                part = part.clipped(*grid)
+                y1, x1, y2, x2 = part.window
+                cover.pixels[y1:y2, x1:x2] |= part.pixels
             for i in sorted(missed, key=lambda i: -active[i].area / max(active[i].typical_area, 1)):
                 if i not in jumped:
-                    self._miss(active[i], predicted[i], others, t, events)
+                    self._miss(active[i], predicted[i], others, t, events, cover=cover)
 
     @staticmethod
     def _assign(rows: list[int], score: np.ndarray, ok: np.ndarray, minimum: float,
@@ -399,7 +404,7 @@ class PromptTracker:
             obj.background = (1 - rate) * obj.background + rate * ring_histogram(work, self._frame.bins)
 
     def _miss(self, obj: TrackedObject, guess: Patch, others: Patch, t: float, events: list[Event],
-              counted: bool = True) -> None:
+              counted: bool = True, cover: Patch | None = None) -> None:
         """No mask fits: the object's own mask is carried forward (propagation) while at least
         `min_propagated` of it is seen; `lost_after` model frames in a row without that and it is
         "lost". `counted=False`: the model did not run, so nothing is concluded from the miss.
@@ -424,14 +429,21 @@ class PromptTracker:
                 return
         if counted:
             obj.unseen += 1
-        if not counted or obj.unseen < cfg.lost_after:
-            # no evidence this frame (yet): keep the mask where the motion model puts it, state as it was
-            # (one frame of doubt is no loss: no lost / re-acquired pair for a flicker)
+        # wholly hidden where something is in front: a few frames (an object crossing behind another)
+        # are bridged by the motion model; where its place shows nothing in front, it is gone now
+        behind = cover is not None and guess.area > 0 and overlap(guess, cover) >= 0.5 * guess.area
+        if not counted or (behind and obj.unseen <= cfg.lost_after):
+            # no evidence this frame: followed by the motion model. Bridging a hidden object shows no
+            # mask (nothing of it is in view); a frame the model skipped keeps the last one, moved
             dy, dx = obj.full_shift
             if obj.full_mask is not None:
                 obj.full_mask = obj.full_mask.moved(dy, dx).clipped(*frame.shape).copy()
+                if counted:
+                    obj.full_mask = Patch(obj.full_mask.pixels[:0, :0], 0, 0)
                 obj.work_mask = guess.copy() if guess.area else obj.work_mask
             obj.box = obj.box + np.array([dx, dy, dx, dy], float)
+            if counted:
+                obj.state = ObjectState.PREDICTED
             return
         obj.state, obj.lost_since, obj.lost_at = ObjectState.LOST, t, obj.last_index
         events.append(Event(EventKind.OBJECT_LOST, object_id=obj.object_id, pts=t))
