@@ -101,7 +101,7 @@ def within_reach(predicted: np.ndarray, boxes: np.ndarray, unseen: np.ndarray, s
     h, w = shape
     centre = np.clip((predicted[:, :2] + predicted[:, 2:]) / 2, 0, (w - 1, h - 1))
     size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
-    radius = size * np.minimum(0.75 + 0.05 * unseen, 3.0)
+    radius = size * np.minimum(1.5 + 0.05 * unseen, 3.0)
     cand = (boxes[:, :2] + boxes[:, 2:]) / 2
     return np.linalg.norm(cand[None] - centre[:, None], axis=-1) <= radius[:, None]
 

@@ -23,8 +23,13 @@ class ObjectPrompt:
     labels: tuple[int, ...] = ()
     box: tuple[float, float, float, float] | None = None
     text: str | None = None
+    # the time of the frame the user gave it on (a live view lags): resolved on that frame, then
+    # carried forward to the present; None: on the next frame
+    pts: float | None = None
 
     def __post_init__(self) -> None:
+        if self.pts is not None and not (isinstance(self.pts, (int, float)) and np.isfinite(self.pts)):
+            raise PromptError(f"object {self.object_id}: pts: expected a frame time in seconds, got {self.pts!r:.40}")
         kinds = sum((bool(self.points), self.box is not None, bool(self.text)))
         if kinds != 1:
             raise PromptError(f"object {self.object_id}: expected exactly one of points, box or text, got {kinds}")
@@ -76,6 +81,7 @@ class TrackerConfig:
     whole: float = 0.85  # a match this share of the usual area is the whole object, less is "occluded"
     reshape: float = 0.95  # a whole match this share of the usual area renews the remembered shape
     min_visible: float = 0.2  # an occluded object's visible pieces add up to at least this share
+    history_seconds: float = 2.0  # frames kept for prompts given on a past frame (their pts)
     predict_frames: int = 5  # unused since propagation (kept so old configurations still load)
     # propagation: where the model has no mask, the object's own mask is carried forward while at
     # least `min_propagated` of its usual area is still seen; without that it is "lost" at once, or

@@ -42,6 +42,7 @@ from .appearance import color_bins, color_histograms, histogram_similarity, ring
 from .assignment import linear_assignment
 from .motion import BoxKalman, cut_short, cxcywh, visible_sides, within_reach
 from .objects import ObjectPrompt, ObjectStatus, PromptSet, TrackedObject, TrackerConfig, TrackResult
+from .frames import FrameHistory, FrameWork, PastFrame
 from .propagation import FlowField, Propagated, evidence, likely_colours, propagate, upsample
 from .patches import NEAR, Candidates, Patch, box_iou, box_patch_iou, intersection, overlap, paste, patch_union, touching
 
@@ -62,6 +63,7 @@ class PromptTracker:
         self._rejected: set[ObjectPrompt] = set()
         self._flow = FlowField()
         self._frame: FrameWork | None = None
+        self._history = FrameHistory(self.config.history_seconds)
 
     # -------------------------------------------------------------- prompts
     def set_prompts(self, prompts: PromptSet) -> None:
@@ -80,7 +82,9 @@ class PromptTracker:
             if self._applied.get(object_id) == prompt or prompt in self._rejected or seg is None:
                 continue
             try:
-                created = self._create(prompt, seg, image, frame_index)
+                created = (self._create_in_past(prompt) if prompt.pts is not None and prompt.text is None else None)
+                if created is None:  # no past frame kept for it (or it is now): on this frame
+                    created = self._create(prompt, seg, image, frame_index)
             except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
                 self._rejected.add(prompt)
                 events.append(Event(EventKind.OBJECT_REJECTED, object_id=object_id, pts=t, detail=str(err)))
@@ -130,6 +134,30 @@ class PromptTracker:
             obj.rel_box = np.r_[(b[:2] - box[:2]) / wh, (b[2:] - box[:2]) / wh]
         return obj
 
+    def _create_in_past(self, prompt: ObjectPrompt) -> TrackedObject | None:
+        """The object of a prompt given on a past frame (at `prompt.pts`): selected on that frame as
+        kept, then followed through the kept frames since, so it comes to this frame like any other
+        object. None when no earlier frame is kept, or nothing is found there."""
+        past = self._history.since(prompt.pts)
+        if not past:
+            return None
+        saved = self._flow, self._frame
+        self._flow = FlowField()  # its own flow through the past frames
+        try:
+            obj = None
+            for frame in past:
+                self._frame = FrameWork.of_small(frame.small, frame.stride, frame.shape)
+                self._flow.next_frame(self._frame.gray)
+                if obj is None:
+                    obj = self._create(prompt, frame.segmentation(), None, frame.index)
+                    if obj is None:
+                        return None
+                else:
+                    self._match([obj], frame.segmentation(), None, frame.index, frame.t, [])
+            return obj
+        finally:
+            self._flow, self._frame = saved
+
     # -------------------------------------------------------------- per frame
     def _stride(self, shape: tuple[int, int]) -> int:
         return max(1, math.ceil(max(shape) / self.config.work_size))
@@ -163,6 +191,8 @@ class PromptTracker:
                 del self.objects[obj.object_id]
                 events.append(Event(EventKind.OBJECT_DROPPED, object_id=obj.object_id, pts=t,
                                     detail=f"lost for over {self.config.max_lost_seconds:g} s"))
+        if seg is not None:
+            self._history.add(PastFrame.of(seg, self._frame.small, frame_index, t, self._frame.stride))
         for event in events:
             log.info("%s", event)
         return self._result(shape, seg.timings if seg is not None else None, events, t, frame_index)
@@ -237,6 +267,7 @@ class PromptTracker:
         recent = np.array([obj.state is not ObjectState.LOST or frame_index - obj.lost_at <= cfg.coast_frames
                            for obj in active])
         covers = (inter / np.maximum(pred_area[:, None], 1) > 0.25) & recent[:, None]
+        covers &= np.arange(n)[None] == iou.argmax(1)[:, None]  # and is the best fit of each
         excluded[:, covers.sum(0) >= 2] = True
 
         tracked = [i for i, obj in enumerate(active) if obj.state is not ObjectState.LOST]
@@ -501,20 +532,3 @@ class PromptTracker:
         status = tuple(ObjectStatus(o.object_id, o.prompt.kind, o.state, o.frames_lost)
                        for o in sorted(self.objects.values(), key=lambda o: o.object_id))
         return TrackResult(out, lost, status, tuple(events), t, frame_index)
-
-
-@dataclass(frozen=True)
-class FrameWork:
-    """One frame on the work grid: what every stage of the tracker reads."""
-
-    shape: tuple[int, int]  # the frame's (H, W)
-    stride: int  # work pixel (i, j) is frame pixel (i * stride, j * stride)
-    grid: tuple[int, int]
-    bins: np.ndarray  # (grid) colour bin of each work pixel
-    gray: np.ndarray  # (grid) uint8, for the optical flow
-
-    @classmethod
-    def of(cls, image: np.ndarray, stride: int) -> FrameWork:
-        small = np.ascontiguousarray(image[::stride, ::stride])
-        return cls(image.shape[:2], stride, small.shape[:2], color_bins(small),
-                   cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
