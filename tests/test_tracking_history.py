@@ -87,3 +87,14 @@ def test_the_history_keeps_its_seconds_and_masks_in_their_boxes_only():
 def test_a_pts_that_is_no_time_is_a_clear_error():
     with pytest.raises(PromptError, match="pts: expected a frame time in seconds, got nan"):
         ObjectPrompt(1, box=(1, 1, 5, 5), pts=float("nan"))
+
+
+def test_the_window_prompts_carry_the_time_of_the_frame_it_shows():
+    from fastsam_video.ui.prompting import ADD, NEW, PromptEditor
+
+    editor = PromptEditor()
+    oid = editor.click(10, 20, NEW, pts=3.5)
+    assert editor.get(oid).pts == 3.5
+    editor.click(12, 22, ADD, selected=oid, pts=4.0)  # a refinement lands on the frame it was drawn on too
+    assert editor.get(oid).pts == 4.0 and len(editor.get(oid).points) == 2
+    assert editor.get(editor.box(1, 1, 9, 9, pts=5.0)).pts == 5.0
