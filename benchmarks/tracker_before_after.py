@@ -1,8 +1,8 @@
 """Every scored scenario (sample clips, occlusion and tracking scenarios) with the bundled model,
-box and point prompts, the tracker of a git revision (default: main) against this checkout's,
-on one pass of the model per clip. Prints a markdown table.
+box and point prompts, the tracker of a git revision (default: the one before issue 21) against
+this checkout's, on one pass of the model per clip. Prints a markdown table.
 
-    uv run python benchmarks/tracker_before_after.py [--before main] [--only NAME ...] [--out DIR]
+    uv run python benchmarks/tracker_before_after.py [--before REV] [--only NAME ...] [--out DIR]
     uv run python benchmarks/tracker_before_after.py --bench [--rounds 5]   # `bench tracker`'s cost
 
 With --bench, the cost of `update` for 10 objects among 30 masks at 1280x720 (the scene of
@@ -59,7 +59,8 @@ def bench(old, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="main")
+    parser.add_argument("--before", default="0af21e4", help="a revision with the single-file tracker "
+                        "(default: the one before issue 21)")
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fastsam-video-scenarios")
     parser.add_argument("--bench", action="store_true")

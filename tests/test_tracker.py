@@ -231,13 +231,13 @@ def test_text_prompt_without_clip_is_rejected_and_the_stream_goes_on():
 RED, BLUE = (40, 40, 220), (220, 120, 30)
 
 
-def frame_of(painted, detected):
+def frame_of(painted, detected, shape=SHAPE):
     """An image with `painted` [(rect, colour)] drawn back to front, and a segmentation holding
     only the `detected` rects (the model's output, which may miss or split things)."""
-    image = np.full((*SHAPE, 3), 90, np.uint8)
+    image = np.full((*shape, 3), 90, np.uint8)
     for (x1, y1, x2, y2), colour in painted:
         image[max(y1, 0):y2, max(x1, 0):x2] = colour
-    masks = np.zeros((len(detected), *SHAPE), dtype=bool)
+    masks = np.zeros((len(detected), *shape), dtype=bool)
     for i, (x1, y1, x2, y2) in enumerate(detected):
         masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
     seg = Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(detected)))
@@ -296,13 +296,7 @@ BIG = (120, 160)
 
 def big_frame(painted, detected):
     """frame_of on a 120 x 160 frame (room to move for a long time)."""
-    image = np.full((*BIG, 3), 90, np.uint8)
-    for (x1, y1, x2, y2), colour in painted:
-        image[max(y1, 0):y2, max(x1, 0):x2] = colour
-    masks = np.zeros((len(detected), *BIG), dtype=bool)
-    for i, (x1, y1, x2, y2) in enumerate(detected):
-        masks[i, max(y1, 0):y2, max(x1, 0):x2] = True
-    return Segmentation.of(masks, masks_to_boxes(masks), np.ones(len(detected))), image
+    return frame_of(painted, detected, BIG)
 
 
 def test_missed_for_sixty_frames_while_visible_it_is_carried_by_its_own_mask():
