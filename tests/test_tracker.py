@@ -367,3 +367,26 @@ def test_an_object_hidden_behind_another_one_is_not_predicted_onto_it():
     result = tracker.update(*frame_of([(square(10, 20), RED), (square(10, 20), RED)], [square(10, 20)]), 1, 1 / 30)
     ids = result.segmentation.object_ids.tolist()
     assert ids.count(1) + ids.count(2) <= 1 and len(ids) <= 1
+
+
+def test_a_point_added_to_a_moving_object_corrects_its_mask_and_keeps_its_motion():
+    """Refinement: a background point on a leak (the model joined a neighbour to the object)
+    makes the object the corrected selection from that frame on, same id, its motion kept."""
+    tracker = PromptTracker()
+    tracker.set_prompts(PromptSet((ObjectPrompt(1, points=((13, 13),), labels=(1,)),)))
+    for i in range(6):  # moving right 2 px a frame; the model gives it joined to the square beside it
+        a, b = square(10 + 2 * i, 8), square(20 + 2 * i, 8)
+        seg, image = frame_with(a, b)
+        leak = seg.masks[0] | seg.masks[1]
+        seg = Segmentation.of(np.stack([leak, seg.masks[0], seg.masks[1]]), masks_to_boxes(
+            np.stack([leak, seg.masks[0], seg.masks[1]])), np.array([0.9, 0.8, 0.8]))
+        result = tracker.update(seg, image, i, i / 30)
+        if i == 2:  # the user adds a background point on the leaked half
+            x = 25 + 2 * i
+            tracker.set_prompts(PromptSet((ObjectPrompt(1, points=((13 + 2 * i, 13), (x, 13)), labels=(1, 0)),)))
+        if i >= 3:
+            mask = result.segmentation.masks[0]
+            assert result.segmentation.object_ids.tolist() == [1]
+            assert mask[13, 13 + 2 * i] and not mask[13, 25 + 2 * i], i  # the leak is gone, for good
+            assert not any(e.kind is EventKind.OBJECT_LOST for e in result.events)
+    assert abs(tracker.objects[1].kalman.x[4] - 2) < 0.6  # its velocity survived the refinement

@@ -95,6 +95,10 @@ class PromptTracker(ObjectUpdates):
                                    detail=f"nothing found under the {prompt.kind} prompt"))
                 continue
             was_there = object_id in self.objects
+            if was_there and created.last_index == frame_index:
+                # a refinement (a point added on a leak or a missed part): from this frame on the object is
+                # what the corrected prompt selects, and its motion goes on
+                created.kalman.x[4:6] = self.objects[object_id].kalman.x[4:6]
             self.objects[object_id] = created
             self._applied[object_id] = prompt
             events.append(Event(EventKind.OBJECT_UPDATED if was_there else EventKind.OBJECT_ADDED, object_id=object_id,
