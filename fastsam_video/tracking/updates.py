@@ -59,7 +59,7 @@ class ObjectUpdates:
             obj.kalman = BoxKalman(box)
             if obj.state is ObjectState.LOST:
                 events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t,
-                                    frames=obj.frames_lost))
+                                    frames=obj.last_index - obj.lost_at))
             obj.lost_since, obj.distractors = None, None
             whole = True  # what matched is what it looks like now
         elif area >= self.config.reshape * obj.typical_area:
@@ -137,7 +137,8 @@ class ObjectUpdates:
         looks = histogram_similarity(obj.descriptor[None], color_histograms([seen], frame.bins))
         if float(looks[0, 0]) <= cfg.reacquire_appearance:
             return
-        events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t, frames=obj.frames_lost))
+        events.append(Event(EventKind.OBJECT_REACQUIRED, object_id=obj.object_id, pts=t,
+                            frames=obj.last_index - obj.lost_at))
         obj.lost_since, obj.distractors, obj.unseen = None, None, 0
         obj.state = ObjectState.PREDICTED
         obj.box = obj.kalman.box
