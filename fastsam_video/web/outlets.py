@@ -162,14 +162,22 @@ class MqttOutlet(Outlet):
     def send(self, event: Event) -> None:
         if not self.client.is_connected():
             raise OSError("not connected to the broker")
-        info = self.client.publish(self.topic, json.dumps(event.to_dict()), qos=1)
-        if info.rc != 0:
-            raise OSError(f"publish failed (rc {info.rc})")
+        payload = json.dumps(event.to_dict())
+        topics = [self.topic] + ([zone_topic(self.topic, event)] if event.zone is not None else [])
+        for topic in topics:
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc != 0:
+                raise OSError(f"publish failed (rc {info.rc})")
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def zone_topic(base: str, event: Event) -> str:
+    """A zone event's own topic besides the base one: BASE/camera/ID/zone/NAME."""
+    return f"{base}/camera/{event.camera}/zone/{event.zone}"
 
 
 def open_outlets(webhooks: list[str], mqtt_urls: list[str]) -> list[Outlet]:

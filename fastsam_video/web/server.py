@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, open_source
-from ..types import Frame, SourceError
+from ..types import FastSAMVideoError, Frame, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def source_opener(stream, ray: bool = False):
 def build(args):
     """(app, live service, outlets) from the parsed `serve` arguments."""
     from ..factory import build_pipeline
-    from ..options import ModelOptions, OutputOptions, StreamOptions
+    from ..analytics.cooldown import OutletCooldown
+    from ..options import ModelOptions, OutputOptions, StreamOptions, zone_set
     from .app import create_app
     from .imaging import ImageSegmenter
     from .outlets import EventBus, open_outlets
@@ -75,19 +76,28 @@ def build(args):
 
     model = ModelOptions.from_args(args)
     stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
+    zones = zone_set(args)
     outlets = open_outlets(args.webhook, args.mqtt)
     bus = EventBus()
-    for outlet in outlets:
-        bus.subscribe(outlet.offer)
+    cooldown = OutletCooldown()  # the zones' cooldowns, looked up from the live service once it exists
+
+    def to_outlets(event) -> None:
+        if outlets and cooldown.allow(event):
+            for outlet in outlets:
+                outlet.offer(event)
+    bus.subscribe(to_outlets)
     try:
         if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
+            if len(zones):
+                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
             pipeline = cluster_pipeline(args.ray, [], model, stream, OutputOptions(), stay_open=True)
         else:
-            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
+            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True, zones=zones)
         live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
                            output_dir=args.output, bus=bus)
+        cooldown.cooldown_of = live.cooldown_of
         try:
             for spec in args.sources or [DEMO_SPEC]:
                 live.add_camera(spec)
