@@ -1,27 +1,31 @@
 """PromptTracker: objects created by point / box / text prompts keep their id and colour while
-they move, while something passes in front of them, and when they come back.
+they move, while something passes in front of them, while the model misses them, and when they
+come back.
 
 Per frame, on the inference thread (no locks: the tracker lives on one thread):
-1. every object's box is predicted by a constant-velocity Kalman filter, and its last mask
-   shifted with it;
+1. every object's box is predicted by a constant-velocity Kalman filter, and its remembered
+   shape placed there;
 2. each candidate mask of the frame is scored against each object: overlap with the
    predicted mask, colour-histogram appearance, and the prompt moved with the object
-   (foreground points inside, background points outside, box overlap);
+   (foreground points inside, background points outside, box overlap); a mask over a good part
+   of two objects (the model merged them) is neither's;
 3. a joint assignment (Hungarian) gives each mask to at most one object, tracked objects
-   first, then lost objects, which are searched for by appearance anywhere in the frame;
+   first, then lost objects, searched for by appearance within reach of where they were and
+   never on a look-alike that stayed in view since they were lost (`motion.within_reach`);
 4. leftover masks lying inside an object's predicted mask are merged into it (FastSAM
-   often splits an object into parts, and an occluder splits it into pieces). A tracked object
-   that got no mask but whose visible pieces add up to `min_visible` of its usual area is
-   "occluded": its mask is the union of those pieces, and its predicted shape stays the whole
-   object's (the shape it had when last seen whole, moved with the motion model);
-5. a tracked object with no fitting mask at all, whose predicted region still looks like it, is
-   "predicted" for up to `predict_frames` frames: its mask is carried forward by the motion
-   model (the model missed it; no event, no flicker);
-6. otherwise it becomes "lost" (drawn as a dashed box), keeps being predicted, and comes back
-   with the same id, or is dropped after `max_lost_seconds`.
-Memory per object is fixed: one mask, one descriptor, the filter state. Numpy / OpenCV only: masks
-are kept and compared as windows around them (`Patch`), at a work resolution, so a frame costs about
-the objects' and candidates' areas, not objects x candidates whole frames.
+   often splits an object into parts, and an occluder splits it into pieces): "occluded";
+5. an object no mask fits is carried by its own mask (`propagation.py`: optical flow, its
+   colours, its remembered shape, minus what other objects hold): "predicted", with no cap on
+   the frames, while some of it is seen; a lost one that comes out where it is expected is
+   found again the same way (`updates.py`);
+6. "lost" (drawn as a dashed box) only when nothing of it is seen: at once where its place shows
+   nothing in front, after `lost_after` frames where something covers it; it comes back with the
+   same id, or is dropped after `max_lost_seconds`.
+A prompt with a `pts` is resolved on that frame from the last `history_seconds` (`frames.py`)
+and carried to the present. `update(None, ...)`: the model skipped this frame; objects are carried.
+Memory per object is fixed: masks, two colour histograms, the filter state. Numpy / OpenCV only:
+masks are kept and compared as windows around them (`Patch`), at a work resolution, so a frame
+costs about the objects' and candidates' areas, not objects x candidates whole frames.
 """
 
 from __future__ import annotations
