@@ -87,3 +87,17 @@ def test_a_miss_is_given_as_id_start_count_or_one_clear_error():
     for bad in ("2:10", "0:1:1", "1:-1:3", "a:b:c", "1:1:0"):
         with pytest.raises(FastSAMVideoError, match="--miss: expected ID:START:COUNT"):
             parse_miss(bad)
+
+
+def test_eval_injects_misses_given_on_the_command_line(capsys):
+    from fastsam_video.cli import main
+
+    from .conftest import SAMPLES
+
+    assert main(["eval", str(SAMPLES / "clips" / "drift"), "--miss", "1:10:40", "--prompt", "box"]) == 0
+    out = capsys.readouterr().out
+    assert "object 1 missed in 40 frames from 10" in out
+    name, oid, j, f, jf, switches, lost = next(line for line in out.splitlines() if line.startswith("drift")).split()[:7]
+    assert float(j) >= 0.85 and int(switches) == 0 and int(lost) <= 3
+    assert main(["eval", str(SAMPLES / "clips" / "drift"), "--miss", "1:10"]) != 0
+    assert "--miss: expected ID:START:COUNT" in capsys.readouterr().err
