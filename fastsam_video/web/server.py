@@ -72,7 +72,7 @@ def events_db_path(args) -> Path | None:
         return None
     if value:
         return Path(value)
-    state = getattr(args, "state", None)
+    state = getattr(args, "state_path", None) or getattr(args, "state", None)
     return Path(state).with_name("events.db") if state else Path(args.output) / "events.db"
 
 

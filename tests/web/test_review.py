@@ -165,6 +165,8 @@ def test_where_the_event_history_lives():
     assert events_db_path(Namespace(output="rec", events_db="none")) is None
     assert events_db_path(Namespace(output="rec", events_db=None, state="/etc/site/state.json")).as_posix() == \
         "/etc/site/events.db"  # beside the state file, once the server has one
+    assert events_db_path(Namespace(output="rec", events_db=None, state_path="/srv/s/state.json")).as_posix() == \
+        "/srv/s/events.db"
 
 
 def test_zone_events_are_stored_with_their_zone(review_server, rclient):
