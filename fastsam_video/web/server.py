@@ -10,43 +10,12 @@ from pathlib import Path
 
 from .. import assets
 from ..prompts import ClipEncoder
-from ..sources import FrameSource, open_source
-from ..types import Frame, SourceError
+from ..sources import FrameSource, LoopingSource
 
 log = logging.getLogger(__name__)
 
 DEMO_CLIP = assets.demo_clip() / "video.mp4"  # in the wheel, or the checkout's samples/
 DEMO_SPEC = "demo"
-
-
-class LoopingSource(FrameSource):
-    """A video file played at its own rate, from the start again at its end, like a camera
-    (the server's demo). Timestamps keep increasing across loops."""
-
-    def __init__(self, path: str | Path, source_id: int = 0, realtime: bool = True):
-        super().__init__(source_id)
-        self.path = Path(path)
-        self.realtime = self.live = realtime  # not realtime: as fast as the pipeline takes frames (benchmarks)
-        self._inner = open_source(str(self.path), realtime=realtime, source_id=source_id)
-        self.name = f"{self.path.parent.name}/{self.path.name} (loop)"
-        self.fps = self._inner.fps
-        self._offset = 0.0
-        self._last = 0.0
-
-    def _read_image(self):
-        frame: Frame | None = self._inner.read()
-        if frame is None:  # the end: start again where the timeline left off
-            self._inner.close()
-            self._offset = self._last + 1.0 / (self.fps or 30.0)
-            self._inner = open_source(str(self.path), realtime=self.realtime, source_id=self.source_id)
-            frame = self._inner.read()
-            if frame is None:
-                raise SourceError(f"{self.path} has no frames to loop over")
-        self._last = self._offset + (frame.pts or 0.0)
-        return frame.image, self._last
-
-    def _release(self) -> None:
-        self._inner.close()
 
 
 def source_opener(stream, ray: bool = False):
