@@ -30,6 +30,7 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
 from .outputs import check_outputs  # noqa: E402
+from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 
@@ -268,13 +269,37 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
-    check_sources(args.sources)
+    config = getattr(args, "site_config", None)
+    configured = [c.source for c in config.cameras.values()] if config else []
+    sources = list(args.sources) + configured
+    if not sources:
+        raise FastSAMVideoError("no SOURCE given: fastsam-video run SOURCE [SOURCE ...], or cameras in --config")
+    check_sources(sources)
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
-    check_outputs(out.record, out.export_masks, out.export_coco, len(args.sources), segmented=bool(out.segment_seconds))
+    check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
     with GracefulStop() as stop:
-        pipeline = build_pipeline(args, args.sources)
-        note_bundled_model(args, args.sources)
-        return run_headless(pipeline, stop)
+        pipeline = build_pipeline(args, sources, config_prompts(args, config) if config else None)
+        note_bundled_model(args, sources)
+        from .retention import Retention, Rule
+
+        folder = Path(out.record).parent if out.record else Path(".")
+        retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
+        try:
+            retention.start()
+            return run_headless(pipeline, stop)
+        finally:
+            retention.close()
+
+
+def config_prompts(args, config):
+    """The command line's prompts, or the config's defaults / first camera's prompts when it gives none."""
+    from .state import prompt_set as saved_prompts
+
+    prompts = prompt_set(args)
+    if prompts.objects:
+        return prompts
+    given = config.defaults.prompts or next((c.prompts for c in config.cameras.values() if c.prompts), None) or []
+    return saved_prompts(given, args.everything or None) if given else prompts
 
 
 def add_run_parser(sub) -> None:
@@ -283,8 +308,11 @@ def add_run_parser(sub) -> None:
                                    "a webcam (0 or webcam:0), or an rtsp:// / http:// URL. Several SOURCEs run "
                                    "together (one batched model call; per-camera trackers, recordings "
                                    "NAME-camN.mp4 and stats); prompts apply to each camera.")
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("sources", nargs="*", metavar="SOURCE")
+    p.add_argument("--config", default=None, metavar="site.yaml",
+                   help="a config file: its cameras are SOURCEs too, its model and defaults the options (flags win)")
     add_stream_options(p)
+    add_retention_options(p)
     add_ray_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -446,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with FastSAM: segment, track and record.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub  # with_config sets a subcommand's defaults from the config file
     add_image_parser(sub)
     add_run_parser(sub)
     add_demo_parser(sub)
@@ -463,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
+        if getattr(args, "config", None) or getattr(args, "state", None):
+            args = with_config(parser, argv, args)
         if args.command is None:  # the window when there is a screen, else the help
             if has_display():
                 return run_window(args, None)
@@ -472,11 +503,28 @@ def main(argv: list[str] | None = None) -> int:
             assets.locate_weights(args.model)  # a missing file: one line now, not after the imports
         return args.func(args)
     except FastSAMVideoError as err:
-        print(f"fastsam-video: error: {err}", file=sys.stderr)
+        for line in str(err).splitlines() or [""]:  # a config file: one line per mistake
+            print(f"fastsam-video: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fastsam-video: interrupted", file=sys.stderr)
         return 130
+
+
+def with_config(parser, argv, args):
+    """`args` parsed again with the config file's values as the defaults (flags given win), the
+    config as `args.site_config` and the state file's path as `args.state_path`."""
+    from .config import load_config
+    from .state import default_path
+
+    site = None
+    if getattr(args, "config", None):
+        site = load_config(args.config)
+        parser.subcommands.choices[args.command].set_defaults(**site.flag_defaults())
+        args = parser.parse_args(argv)
+    args.site_config = site
+    args.state_path = default_path(args.config, getattr(args, "state", None))
+    return args
 
 
 def entry() -> None:

@@ -33,63 +33,112 @@ def source_opener(stream, ray: bool = False):
     return open_one
 
 
-def build(args):
-    """(app, live service, outlets) from the parsed `serve` arguments."""
+class Site:
+    """What `serve` runs besides uvicorn: the live service, outlets, the state keeper, retention."""
+
+    def __init__(self):
+        self.live = None
+        self.outlets: list = []
+        self.retention = None
+        self.keeper = None
+
+    def close(self) -> None:
+        for part in (self.retention, self.live, *self.outlets):
+            if part is not None:
+                part.close()
+
+
+def build(args, site: Site | None = None):
+    """(app, site) from the parsed `serve` arguments; on failure what was opened is closed."""
+    from ..clip_loader import ClipLoader
     from ..factory import build_pipeline
+    from ..metrics import Metrics
     from ..options import ModelOptions, OutputOptions, StreamOptions
+    from ..retention import Retention
+    from ..state import StateFile
     from .app import create_app
     from .imaging import ImageSegmenter
     from .outlets import EventBus, open_outlets
+    from .persistence import StateKeeper, rules, start_cameras
     from .service import LiveService
 
+    site = site or Site()
+    config = getattr(args, "site_config", None)
+    state = StateFile(args.state_path) if getattr(args, "state_path", None) else None
+    saved = state.load() if state else None  # a broken file: one line, before anything loads
     model = ModelOptions.from_args(args)
     stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
-    outlets = open_outlets(args.webhook, args.mqtt)
-    bus = EventBus()
-    for outlet in outlets:
-        bus.subscribe(outlet.offer)
+    ray = bool(getattr(args, "ray", None))
     try:
-        if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
+        site.outlets = open_outlets(args.webhook, args.mqtt)
+        bus = EventBus()
+        for outlet in site.outlets:
+            bus.subscribe(outlet.offer)
+        output = OutputOptions(segment_seconds=getattr(args, "segment_seconds", None))
+        # CLIP is loaded by requests and at start, never by the results thread (the trackers only get it)
+        clip = ClipLoader(lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device),
+                          load_on_demand=False)
+        if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            pipeline = cluster_pipeline(args.ray, [], model, stream, OutputOptions(), stay_open=True)
+            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
         else:
-            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
-        live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
-                           output_dir=args.output, bus=bus)
-        try:
-            for spec in args.sources or [DEMO_SPEC]:
-                live.add_camera(spec)
-        except BaseException:
-            live.close()
-            raise
+            pipeline = build_pipeline([], model, stream, output, stay_open=True, text_encoder=clip)
+        site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,
+                                       clip=clip)
+        if _text_prompts(saved, config):
+            clip.load()  # restored or configured text prompts: CLIP now (missing weights: one line, status 2)
+        if state is not None:
+            site.keeper = StateKeeper(live, state)
+        start_cameras(live, stream, saved, config, args.sources or [DEMO_SPEC], live._open_source)
+        if site.keeper is not None:
+            site.keeper.paused = False
+            site.keeper.save()
+        site.retention = Retention(rules(live.output_dir, args.keep_days, args.keep_max_size, config),
+                                   getattr(pipeline, "files_being_written", set)).start()
     except BaseException:
-        for outlet in outlets:
-            outlet.close()
+        site.close()
         raise
-    images = ImageSegmenter(pipeline.segmenter, lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device))
-    return create_app(live, images, token=args.token), live, outlets
+    images = ImageSegmenter(pipeline.segmenter, clip.load)
+    app = create_app(live, images, token=args.token, metrics=Metrics(live, site.retention))
+    return app, site
+
+
+def _text_prompts(saved, config) -> bool:
+    cameras = list(saved.cameras if saved else []) + list(config.cameras.values() if config else [])
+    return any(o.text for c in cameras for o in (getattr(c, "objects", None) or getattr(c, "prompts", None) or []))
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    """Binds the socket first (a port in use or a foreign host: one line at once), then loads the
+    model and the cameras; the URL is printed once uvicorn serves on that socket."""
     from .auth import TOKEN_ENV, resolve_token
+    from .listener import listen
 
     token, generated = resolve_token(args.host, args.token)
     args.token = token
-    app, live, outlets = build(args)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{args.port}/" + (f"?token={token}" if token else "")
-    if generated:
-        print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
-              f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
-    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+    sock = listen(args.host, args.port)
+    site = Site()
     try:
+        import uvicorn
+
+        app, site = build(args, site)
+        port = sock.getsockname()[1]
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+        if generated:
+            print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
+                  f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
+
+        class Announcing(uvicorn.Server):
+            async def startup(self, sockets=None):
+                await super().startup(sockets)
+                if self.started:
+                    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+
         # open streams (MJPEG, events) never end by themselves: close them 2 s after Ctrl-C
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+        Announcing(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)).run(sockets=[sock])
     finally:
-        live.close()
-        for outlet in outlets:
-            outlet.close()
+        site.close()
+        sock.close()
     return 0

@@ -1,0 +1,116 @@
+"""The server's cameras at start (the state file, the config file, the command line) and the
+state file kept up to date after every change (see `state` for the file itself).
+
+At start: the saved cameras come back with their ids, objects, everything mode, recording and
+zones; cameras of the config file that the state does not know are added; the command line's
+SOURCEs (or the demo) are used only when neither gives a camera.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Callable
+
+from ..config import SiteConfig
+from ..options import StreamOptions
+from ..sources import redact_url
+from ..state import SavedCamera, SavedState, StateFile, prompt_config, prompt_set
+from ..workers import reason
+from .service import LiveService
+
+log = logging.getLogger(__name__)
+
+STREAM_KEYS = {f.name for f in fields(StreamOptions)}
+DEFAULT_SEGMENT_SECONDS = 600.0  # a config camera with `record: true`
+
+
+def snapshot(live: LiveService) -> SavedState:
+    cameras = []
+    for camera in sorted(live.cameras(), key=lambda c: c.id):
+        prompts = live.pipeline.prompts_of(camera.id)
+        cameras.append(SavedCamera(id=camera.id, source=None if camera.name else camera.spec, name=camera.name,
+                                   everything=prompts.everything,
+                                   objects=[prompt_config(p) for p in prompts.objects],
+                                   recording=live.pipeline.recording_of(camera.id) is not None,
+                                   zones=list(camera.zones)))
+    return SavedState(cameras=cameras)
+
+
+class StateKeeper:
+    """Writes the state file after every change of `live` (on the changing request's thread)."""
+
+    def __init__(self, live: LiveService, state: StateFile):
+        self.live, self.state = live, state
+        self.paused = True  # not while the cameras are being restored
+        live.on_change(self.save)
+
+    def save(self) -> None:
+        if self.paused:
+            return
+        try:
+            self.state.save(snapshot(self.live))
+        except OSError as err:  # a full disk: the service goes on, the next change tries again
+            log.error("cannot write the state file %s: %s", self.state.path, reason(err))
+
+
+def start_cameras(live: LiveService, stream: StreamOptions, saved: SavedState | None, config: SiteConfig | None,
+                  sources: list[str], default_opener: Callable) -> None:
+    """Adds the cameras the server starts with (see the module's docstring)."""
+    configured = dict(config.cameras) if config else {}
+    known = set()
+    for cam in saved.cameras if saved else []:
+        spec = configured[cam.name].source if cam.name in configured else cam.source
+        if spec is None:
+            log.warning("camera %d (%s) is in the state file but no longer in the config: not restored", cam.id,
+                        cam.name)
+            continue
+        known.add(cam.name)
+        _add(live, stream, config, cam.name, spec, prompt_set(cam.objects, cam.everything), cam.id,
+             cam.recording, cam.zones, default_opener)
+    for name in configured:
+        if name not in known:
+            settings = config.camera_settings(name)
+            prompts = prompt_set(config.cameras[name].prompts or [], settings.get("everything"))
+            _add(live, stream, config, name, settings["source"], prompts, None, bool(settings.get("record")),
+                 settings.get("zones") or [], default_opener)
+    if not live.cameras() and not saved:
+        for spec in sources:
+            live.add_camera(spec)
+
+
+def _add(live, stream, config, name, spec, prompts, camera_id, recording, zones, default_opener) -> None:
+    opener, segment_seconds, folder = default_opener, None, None
+    if name is not None and config is not None and name in config.cameras:
+        settings = config.camera_settings(name)
+        own = {k: v for k, v in settings.items() if k in STREAM_KEYS}
+        if own:
+            from ..factory import open_camera
+
+            camera_stream = replace(stream, **own)
+            opener = lambda s, cs=camera_stream: open_camera(s, cs)  # noqa: E731
+        folder = live.output_dir / name
+        segment_seconds = settings.get("segment_seconds") or DEFAULT_SEGMENT_SECONDS
+    try:
+        cid = live.add_camera(spec, prompts, camera_id=camera_id, name=name, open_source=opener,
+                              segment_seconds=segment_seconds)
+    except Exception as err:  # one camera that cannot open: the others start
+        log.error("camera %s (%s) not started: %s", name or camera_id, redact_url(spec), reason(err))
+        return
+    camera = live.camera(cid)
+    camera.record_folder, camera.zones = folder, list(zones)
+    if recording:
+        live.start_recording(cid)
+
+
+def rules(output: Path, keep_days, keep_max_size, config: SiteConfig | None):
+    """The retention rules: the command line's (or the config's defaults) for the output folder,
+    and each config camera's own for its folder."""
+    from ..retention import Rule
+
+    found = [Rule(output, keep_days, keep_max_size)]
+    for name in config.cameras if config else []:
+        settings = config.camera_settings(name)
+        found.append(Rule(output / name, settings.get("keep_days"), settings.get("keep_max_size")))
+    return found
