@@ -164,16 +164,32 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Site
     except ValidationError as err:
         for error in err.errors():
             loc = tuple(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
+            message = _expected(error)
             if error["type"] == "extra_forbidden":
                 message = f"unknown key (expected one of: {', '.join(_known_keys(loc))})"
-            elif error["type"] != "missing" and error.get("input") is not None and not isinstance(
-                    error["input"], (dict, list)):
+            elif (error["type"] != "missing" and "got" not in message and error.get("input") is not None
+                  and not isinstance(error["input"], (dict, list))):
                 message += f", got {json.dumps(error['input'])[:60]}"
             mistakes.append(_line(path, root, _model_loc(loc), message))
     if mistakes:
         raise ConfigError("\n".join(dict.fromkeys(mistakes)))
     return config
+
+
+EXPECTED = {"bool_parsing": "expected true or false", "bool_type": "expected true or false",
+            "int_parsing": "expected an integer", "int_type": "expected an integer",
+            "float_parsing": "expected a number", "float_type": "expected a number", "string_type": "expected text",
+            "greater_than": "expected more than {gt}", "greater_than_equal": "expected at least {ge}",
+            "less_than_equal": "expected at most {le}", "literal_error": "expected {expected}",
+            "string_pattern_mismatch": "expected letters, digits, _ and - (a camera name)",
+            "missing": "required, not given"}
+
+
+def _expected(error: dict) -> str:
+    template = EXPECTED.get(error["type"])
+    if template is None:
+        return error["msg"].removeprefix("Value error, ")
+    return template.format(**{k: v for k, v in (error.get("ctx") or {}).items()})
 
 
 def _substitute(value, loc: tuple, environ, report):

@@ -55,7 +55,10 @@ class StateFile:
         self._lock = threading.Lock()
 
     def load(self) -> SavedState | None:
-        """The saved state, None when there is no file yet."""
+        """The saved state, None when there is no file yet. Temporary files of writers killed
+        mid-way are removed (the file itself is the previous state, whole)."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         try:
             text = self.path.read_text()
         except FileNotFoundError:
