@@ -337,8 +337,15 @@ def cmd_demo(args) -> int:
     if not args.record:
         args.record = str(Path(args.output) / "demo.mp4")
     if has_display() and not args.no_window:
-        args.ordered_prompts = [("object_points", [(*o["point"], 1)]) for o in spec["objects"]]
-        return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        from .ui.x11_libraries import DisplayLibrariesError
+
+        ordered, args.ordered_prompts = args.ordered_prompts, [("object_points", [(*o["point"], 1)])
+                                                               for o in spec["objects"]]
+        try:
+            return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        except DisplayLibrariesError as err:  # the README's first command still shows something
+            print(f"fastsam-video: {err}; writing {args.record} instead", file=sys.stderr, flush=True)
+            args.ordered_prompts = ordered
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
         print(f"demo: {len(prompts.objects)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
@@ -501,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if getattr(args, "model", None) and not getattr(args, "arch", None):
             assets.locate_weights(args.model)  # a missing file: one line now, not after the imports
+        texts = [v for k, v in getattr(args, "ordered_prompts", None) or [] if k == "text"]
+        clip_file = Path(str(getattr(args, "clip_model", "")))
+        if texts and clip_file.suffix == ".pt" and not clip_file.expanduser().is_file():
+            raise FastSAMVideoError(f"CLIP file not found: {clip_file} (the --text prompt needs it: give a CLIP .pt "
+                                    "file or a model name like ViT-B/32)")
         return args.func(args)
     except FastSAMVideoError as err:
         for line in str(err).splitlines() or [""]:  # a config file: one line per mistake
