@@ -132,8 +132,8 @@ class LiveService:
         """A file camera that ended plays again from its start: same id, objects and recording."""
         camera = self.camera(cid)
         status = self.status(cid)
-        if status.live or status.state.value != "ended":
-            raise Conflict(f"camera {cid} is {status.state.value}: only a file camera that ended can be replayed")
+        if status.state.value != "ended":  # network cameras and webcams reconnect instead: they never end
+            raise Conflict(f"camera {cid} is {status.state.value}: only a camera whose file ended can be replayed")
         prompts, recording = self.pipeline.prompts_of(cid), self.pipeline.recording_of(cid)
         self.remove_camera(cid, changed=False)
         self.add_camera(camera.spec, prompts, camera_id=cid, name=camera.name, segment_seconds=camera.segment_seconds,
