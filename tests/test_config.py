@@ -96,3 +96,20 @@ def test_flags_given_win_over_the_file_and_errors_exit_2(tmp_path):
     args = with_config(parser, argv, parser.parse_args(argv))
     assert (args.port, args.host, args.imgsz) == (9100, "0.0.0.0", 320)
     assert args.state_path == tmp_path / "site.state.json"
+
+
+@pytest.mark.slow
+def test_run_takes_its_cameras_prompts_and_model_options_from_the_config(tmp_path):
+    from tests.web.conftest import OBJECT_POINT, still_clip
+
+    clip = still_clip(tmp_path, frames=10)
+    path = write(tmp_path, f"model:\n  imgsz: 160\n  backend: onnx\ncameras:\n  still:\n    source: {clip}\n"
+                           f"    prompts: [{{points: [[{OBJECT_POINT[0]}, {OBJECT_POINT[1]}]]}}]\n")
+    result = subprocess.run([sys.executable, "-m", "fastsam_video", "run", "--config", str(path),
+                             "--export-coco", str(tmp_path / "coco.json")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "done: 10 frames" in result.stderr
+    import json
+
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    assert {a["category_id"] for a in coco["annotations"]} <= {1} and len(coco["annotations"]) >= 8  # object 1 only

@@ -137,7 +137,10 @@ def serve(args: argparse.Namespace) -> int:
                     print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
 
         # open streams (MJPEG, events) never end by themselves: close them 2 s after Ctrl-C
-        Announcing(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)).run(sockets=[sock])
+        try:
+            Announcing(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled (uvicorn.run swallows it too)
+            pass
     finally:
         site.close()
         sock.close()
