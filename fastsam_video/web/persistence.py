@@ -72,7 +72,8 @@ def start_cameras(live: LiveService, stream: StreamOptions, saved: SavedState | 
     for name in configured:
         if name not in known:
             settings = config.camera_settings(name)
-            prompts = prompt_set(config.cameras[name].prompts or [], settings.get("everything"))
+            own = config.cameras[name].prompts
+            prompts = prompt_set(own if own is not None else config.defaults.prompts or [], settings.get("everything"))
             _add(live, stream, config, name, settings["source"], prompts, None, bool(settings.get("record")),
                  settings.get("zones") or [], default_opener)
     if not live.cameras() and not saved:
