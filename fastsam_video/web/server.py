@@ -94,8 +94,12 @@ def build(args, site: Site | None = None):
         if site.keeper is not None:
             site.keeper.paused = False
             site.keeper.save()
-        site.retention = Retention(rules(live.output_dir, args.keep_days, args.keep_max_size, config),
-                                   getattr(pipeline, "files_being_written", set)).start()
+        retained = rules(live.output_dir, args.keep_days, args.keep_max_size, config)
+        if not hasattr(pipeline, "files_being_written"):  # a Ray cluster's: the open segments are not known here
+            if any(r.active for r in retained):
+                log.warning("retention is off with --ray: the cluster does not say which segments are open")
+            retained = []
+        site.retention = Retention(retained, getattr(pipeline, "files_being_written", set)).start()
     except BaseException:
         site.close()
         raise
