@@ -278,7 +278,10 @@ def cmd_run(args) -> int:
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
     check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
     with GracefulStop() as stop:
-        pipeline = build_pipeline(args, sources, config_prompts(args, config) if config else None)
+        from .config import config_prompts
+
+        prompts = config_prompts(prompt_set(args), args.everything, config) if config else None
+        pipeline = build_pipeline(args, sources, prompts)
         note_bundled_model(args, sources)
         from .retention import Retention, Rule
 
@@ -289,17 +292,6 @@ def cmd_run(args) -> int:
             return run_headless(pipeline, stop)
         finally:
             retention.close()
-
-
-def config_prompts(args, config):
-    """The command line's prompts, or the config's defaults / first camera's prompts when it gives none."""
-    from .state import prompt_set as saved_prompts
-
-    prompts = prompt_set(args)
-    if prompts.objects:
-        return prompts
-    given = config.defaults.prompts or next((c.prompts for c in config.cameras.values() if c.prompts), None) or []
-    return saved_prompts(given, args.everything or None) if given else prompts
 
 
 def add_run_parser(sub) -> None:
@@ -500,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
         if getattr(args, "config", None) or getattr(args, "state", None):
-            args = with_config(parser, argv, args)
+            from .config import with_config
+
+            args = with_config(parser, argv, args)  # flags given win over the file
         if args.command is None:  # the window when there is a screen, else the help
             if has_display():
                 return run_window(args, None)
@@ -521,22 +515,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastsam-video: interrupted", file=sys.stderr)
         return 130
-
-
-def with_config(parser, argv, args):
-    """`args` parsed again with the config file's values as the defaults (flags given win), the
-    config as `args.site_config` and the state file's path as `args.state_path`."""
-    from .config import load_config
-    from .state import default_path
-
-    site = None
-    if getattr(args, "config", None):
-        site = load_config(args.config)
-        parser.subcommands.choices[args.command].set_defaults(**site.flag_defaults())
-        args = parser.parse_args(argv)
-    args.site_config = site
-    args.state_path = default_path(args.config, getattr(args, "state", None))
-    return args
 
 
 def entry() -> None:

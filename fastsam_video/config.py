@@ -246,5 +246,34 @@ def _line(path: Path, root, loc: tuple, message: str) -> str:
     return f"{path.name}:{line}: {key}: {message}"
 
 
+# ---------------------------------------------------------------- the command line
+
+def with_config(parser, argv, args):
+    """`args` parsed again with the config file's values as the defaults (flags given win), the
+    config as `args.site_config` and the state file's path as `args.state_path`. `parser`: the
+    CLI's, with `parser.subcommands` its subparsers."""
+    from .state import default_path
+
+    site = None
+    if getattr(args, "config", None):
+        site = load_config(args.config)
+        parser.subcommands.choices[args.command].set_defaults(**site.flag_defaults())
+        args = parser.parse_args(argv)
+    args.site_config = site
+    args.state_path = default_path(args.config, getattr(args, "state", None))
+    return args
+
+
+def config_prompts(given, everything: bool, config: SiteConfig):
+    """`run --config`: the command line's prompts (`given`, a PromptSet) if it has objects, else the
+    config's defaults' or first camera's prompts."""
+    from .state import prompt_set
+
+    if given.objects:
+        return given
+    found = config.defaults.prompts or next((c.prompts for c in config.cameras.values() if c.prompts), None) or []
+    return prompt_set(found, everything or None) if found else given
+
+
 def schema() -> dict:
     return SiteConfig.model_json_schema()

@@ -88,7 +88,8 @@ def test_flags_given_win_over_the_file_and_errors_exit_2(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
     assert "site.yaml:2: server.port" in result.stderr
-    from fastsam_video.cli import build_parser, with_config
+    from fastsam_video.cli import build_parser
+    from fastsam_video.config import with_config
 
     parser = build_parser()
     path = write(tmp_path, "server:\n  port: 9000\n  host: 0.0.0.0\nmodel:\n  imgsz: 320\n")

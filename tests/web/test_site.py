@@ -3,6 +3,7 @@ SIGKILL, metrics, health, set-up errors that answer at once. Real processes thro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -50,7 +51,7 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
     config = tmp_path / "site.yaml"
     config.write_text(f"server:\n  output: {tmp_path / 'rec'}\nmodel:\n  imgsz: 320\n  backend: onnx\n"
                       f"defaults:\n  realtime: true\ncameras:\n  door:\n    source: {clip}\n    record: true\n"
-                      "    segment_seconds: 30\n")
+                      "    segment_seconds: 30\n    zones: [{name: gate, polygon: [[0, 0], [0.5, 0], [0.5, 1]]}]\n")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = ["--config", config, "--port", port]
@@ -71,7 +72,10 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         objects = httpx.get(f"{base}/api/cameras/{loop}/objects").json()
     finally:
         stop(process, how)
-    assert (tmp_path / "site.state.json").is_file()  # beside the config
+    saved = json.loads((tmp_path / "site.state.json").read_text())  # beside the config
+    assert [c["zones"] for c in saved["cameras"] if c.get("name") == "door"] == \
+           [[{"name": "gate", "polygon": [[0, 0], [0.5, 0], [0.5, 1]]}]]  # zones have their place (issue 22)
+    assert all("source" not in c for c in saved["cameras"] if c.get("name"))  # a config camera: by name only
 
     process = start(args)
     try:
@@ -87,6 +91,8 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         stderr = stop(process)
     assert process.returncode in (0, -signal.SIGTERM, 143), stderr[-2000:]  # uvicorn re-raises SIGTERM
     assert "Traceback" not in stderr
+    again = json.loads((tmp_path / "site.state.json").read_text())
+    assert again["cameras"] == saved["cameras"]  # restored whole, zones included, and saved back the same
 
 
 def test_health_metrics_and_the_config_schema(tmp_path):
