@@ -1,4 +1,4 @@
-"""CLIP for text prompts, loaded once and never on the results thread when it can be helped.
+"""CLIP for text prompts, loaded once and never on the results thread.
 
 Loading CLIP takes seconds, and without the weights offline its download attempt stalls for
 about 30 s. The pipeline's trackers call the loader at their first text prompt, on the results
@@ -6,29 +6,37 @@ thread, where every camera would wait. So:
 
   * `run --text ...` loads it before the pipeline starts (`factory.build_pipeline`): missing
     weights fail at start with one line, like a missing `--model`;
-  * the server loads it in the request that adds a text prompt (`load()`, on a request
-    thread) before the prompt reaches the pipeline, and answers 503 with the reason when it
-    cannot; the trackers then only pick up the loaded encoder.
+  * a text prompt added later (the window) starts the load on a thread of its own; until it is
+    done the tracker gets `PromptPending` and tries again at the next frame, so the cameras go
+    on; a load that failed rejects the prompt with its reason (an `object_rejected` event);
+  * the server loads it in the request that adds the prompt (`load()`, on a request thread)
+    before the prompt reaches the pipeline, and answers 503 with the reason when it cannot
+    (`background=False`: the trackers only pick up the loaded encoder).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable
 
-from .errors import FastSAMVideoError, PromptError
+from .errors import FastSAMVideoError, PromptError, PromptPending
+from .workers import Worker
+
+log = logging.getLogger(__name__)
 
 
 class ClipLoader:
-    """`load()` builds the encoder once (any thread; concurrent callers wait for the one load);
-    calling the loader (the trackers' factory) returns it. With `load_on_demand=False` a call
-    before `load()` succeeded raises PromptError at once instead of loading on the caller's thread."""
+    """`load()` builds the encoder once (any thread; concurrent callers wait for the one load).
+    Calling the loader (the trackers' factory) returns it once loaded; before that it starts a
+    background load and raises PromptPending (`background=False`: raises PromptError at once)."""
 
-    def __init__(self, factory: Callable[[], object], load_on_demand: bool = True):
+    def __init__(self, factory: Callable[[], object], background: bool = True):
         self._factory = factory
-        self._load_on_demand = load_on_demand
+        self._background = background
         self._lock = threading.Lock()
         self._encoder = None
+        self._worker: Worker | None = None
         self.error: FastSAMVideoError | None = None  # why the last load failed
 
     @property
@@ -46,10 +54,21 @@ class ClipLoader:
                 self.error = None
             return self._encoder
 
+    def _load_quietly(self) -> None:
+        try:
+            self.load()
+            log.info("CLIP loaded: text prompts run from the next frame")
+        except FastSAMVideoError as err:
+            log.warning("text prompts cannot run: %s", err)
+
     def __call__(self):
         encoder = self._encoder
         if encoder is not None:
             return encoder
-        if not self._load_on_demand:
-            raise PromptError(str(self.error) if self.error else "CLIP is not loaded: add the text prompt again")
-        return self.load()
+        if self.error is not None:
+            raise PromptError(str(self.error))
+        if not self._background:
+            raise PromptError("CLIP is not loaded: add the text prompt again")
+        if self._worker is None:
+            self._worker = Worker(self._load_quietly, name="clip-load").start()
+        raise PromptPending("CLIP is loading")

@@ -38,6 +38,7 @@ from .prompts import (BoxPrompt, ImageTextEncoder, PointPrompt, TextPrompt, mask
                       select_by_points, select_by_text)
 from .render import LostObject
 from .events import Event, EventKind, ObjectState
+from .errors import PromptPending
 from .types import FastSAMVideoError, PromptError, Segmentation
 
 log = logging.getLogger(__name__)
@@ -476,6 +477,8 @@ class PromptTracker:
                 continue
             try:
                 created = self._create(prompt, seg, image, frame_index)
+            except PromptPending:  # CLIP still loading off this thread: tried again at the next frame
+                continue
             except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
                 self._rejected.add(prompt)
                 events.append(Event(EventKind.OBJECT_REJECTED, object_id=object_id, pts=t, detail=str(err)))

@@ -77,7 +77,7 @@ def build(args, site: Site | None = None):
         output = OutputOptions(segment_seconds=getattr(args, "segment_seconds", None))
         # CLIP is loaded by requests and at start, never by the results thread (the trackers only get it)
         clip = ClipLoader(lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device),
-                          load_on_demand=False)
+                          background=False)
         if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 

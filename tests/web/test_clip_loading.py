@@ -20,7 +20,7 @@ def serve_with(segmenter, tmp_path, clip_factory, clip_source):
     from fastsam_video.web.imaging import ImageSegmenter
     from fastsam_video.web.service import LiveService
 
-    loader = ClipLoader(clip_factory, load_on_demand=False)
+    loader = ClipLoader(clip_factory, background=False)
     pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True, text_encoder=loader)
     live = LiveService(pipeline, opener, output_dir=tmp_path, clip=loader)
     live.add_camera(str(clip_source))
