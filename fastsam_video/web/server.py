@@ -50,12 +50,16 @@ class Site:
 
 def build(args, site: Site | None = None):
     """(app, site) from the parsed `serve` arguments; on failure what was opened is closed."""
+    from ..state import StateFile
+
+    state = StateFile(args.state_path) if getattr(args, "state_path", None) else None
+    saved = state.load() if state else None  # a broken file: one line, before anything loads
+
     from ..clip_loader import ClipLoader
     from ..factory import build_pipeline
     from ..metrics import Metrics
     from ..options import ModelOptions, OutputOptions, StreamOptions
     from ..retention import Retention
-    from ..state import StateFile
     from .app import create_app
     from .imaging import ImageSegmenter
     from .outlets import EventBus, open_outlets
@@ -64,8 +68,6 @@ def build(args, site: Site | None = None):
 
     site = site or Site()
     config = getattr(args, "site_config", None)
-    state = StateFile(args.state_path) if getattr(args, "state_path", None) else None
-    saved = state.load() if state else None  # a broken file: one line, before anything loads
     model = ModelOptions.from_args(args)
     stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
     ray = bool(getattr(args, "ray", None))

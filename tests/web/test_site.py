@@ -134,11 +134,14 @@ def test_set_up_errors_answer_at_once_with_one_line_and_status_2(tmp_path):
     busy.listen()
     broken = tmp_path / "site.yaml"
     broken.write_text("cameras:\n  door:\n    source: /data/door.mp4\n    realtime: maybe\n")
+    bad_state = tmp_path / "bad.state.json"
+    bad_state.write_text('{"cameras": [{"id": "x"}]}')
     cases = {
         "port 80000": (["--port", 80000], "expected a port from 1 to 65535"),
         "port in use": (["--port", busy.getsockname()[1]], "is in use"),
         "foreign host": (["--host", "192.0.2.1", "--port", free_port()], "not an address of this machine"),
         "broken config": (["--config", broken], "site.yaml:4: cameras.door.realtime"),
+        "broken state": (["--state", bad_state, "--port", 0], "bad.state.json is not valid"),
     }
     try:
         for name, (args, expected) in cases.items():
