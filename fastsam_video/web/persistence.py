@@ -26,7 +26,9 @@ STREAM_KEYS = {f.name for f in fields(StreamOptions)}
 DEFAULT_SEGMENT_SECONDS = 600.0  # a config camera with `record: true`
 
 
-def snapshot(live: LiveService) -> SavedState:
+def snapshot(live: LiveService, unrestored: list[SavedCamera] = ()) -> SavedState:
+    """The state of `live`; `unrestored`: saved cameras that could not start this time (a file
+    missing for now), kept in the file unless their id went to another camera."""
     cameras = []
     for camera in sorted(live.cameras(), key=lambda c: c.id):
         prompts = live.pipeline.prompts_of(camera.id)
@@ -35,7 +37,8 @@ def snapshot(live: LiveService) -> SavedState:
                                    objects=[prompt_config(p) for p in prompts.objects],
                                    recording=live.pipeline.recording_of(camera.id) is not None,
                                    zones=list(camera.zones)))
-    return SavedState(cameras=cameras)
+    used = {c.id for c in cameras}
+    return SavedState(cameras=sorted(cameras + [c for c in unrestored if c.id not in used], key=lambda c: c.id))
 
 
 class StateKeeper:
@@ -44,20 +47,23 @@ class StateKeeper:
     def __init__(self, live: LiveService, state: StateFile):
         self.live, self.state = live, state
         self.paused = True  # not while the cameras are being restored
+        self.unrestored: list[SavedCamera] = []
         live.on_change(self.save)
 
     def save(self) -> None:
         if self.paused:
             return
         try:
-            self.state.save(snapshot(self.live))
+            self.state.save(snapshot(self.live, self.unrestored))
         except OSError as err:  # a full disk: the service goes on, the next change tries again
             log.error("cannot write the state file %s: %s", self.state.path, reason(err))
 
 
 def start_cameras(live: LiveService, stream: StreamOptions, saved: SavedState | None, config: SiteConfig | None,
-                  sources: list[str], default_opener: Callable) -> None:
-    """Adds the cameras the server starts with (see the module's docstring)."""
+                  sources: list[str], default_opener: Callable) -> list[SavedCamera]:
+    """Adds the cameras the server starts with (see the module's docstring); returns the saved
+    cameras that could not start."""
+    unrestored = []
     configured = dict(config.cameras) if config else {}
     known = set()
     for cam in saved.cameras if saved else []:
@@ -67,8 +73,9 @@ def start_cameras(live: LiveService, stream: StreamOptions, saved: SavedState | 
                         cam.name)
             continue
         known.add(cam.name)
-        _add(live, stream, config, cam.name, spec, prompt_set(cam.objects, cam.everything), cam.id,
-             cam.recording, cam.zones, default_opener)
+        if _add(live, stream, config, cam.name, spec, prompt_set(cam.objects, cam.everything), cam.id,
+                cam.recording, cam.zones, default_opener) is None:
+            unrestored.append(cam)
     for name in configured:
         if name not in known:
             settings = config.camera_settings(name)
@@ -79,6 +86,7 @@ def start_cameras(live: LiveService, stream: StreamOptions, saved: SavedState | 
     if not live.cameras() and not saved:
         for spec in sources:
             live.add_camera(spec)
+    return unrestored
 
 
 def _add(live, stream, config, name, spec, prompts, camera_id, recording, zones, default_opener) -> None:
@@ -98,11 +106,12 @@ def _add(live, stream, config, name, spec, prompts, camera_id, recording, zones,
                               segment_seconds=segment_seconds)
     except Exception as err:  # one camera that cannot open: the others start
         log.error("camera %s (%s) not started: %s", name or camera_id, redact_url(spec), reason(err))
-        return
+        return None
     camera = live.camera(cid)
     camera.record_folder, camera.zones = folder, list(zones)
     if recording:
         live.start_recording(cid)
+    return cid
 
 
 def rules(output: Path, keep_days, keep_max_size, config: SiteConfig | None):

@@ -92,8 +92,9 @@ def build(args, site: Site | None = None):
             clip.load()  # restored or configured text prompts: CLIP now (missing weights: one line, status 2)
         if state is not None:
             site.keeper = StateKeeper(live, state)
-        start_cameras(live, stream, saved, config, args.sources or [DEMO_SPEC], live._open_source)
+        unrestored = start_cameras(live, stream, saved, config, args.sources or [DEMO_SPEC], live._open_source)
         if site.keeper is not None:
+            site.keeper.unrestored = unrestored  # kept in the file: a file camera whose disk is back next time
             site.keeper.paused = False
             site.keeper.save()
         retained = rules(live.output_dir, args.keep_days, args.keep_max_size, config)

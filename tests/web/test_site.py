@@ -155,3 +155,24 @@ def test_set_up_errors_answer_at_once_with_one_line_and_status_2(tmp_path):
             assert elapsed < 10, (name, elapsed)  # the model was not loaded (docs/benchmarks.md: < 1 s)
     finally:
         busy.close()
+
+
+def test_a_saved_camera_that_cannot_start_now_stays_in_the_state(tmp_path):
+    clip = still_clip(tmp_path)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"version": 1, "cameras": [
+        {"id": 2, "source": str(clip), "everything": True},
+        {"id": 5, "source": str(tmp_path / "unplugged-disk" / "door.mp4"), "objects": [{"id": 3, "box": [1, 2, 30, 40]}]},
+    ]}))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(["--state", state, "--port", port, "--imgsz", 320, "--backend", "onnx", "--output", tmp_path])
+    try:
+        assert [c["id"] for c in running_cameras(base, 1)] == [2]
+        assert httpx.put(f"{base}/api/cameras/2/everything", json={"on": False}).status_code == 200  # a save
+        kept = json.loads(state.read_text())["cameras"]
+        assert [c["id"] for c in kept] == [2, 5] and kept[1]["objects"] == [{"id": 3, "box": [1.0, 2.0, 30.0, 40.0]}]
+        assert kept[0]["everything"] is False
+    finally:
+        stderr = stop(process)
+    assert "camera None (" not in stderr and "not started" in stderr
