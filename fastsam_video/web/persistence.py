@@ -9,6 +9,7 @@ SOURCEs (or the demo) are used only when neither gives a camera.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Callable
@@ -48,13 +49,15 @@ class StateKeeper:
         self.live, self.state = live, state
         self.paused = True  # not while the cameras are being restored
         self.unrestored: list[SavedCamera] = []
+        self._lock = threading.Lock()  # snapshot and write together: two requests never write out of order
         live.on_change(self.save)
 
     def save(self) -> None:
         if self.paused:
             return
         try:
-            self.state.save(snapshot(self.live, self.unrestored))
+            with self._lock:
+                self.state.save(snapshot(self.live, self.unrestored))
         except OSError as err:  # a full disk: the service goes on, the next change tries again
             log.error("cannot write the state file %s: %s", self.state.path, reason(err))
 
