@@ -28,7 +28,8 @@ from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
                       add_stream_options, as_argument, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
-                      prompt_set)
+                      output_file, prompt_set, zone_set)
+from .event_log import EventLog  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
 from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
@@ -177,21 +178,26 @@ def add_image_parser(sub) -> None:
 def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None):
     """The pipeline the command line asks for (see `factory.build_pipeline`); with --ray, the
     cluster's (`cluster.cluster_pipeline`: the only place ray is imported)."""
+    zones = zone_set(args)
+    extra = {"zones": zones} if len(zones) else {}
     if getattr(args, "ray", None):
         from functools import partial
 
         from .cluster import cluster_pipeline
 
+        if extra:
+            raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
         build = partial(cluster_pipeline, args.ray)
     else:
         from .factory import build_pipeline as build
 
     return build(sources, ModelOptions.from_args(args), StreamOptions.from_args(args), OutputOptions.from_args(args),
-                 prompt_set(args) if prompts is None else prompts, on_result=on_result)
+                 prompt_set(args) if prompts is None else prompts, on_result=on_result, **extra)
 
 
 EVENT_LEVELS = {"camera_failed": logging.WARNING, "sink_failed": logging.WARNING, "camera_connected": logging.INFO,
-                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO}
+                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO, "zone_entered": logging.INFO,
+                "zone_left": logging.INFO, "line_crossed": logging.INFO, "loitering": logging.INFO}
 
 
 def log_event(event) -> None:
@@ -277,21 +283,28 @@ def cmd_run(args) -> int:
     check_sources(sources)
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
     check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
-    with GracefulStop() as stop:
-        from .config import config_prompts
+    zone_set(args)  # a name used twice: one line now, before the model loads
+    events = EventLog(args.events) if args.events else None
+    try:
+        with GracefulStop() as stop:
+            from .config import config_prompts
+            from .retention import Retention, Rule
 
-        prompts = config_prompts(prompt_set(args), args.everything, config) if config else None
-        pipeline = build_pipeline(args, sources, prompts)
-        note_bundled_model(args, sources)
-        from .retention import Retention, Rule
-
-        folder = Path(out.record).parent if out.record else Path(".")
-        retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
-        try:
-            retention.start()
-            return run_headless(pipeline, stop)
-        finally:
-            retention.close()
+            prompts = config_prompts(prompt_set(args), args.everything, config) if config else None
+            pipeline = build_pipeline(args, sources, prompts)
+            if events is not None:
+                pipeline.subscribe(events.write)
+            note_bundled_model(args, sources)
+            folder = Path(out.record).parent if out.record else Path(".")
+            retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
+            try:
+                retention.start()
+                return run_headless(pipeline, stop)
+            finally:
+                retention.close()
+    finally:
+        if events is not None:
+            events.close()
 
 
 def add_run_parser(sub) -> None:
@@ -304,6 +317,8 @@ def add_run_parser(sub) -> None:
     p.add_argument("--config", default=None, metavar="site.yaml",
                    help="a config file: its cameras are SOURCEs too, its model and defaults the options (flags win)")
     add_stream_options(p)
+    p.add_argument("--events", type=output_file, metavar="FILE.jsonl",
+                   help="write every event of the run (objects, cameras, zones) as one JSON object per line")
     add_retention_options(p)
     add_ray_option(p)
     p.set_defaults(func=cmd_run)

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import FastSAMVideoError
 from .retention import parse_size
@@ -82,7 +82,19 @@ class CameraSettings(Strict):
     segment_seconds: Positive | None = Field(None, description="length of a recording segment (default 600)")
     keep_days: Positive | None = Field(None, description="delete finished segments older than this")
     keep_max_size: ByteSize | None = Field(None, description="delete the oldest finished segments above this")
-    zones: list[dict[str, Any]] | None = Field(None, description="zones and lines (their to_dict form)")
+    zones: list[dict[str, Any]] | None = Field(None, description="zones {name, polygon: [[x, y], ...], options} "
+                                               "and lines {name, line: [[x1, y1], [x2, y2]], options}, in 0-1")
+
+    @field_validator("zones")
+    @classmethod
+    def valid_zones(cls, zones):
+        from .analytics.geometry import ZoneError, ZoneSet
+
+        try:
+            ZoneSet.from_list(zones or [])
+        except ZoneError as err:
+            raise ValueError(str(err)) from None
+        return zones
 
 
 class CameraConfig(CameraSettings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .analytics.geometry import ZoneSet
 from .clip_loader import ClipLoader
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
@@ -30,11 +31,12 @@ def open_camera(spec: str, stream: StreamOptions, camera: int = 0) -> FrameSourc
 def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], model: ModelOptions,
                    stream: StreamOptions, output: OutputOptions, prompts: PromptSet | None = None, *,
                    on_result: Callable[[Result], None] | None = None, segmenter=None,
-                   stay_open: bool = False, text_encoder: ClipLoader | None = None) -> Pipeline:
+                   stay_open: bool = False, zones: ZoneSet | None = None,
+                   text_encoder: ClipLoader | None = None) -> Pipeline:
     """A pipeline (not started) on `sources` (specs are opened here; opened sources are taken
     over). `segmenter`: an already loaded model to share (else `model` is loaded). `prompts`:
-    None for everything mode. `text_encoder`: the CLIP loader to share (else one loading at the
-    first text prompt). On failure everything opened here, and the given sources, are
+    None for everything mode; `zones`: every camera's zones and lines. `text_encoder`: the CLIP
+    loader to share (else one loading at the first text prompt). On failure everything opened here, and the given sources, are
     closed and the error is raised."""
     items = [sources] if isinstance(sources, (str, FrameSource)) else list(sources)
     opened: list[FrameSource] = [item for item in items if isinstance(item, FrameSource)]
@@ -56,7 +58,7 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
                         segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
                         queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
-                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open)
+                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open, zones=zones)
     except BaseException:
         for source in opened:
             source.close()

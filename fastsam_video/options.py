@@ -161,12 +161,12 @@ def parse_labels(text: str) -> list[int]:
     return list(value)
 
 
-def as_argument(parse: Callable):
-    """An argparse `type=` from a parser raising PromptError, so argparse prints our message."""
+def as_argument(parse: Callable, error: type[Exception] = PromptError):
+    """An argparse `type=` from a parser raising `error` (PromptError), so argparse prints our message."""
     def convert(text: str):
         try:
             return parse(text)
-        except PromptError as err:
+        except error as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     convert.__name__ = parse.__name__.removeprefix("parse_")
     return convert
@@ -217,6 +217,28 @@ def prompt_set(args: argparse.Namespace):
 
     objects = tuple(object_prompts(getattr(args, "ordered_prompts", None) or []))
     return PromptSet(objects, everything=bool(getattr(args, "everything", False)) or not objects)
+
+
+# ---------------------------------------------------------------- zones and lines
+
+def add_zone_options(p: argparse.ArgumentParser) -> None:
+    """--zone and --line (run, serve, gui): zones and lines of every camera, in fractions 0-1."""
+    from .analytics.geometry import ZoneError, parse_line, parse_zone
+
+    group = p.add_argument_group("zones and lines (coordinates: fractions 0-1 of the frame's width and height)")
+    group.add_argument("--zone", type=as_argument(parse_zone, ZoneError), action="append", default=[],
+                       metavar="NAME:X,Y;X,Y;X,Y", help="a zone (a polygon of 3 or more points): events when "
+                       "an object enters, leaves or loiters in it; repeatable")
+    group.add_argument("--line", type=as_argument(parse_line, ZoneError), action="append", default=[],
+                       metavar="NAME:X1,Y1,X2,Y2", help="a line: an event when an object crosses it, with the "
+                       "direction (in = from its left to its right, looking from the first point); repeatable")
+
+
+def zone_set(args: argparse.Namespace):
+    """The ZoneSet of --zone and --line; ZoneError (one line) for a name used twice."""
+    from .analytics.geometry import ZoneSet
+
+    return ZoneSet((*(getattr(args, "zone", None) or ()), *(getattr(args, "line", None) or ())))
 
 
 # ---------------------------------------------------------------- the records
@@ -392,11 +414,12 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--read-timeout", type=positive_float, default=5.0, metavar="SECONDS")
     src.add_argument("--queue-size", type=positive_int, default=8, metavar="N",
                      help="frames of a file read ahead of the model (default 8)")
+    add_zone_options(p)
     p.set_defaults(ordered_prompts=[])
 
 
 __all__ = [
-    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_ray_option", "add_stream_options",
+    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_zone_options", "zone_set", "add_ray_option", "add_stream_options",
     "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
     "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",
     "non_negative_float", "unit_interval", "image_size", "output_file", "output_folder", "recording_file",

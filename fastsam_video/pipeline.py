@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from .analytics.analyser import ZoneAnalyser, ZoneCount
+from .analytics.geometry import ZoneSet
 from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
-from .render import Annotator, LostObject, draw_hud
+from .render import Annotator, LostObject, draw_hud, draw_zones
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource, close_all
-from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
+from .tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
@@ -167,6 +169,7 @@ class CameraStatus:
     sink_errors: tuple[str, ...]  # outputs that failed and were dropped (the camera went on)
     frames_expected: int | None  # a file's frame count from its header
     truncated: str | None  # a file that ended before its header's frame count: says how many came
+    zones: tuple[ZoneCount, ...] = ()  # each zone's and line's counts as of the last frame
 
     @property
     def connection(self) -> ConnectionState | None:
@@ -229,7 +232,8 @@ class Channel:
     to close them); `prompts` and the recording request are set from any thread."""
 
     def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
-                 segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None):
+                 segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None,
+                 zones: ZoneSet | None = None):
         self.camera = camera
         self.source = source
         if hasattr(source, "source_id"):
@@ -254,6 +258,8 @@ class Channel:
         self.frame_size: tuple[int, int] | None = None
         self.connection_state: str | None = None  # the last one reported as an event
         self.lock = threading.RLock()  # re-entrant: an event subscriber may remove its camera
+        self.analyser = ZoneAnalyser(zones)  # results thread; `zones` is set from any thread
+        self.zones = zones or ZoneSet()
         self._emit = emit or (lambda event: None)
 
     def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
@@ -369,7 +375,7 @@ class Pipeline:
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
-                 segment_seconds: float | None = None, stay_open: bool = False):
+                 segment_seconds: float | None = None, stay_open: bool = False, zones: ZoneSet | None = None):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -389,6 +395,7 @@ class Pipeline:
         self._tracker_config, self._text_encoder = tracker_config, text_encoder
         self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco)
         self._segment_seconds = segment_seconds
+        self._zones = zones  # every camera's zones at the start (`set_zones` changes one camera's)
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
         self._lock = threading.Lock()  # adding / removing cameras
         self._subscribers = Subscribers()
@@ -423,7 +430,7 @@ class Pipeline:
         if camera in self._cameras or camera < 0:
             raise FastSAMVideoError(f"camera id {camera} is in use: expected a new id (not {self.camera_ids()})")
         ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
-                     segment_seconds or self._segment_seconds, self._emit)
+                     segment_seconds or self._segment_seconds, self._emit, self._zones)
         single = self._single and camera == 0
         try:
             record, masks, coco = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
@@ -531,6 +538,16 @@ class Pipeline:
         """The camera's prompt snapshot as the pipeline holds it (moved and scaled by the pipeline
         after a frame-size change): edit this one, not a copy kept elsewhere."""
         return self._channel(camera).prompts
+
+    def set_zones(self, zones: ZoneSet, camera: int = 0) -> None:
+        """Replace a camera's zones and lines; applied from its next frame on (unchanged ones keep
+        their state and totals)."""
+        ch = self._channel(camera)
+        ch.zones = zones
+        ch.analyser.set_zones(zones)
+
+    def zones_of(self, camera: int) -> ZoneSet:
+        return self._channel(camera).zones
 
     def recording_of(self, camera: int) -> Path | None:
         """The file the camera records to, or will from its next frame; None when not recording
@@ -642,7 +659,7 @@ class Pipeline:
             camera=ch.camera, name=ch.source.name, live=ch.source.live, state=state, stats=stats,
             frame_size=ch.frame_size, recording=ch.record_path, recorded=tuple(ch.recorded), objects=ch.objects,
             error=None if ch.error is None else reason(ch.error), sink_errors=tuple(ch.sink_errors),
-            frames_expected=expected, truncated=ch.source.truncated)
+            frames_expected=expected, truncated=ch.source.truncated, zones=ch.analyser.counts)
 
     # -------------------------------------------------------------- inference thread
     def _camera_failed(self, ch: Channel, err: BaseException) -> None:
@@ -755,7 +772,10 @@ class Pipeline:
         t3 = time.perf_counter()
         shown, annotated = self.renderer.render(image, prompts, everything, track)
         t4 = time.perf_counter()
+        zone_events = self._zones_of_frame(ch, frame, t, track, everything, annotated)
         ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        if len(ch.analyser.zones):
+            ch.stats.stage_ms["zones"] = (time.perf_counter() - t4) * 1e3
         done = time.monotonic()
         ch.stats.frames += 1
         ch.stats.first_result = ch.stats.first_result or done
@@ -764,5 +784,25 @@ class Pipeline:
         if self.hud:
             draw_hud(annotated, self.snapshot(ch.camera).hud())
         ch.objects = track.objects
-        events = tuple(e.on_camera(ch.camera) for e in track.events)
+        events = tuple(e.on_camera(ch.camera) for e in (*track.events, *zone_events))
         return Result(frame, shown, annotated, track.lost, track.objects, events, done, ch.camera)
+
+    def _zones_of_frame(self, ch: Channel, frame: Frame, t: float, track: TrackResult, everything: Segmentation,
+                        annotated: np.ndarray) -> tuple[Event, ...]:
+        """The camera's zones and lines on this frame: events, counts, drawn on `annotated`; new
+        objects found by a detect_new zone become box-prompted objects from the next frame."""
+        alive = {o.object_id for o in track.objects}
+        update = ch.analyser.update(track.segmentation, alive, frame.index, t, everything)
+        if update.new_objects:
+            prompts = ch.prompts
+            for found in update.new_objects:
+                object_id = prompts.next_id()
+                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
+                ch.analyser.note_new(object_id, found)
+            ch.prompts = prompts
+        if len(ch.analyser.zones):
+            seg = track.segmentation
+            boxes = dict(zip(seg.object_ids.tolist(), seg.boxes.tolist()))
+            draw_zones(annotated, ch.analyser.zones, update.counts,
+                       [boxes[o] for o in update.flashing if o in boxes])
+        return update.events

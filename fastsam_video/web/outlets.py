@@ -172,9 +172,12 @@ class MqttOutlet(Outlet):
     def send(self, event: Event) -> None:
         if not self.client.is_connected():
             raise OSError("not connected to the broker")
-        info = self.client.publish(self.topic, json.dumps(event.to_dict()), qos=1)
-        if info.rc != 0:
-            raise OSError(f"publish failed (rc {info.rc})")
+        payload = json.dumps(event.to_dict())
+        topics = [self.topic] + ([zone_topic(self.topic, event)] if event.zone is not None else [])
+        for topic in topics:
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc != 0:
+                raise OSError(f"publish failed (rc {info.rc})")
         state = CAMERA_STATUS.get(event.kind.value)
         if state is not None and event.camera is not None:  # retained: a new subscriber sees each camera's state
             self.client.publish(f"{self.base}/cameras/{event.camera}/status", state, qos=1, retain=True)
@@ -185,6 +188,11 @@ class MqttOutlet(Outlet):
             self.client.publish(self.availability, "offline", qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def zone_topic(base: str, event: Event) -> str:
+    """A zone event's own topic besides the base one: BASE/camera/ID/zone/NAME."""
+    return f"{base}/camera/{event.camera}/zone/{event.zone}"
 
 
 def open_outlets(webhooks: list[str], mqtt_urls: list[str]) -> list[Outlet]:

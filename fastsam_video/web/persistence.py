@@ -14,7 +14,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Callable
 
+from ..analytics.geometry import ZoneSet
 from ..config import SiteConfig
+from ..errors import FastSAMVideoError
 from ..options import StreamOptions
 from ..sources import redact_url
 from ..state import SavedCamera, SavedState, StateFile, prompt_config, prompt_set
@@ -37,9 +39,16 @@ def snapshot(live: LiveService, unrestored: list[SavedCamera] = ()) -> SavedStat
                                    everything=prompts.everything,
                                    objects=[prompt_config(p) for p in prompts.objects],
                                    recording=live.pipeline.recording_of(camera.id) is not None,
-                                   zones=list(camera.zones)))
+                                   zones=_zones_of(live, camera)))
     used = {c.id for c in cameras}
     return SavedState(cameras=sorted(cameras + [c for c in unrestored if c.id not in used], key=lambda c: c.id))
+
+
+def _zones_of(live: LiveService, camera) -> list[dict]:
+    """The camera's zones and lines (their to_dict form); a cluster's cameras keep what was given."""
+    if hasattr(live.pipeline, "zones_of"):
+        return live.pipeline.zones_of(camera.id).to_list()
+    return list(camera.zones)
 
 
 class StateKeeper:
@@ -112,6 +121,11 @@ def _add(live, stream, config, name, spec, prompts, camera_id, recording, zones,
         return None
     camera = live.camera(cid)
     camera.record_folder, camera.zones = folder, list(zones)
+    if zones and hasattr(live.pipeline, "set_zones"):
+        try:
+            live.pipeline.set_zones(ZoneSet.from_list(zones), cid)
+        except FastSAMVideoError as err:  # a state file edited by hand: the camera runs without them
+            log.error("camera %s: its zones are not restored: %s", name or cid, reason(err))
     if recording:
         live.start_recording(cid)
     return cid

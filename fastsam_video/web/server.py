@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, LoopingSource
+from ..types import FastSAMVideoError
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,11 @@ def build(args, site: Site | None = None):
     state = StateFile(args.state_path) if getattr(args, "state_path", None) else None
     saved = state.load() if state else None  # a broken file: one line, before anything loads
 
+    from ..analytics.cooldown import OutletCooldown
     from ..clip_loader import ClipLoader
     from ..factory import build_pipeline
     from ..metrics import Metrics
-    from ..options import ModelOptions, OutputOptions, StreamOptions
+    from ..options import ModelOptions, OutputOptions, StreamOptions, zone_set
     from ..retention import Retention
     from .app import create_app
     from .imaging import ImageSegmenter
@@ -71,11 +73,17 @@ def build(args, site: Site | None = None):
     model = ModelOptions.from_args(args)
     stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
     ray = bool(getattr(args, "ray", None))
+    zones = zone_set(args)
+    cooldown = OutletCooldown()  # the zones' cooldowns, looked up from the live service once it exists
     try:
-        site.outlets = open_outlets(args.webhook, args.mqtt)
+        site.outlets = outlets = open_outlets(args.webhook, args.mqtt)
         bus = EventBus()
-        for outlet in site.outlets:
-            bus.subscribe(outlet.offer)
+
+        def to_outlets(event) -> None:
+            if outlets and cooldown.allow(event):
+                for outlet in outlets:
+                    outlet.offer(event)
+        bus.subscribe(to_outlets)
         output = OutputOptions(segment_seconds=getattr(args, "segment_seconds", None))
         # CLIP is loaded by requests and at start, never by the results thread (the trackers only get it)
         clip = ClipLoader(lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device),
@@ -83,11 +91,14 @@ def build(args, site: Site | None = None):
         if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
+            if len(zones):
+                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
             pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
         else:
-            pipeline = build_pipeline([], model, stream, output, stay_open=True, text_encoder=clip)
+            pipeline = build_pipeline([], model, stream, output, stay_open=True, zones=zones, text_encoder=clip)
         site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,
                                        clip=clip)
+        cooldown.cooldown_of = live.cooldown_of
         if _text_prompts(saved, config):
             clip.load()  # restored or configured text prompts: CLIP now (missing weights: one line, status 2)
         if state is not None:

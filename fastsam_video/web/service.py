@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..analytics.geometry import ZoneError, ZoneSet, region_from_dict
 from ..events import Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
@@ -135,10 +136,13 @@ class LiveService:
         if status.state.value != "ended":  # network cameras and webcams reconnect instead: they never end
             raise Conflict(f"camera {cid} is {status.state.value}: only a camera whose file ended can be replayed")
         prompts, recording = self.pipeline.prompts_of(cid), self.pipeline.recording_of(cid)
+        zones = self.pipeline.zones_of(cid) if hasattr(self.pipeline, "zones_of") else None
         self.remove_camera(cid, changed=False)
         self.add_camera(camera.spec, prompts, camera_id=cid, name=camera.name, segment_seconds=camera.segment_seconds,
                         open_source=camera.opener)
         self._cameras[cid].record_folder, self._cameras[cid].zones = camera.record_folder, camera.zones
+        if zones is not None:
+            self.pipeline.set_zones(zones, cid)
         if recording is not None:
             self.start_recording(cid)
 
@@ -178,7 +182,8 @@ class LiveService:
                 "everything": prompts.everything, "objects": len(prompts.objects),
                 "recording": recording.name if recording else None,
                 "viewers": camera.stream.viewers,
-                "size": list(status.frame_size) if status.frame_size else None}
+                "size": list(status.frame_size) if status.frame_size else None,
+                "zones": [count.to_dict() for count in status.zones]}
 
     def _on_result(self, result: Result) -> None:
         """The pipeline's results thread: references only, nothing waits."""
@@ -283,6 +288,59 @@ class LiveService:
         with self._lock:
             self.pipeline.set_prompts(PromptSet(self.pipeline.prompts_of(cid).objects, everything=bool(on)), cid)
         self._changed()
+
+    # -------------------------------------------------------------- zones and lines
+    def _zone_set(self, cid: int) -> ZoneSet:
+        """The camera's zones (the caller holds `_lock`)."""
+        self._known(cid)
+        if not hasattr(self.pipeline, "zones_of"):
+            raise Conflict("zones run in the local pipeline: this server runs its cameras on a cluster (--ray)")
+        return self.pipeline.zones_of(cid)
+
+    def zones(self, cid: int) -> list[dict]:
+        """Each zone's and line's definition (normalised coordinates) and its counts."""
+        with self._lock:
+            zones = self._zone_set(cid)
+        counts = {c.name: c.to_dict() for c in self.status(cid).zones}
+        return [{**region.to_dict(), "kind": region.kind,
+                 "counts": counts.get(region.name, {"name": region.name, "kind": region.kind, "count": 0})}
+                for region in zones]
+
+    def put_zone(self, cid: int, data: dict, name: str | None = None) -> dict:
+        """Adds a zone or line (`name` None: a new one, 409 when the name is taken) or replaces the
+        one called `name` (PUT: created when missing)."""
+        if name is not None:
+            if data.get("name") not in (None, name):
+                raise BadRequest(f"name: the body names {data['name']!r} but the path {name!r}: they must agree")
+            data = {**data, "name": name}
+        try:
+            region = region_from_dict(data)
+        except ZoneError as err:
+            raise BadRequest(str(err)) from None
+        with self._lock:
+            zones = self._zone_set(cid)
+            if name is None and zones.get(region.name) is not None:
+                raise Conflict(f"camera {cid} already has a zone or line {region.name!r}: "
+                               f"PUT /api/cameras/{cid}/zones/{region.name} replaces it")
+            self.pipeline.set_zones(zones.put(region), cid)
+        self._changed()
+        return {**region.to_dict(), "kind": region.kind}
+
+    def remove_zone(self, cid: int, name: str) -> None:
+        with self._lock:
+            zones = self._zone_set(cid)
+            if zones.get(name) is None:
+                raise NotFound(f"camera {cid} has no zone or line {name!r}: GET /api/cameras/{cid}/zones lists them")
+            self.pipeline.set_zones(zones.remove(name), cid)
+        self._changed()
+
+    def cooldown_of(self, cid: int, name: str) -> float:
+        """The outlets' cooldown of a camera's zone or line (0 when it is gone)."""
+        try:
+            region = self.pipeline.zones_of(cid).get(name)
+        except (FastSAMVideoError, AttributeError):
+            return 0.0
+        return region.cooldown if region is not None else 0.0
 
     # -------------------------------------------------------------- recording
     def recording_path(self, cid: int, name: str | None) -> Path:

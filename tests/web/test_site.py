@@ -68,13 +68,16 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         three = httpx.post(f"{base}/api/cameras/{loop}/objects", json={"box": [10, 10, 120, 100]}).json()["id"]
         assert httpx.put(f"{base}/api/cameras/{loop}/everything", json={"on": False}).status_code == 200
         assert httpx.post(f"{base}/api/cameras/{loop}/recording", json={"name": "mine.mp4"}).status_code == 201
+        line = {"name": "doorway", "line": [[0.1, 0.5], [0.9, 0.5]]}
+        assert httpx.post(f"{base}/api/cameras/{loop}/zones", json=line).status_code == 201
+        zones = httpx.get(f"{base}/api/cameras/{loop}/zones").json()
         before = {c["id"]: c for c in httpx.get(f"{base}/api/cameras").json()}
         objects = httpx.get(f"{base}/api/cameras/{loop}/objects").json()
     finally:
         stop(process, how)
     saved = json.loads((tmp_path / "site.state.json").read_text())  # beside the config
-    assert [c["zones"] for c in saved["cameras"] if c.get("name") == "door"] == \
-           [[{"name": "gate", "polygon": [[0, 0], [0.5, 0], [0.5, 1]]}]]  # zones have their place (issue 22)
+    zones = [c["zones"] for c in saved["cameras"] if c.get("name") == "door"][0]
+    assert [(z["name"], z["polygon"]) for z in zones] == [("gate", [[0, 0], [0.5, 0], [0.5, 1]])]
     assert all("source" not in c for c in saved["cameras"] if c.get("name"))  # a config camera: by name only
 
     process = start(args)
@@ -87,6 +90,9 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         assert [(o["id"], o["prompt"], o["color"]) for o in restored] == \
                [(o["id"], o["prompt"], o["color"]) for o in objects]
         assert [o["id"] for o in restored] == [point, three]
+        assert [{k: v for k, v in z.items() if k != "counts"} for z in
+                httpx.get(f"{base}/api/cameras/{loop}/zones").json()] == \
+               [{k: v for k, v in z.items() if k != "counts"} for z in zones]
     finally:
         stderr = stop(process)
     assert process.returncode in (0, -signal.SIGTERM, 143), stderr[-2000:]  # uvicorn re-raises SIGTERM
