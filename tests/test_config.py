@@ -59,6 +59,8 @@ def test_a_site_config_with_defaults_overrides_and_secrets(tmp_path):
      "site.yaml:15: cameras.yard.prompts.0: expected exactly one of points, box or text, got 2"),
     (SITE.replace("    source: /data/door.mp4\n", ""), "site.yaml:17: cameras.door.source: required"),
     ("cameras: [a, b\n", "site.yaml:2: not valid YAML"),
+    (SITE.replace("realtime: true", "realtime: true\n    zones: [{name: z, polygon: [[0, 0], [1, 1]]}]"),
+     "site.yaml:20: cameras.door.zones: zone 'z'"),
 ])
 def test_each_mistake_is_one_line_naming_the_line_and_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:

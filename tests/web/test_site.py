@@ -70,7 +70,7 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         assert httpx.post(f"{base}/api/cameras/{loop}/recording", json={"name": "mine.mp4"}).status_code == 201
         line = {"name": "doorway", "line": [[0.1, 0.5], [0.9, 0.5]]}
         assert httpx.post(f"{base}/api/cameras/{loop}/zones", json=line).status_code == 201
-        zones = httpx.get(f"{base}/api/cameras/{loop}/zones").json()
+        loop_zones = httpx.get(f"{base}/api/cameras/{loop}/zones").json()
         before = {c["id"]: c for c in httpx.get(f"{base}/api/cameras").json()}
         objects = httpx.get(f"{base}/api/cameras/{loop}/objects").json()
     finally:
@@ -92,7 +92,7 @@ def test_cameras_objects_and_settings_come_back_after_a_restart(tmp_path, how):
         assert [o["id"] for o in restored] == [point, three]
         assert [{k: v for k, v in z.items() if k != "counts"} for z in
                 httpx.get(f"{base}/api/cameras/{loop}/zones").json()] == \
-               [{k: v for k, v in z.items() if k != "counts"} for z in zones]
+               [{k: v for k, v in z.items() if k != "counts"} for z in loop_zones]
     finally:
         stderr = stop(process)
     assert process.returncode in (0, -signal.SIGTERM, 143), stderr[-2000:]  # uvicorn re-raises SIGTERM
