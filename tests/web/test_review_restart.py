@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def start_server(folder, port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "fastsam_video", "serve", "--port", str(port), "--output",
-                             str(folder), "--record-cameras", "--record-segment-seconds", "2"],
+                             str(folder), "--record-cameras", "--segment-seconds", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,8 +1,8 @@
 """One router per resource: health, cameras (with the MJPEG stream and snapshot), objects,
 recording, events (Server-Sent Events), review (the event history), zones and lines, segment (the image
-page)."""
+page), metrics (and the config schema)."""
 
-from . import cameras, events, health, objects, recording, review, segment, zones
+from . import cameras, events, health, metrics, objects, recording, review, segment, zones
 
 ROUTERS = [health.router, cameras.router, objects.router, recording.router, events.router, review.router,
-           zones.router, segment.router]
+           zones.router, segment.router, metrics.router]
