@@ -17,8 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 def start_server(folder, port: int) -> subprocess.Popen:
+    """The demo camera recorded in 2 s segments; its state (recording on) and history in folder/etc."""
+    (folder / "etc").mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, "-m", "fastsam_video", "serve", "--port", str(port), "--output",
-                             str(folder), "--record-cameras", "--segment-seconds", "2"],
+                             str(folder), "--record-cameras", "--segment-seconds", "2",
+                             "--state", str(folder / "etc" / "state.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -61,6 +64,7 @@ def test_events_survive_a_restart(tmp_path, sig):
     try:
         assert "open http" in process.stdout.readline(), process.stderr.read()[-2000:]
         after = wait_for(lambda: history(base), 30, "the history served again")
+        assert (tmp_path / "etc" / "events.db").exists()  # beside the state file
         ids = {e["id"]: e for e in after}
         for event in before:  # every event written before the kill, unchanged
             assert ids[event["id"]]["kind"] == event["kind"] and ids[event["id"]]["wall_time"] == event["wall_time"]
