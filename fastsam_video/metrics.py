@@ -133,3 +133,11 @@ class _Collector:
                                       value=retention.deleted_files)
             yield CounterMetricFamily(f"{PREFIX}_retention_deleted_bytes", "Bytes deleted by retention",
                                       value=retention.deleted_bytes)
+        review = getattr(self.metrics.live, "review", None)
+        if review is not None:  # the event history: what it wrote and what a slow disk made it drop
+            yield CounterMetricFamily(f"{PREFIX}_events_stored", "Events committed to the event history",
+                                      value=review.store.written)
+            yield CounterMetricFamily(f"{PREFIX}_events_dropped", "Events the event history could not keep up with",
+                                      value=review.store.dropped)
+            yield CounterMetricFamily(f"{PREFIX}_event_snapshots_dropped", "Event snapshots skipped (writer busy)",
+                                      value=review.snapshots.dropped)

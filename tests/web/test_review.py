@@ -118,6 +118,13 @@ def test_an_event_is_stored_with_its_id_snapshot_and_clip(review_server, rclient
     assert rclient.post(f"/api/events/{added['id']}/reviewed", json={"reviewed": False}).json()["reviewed"] is False
 
 
+def test_the_history_counts_in_the_metrics(review_server, rclient):
+    text = wait_for(lambda: (m := rclient.get("/api/metrics")).status_code == 200 and m.text, 10, "metrics")
+    stored = [line for line in text.splitlines() if line.startswith("fastsam_video_events_stored_total ")]
+    assert stored and float(stored[0].split()[1]) >= 1
+    assert "fastsam_video_events_dropped_total 0.0" in text
+
+
 def test_history_pages_and_the_timeline(review_server, rclient):
     wait_for(lambda: len(rclient.get("/api/events/history").json()["events"]) >= 3, 30, "a few events")
     first = rclient.get("/api/events/history", params={"limit": 2}).json()
