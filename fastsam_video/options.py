@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import FastSAMVideoError, PromptError
+from .frame_prompts import AtFrame, framed
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "auto")
@@ -190,6 +191,11 @@ def object_prompts(ordered: list[tuple[str, object]]):
     entries: list[tuple[str, object]] = []
     loose_points: list[tuple[float, float, int]] = []
     for kind, value in ordered:
+        if isinstance(value, AtFrame):
+            if value.frame:
+                raise PromptError(f"--{kind} @{value.frame}: prompts on later frames work with `run` on a video "
+                                  "file; here give them without @FRAME")
+            value = value.value
         if kind == "point":
             if not loose_points:
                 entries.append(("points", loose_points))
@@ -380,11 +386,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
     add_model_options(p)
     prompts = p.add_argument_group("prompts (each starts a tracked object; none = everything mode)")
-    prompts.add_argument("--point", type=as_argument(parse_point), action=OrderedPrompt, metavar="X,Y[:neg]",
-                         help="a point; all --point flags together select one object")
+    prompts.add_argument("--point", type=as_argument(framed(parse_point)), action=OrderedPrompt,
+                         metavar="X,Y[:neg][@FRAME]", help="a point; all --point flags (of one @FRAME, default 0) "
+                         "together select one object")
     prompts.add_argument("--object-points", type=as_argument(parse_point_set), action=OrderedPrompt,
                          metavar="X,Y;X,Y:neg", help="one more point-prompted object per flag")
-    prompts.add_argument("--box", type=as_argument(parse_box), action=OrderedPrompt, metavar="X1,Y1,X2,Y2")
+    prompts.add_argument("--box", type=as_argument(framed(parse_box)), action=OrderedPrompt,
+                         metavar="X1,Y1,X2,Y2[@FRAME]", help="a box; @FRAME: prompted on that frame of a file (run)")
     prompts.add_argument("--text", action=OrderedPrompt, help="a text prompt (CLIP)")
     prompts.add_argument("--everything", action="store_true",
                          help="also show every mask (faintly) besides the tracked objects")
