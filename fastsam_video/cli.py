@@ -30,6 +30,7 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       output_file, prompt_set, zone_set)
 from .event_log import EventLog  # noqa: E402
+from .frame_prompts import load_prompts_file, schedule_of  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
@@ -278,10 +279,13 @@ def cmd_run(args) -> int:
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
     check_outputs(out.record, out.export_masks, out.export_coco, len(args.sources), segmented=bool(out.segment_seconds))
     zone_set(args)  # a name used twice: one line now, before the model loads
+    schedule = schedule_of(args.ordered_prompts, args.prompts or [], args.everything)
+    if schedule.later:  # prompts on later frames: the file is annotated in two passes
+        return run_file_mode(args, schedule)
     events = EventLog(args.events) if args.events else None
     try:
         with GracefulStop() as stop:
-            pipeline = build_pipeline(args, args.sources)
+            pipeline = build_pipeline(args, args.sources, prompts=schedule.initial())
             if events is not None:
                 pipeline.subscribe(events.write)
             note_bundled_model(args, args.sources)
@@ -289,6 +293,27 @@ def cmd_run(args) -> int:
     finally:
         if events is not None:
             events.close()
+
+
+def run_file_mode(args, schedule) -> int:
+    """`run` with prompts on later frames: forwards, backwards from each object's first prompt,
+    then the recording and the exports (file_annotation)."""
+    from .factory import text_encoder_loader
+    from .file_annotation import run_file
+
+    if len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds:
+        raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
+                          "without --ray, --zone / --line or --segment-seconds")
+    model = ModelOptions.from_args(args)
+
+    def load_model():  # once the file and the prompts' frames are checked
+        note_bundled_model(args, args.sources)
+        return model.segmenter()
+
+    report = run_file(args.sources[0], load_model, schedule, OutputOptions.from_args(args),
+                      StreamOptions.from_args(args), lambda seg: text_encoder_loader(model.clip_model, seg.device))
+    log.info("done: %d frames (%d tracked backwards) in %.1f s", report.frames, report.backward_steps, report.seconds)
+    return 0
 
 
 def add_run_parser(sub) -> None:
@@ -299,6 +324,10 @@ def add_run_parser(sub) -> None:
                                    "NAME-camN.mp4 and stats); prompts apply to each camera.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     add_stream_options(p)
+    p.add_argument("--prompts", type=as_argument(load_prompts_file), metavar="FILE.json",
+                   help='prompts on any frame of a file: a JSON list of {"frame", "object", "points" | "box" | '
+                        '"text"}; a later entry for an object corrects it. Objects prompted after the first frame '
+                        "are tracked backwards too")
     p.add_argument("--events", type=output_file, metavar="FILE.jsonl",
                    help="write every event of the run (objects, cameras, zones) as one JSON object per line")
     add_ray_option(p)

@@ -26,7 +26,7 @@ import numpy as np
 from .frame_prompts import PromptSchedule
 from .mask_store import FrameStore, SpillStore
 from .tracker import PromptSet, PromptTracker, TrackerConfig
-from .types import Frame, Segmentation
+from .types import Frame, PromptError, Segmentation
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +160,76 @@ def _limited(frames: Iterable[Frame], count: int | None) -> Iterable[Frame]:
         if count is not None and frame.index >= count:
             break
         yield frame
+
+
+class FileOutputs:
+    """The recording and the exports of the two-pass mode, written in frame order (pass 3):
+    the same sinks as the streaming pipeline's, the exports on every `export_every`th frame."""
+
+    def __init__(self, output, fps: float | None):
+        from .render import Annotator
+        from .sinks import CocoExporter, DavisExporter, VideoRecorder, YoloExporter
+
+        self.every = output.export_every
+        self.annotator = Annotator()
+        self.recorder = VideoRecorder(output.record, fps_hint=fps or 30, low_latency=False) if output.record else None
+        self.davis = DavisExporter(output.export_masks) if output.export_masks else None
+        self.coco = CocoExporter(output.export_coco) if output.export_coco else None
+        self.yolo = YoloExporter(output.export_yolo) if output.export_yolo else None
+        self.frames = 0
+
+    def __call__(self, frame: Frame, seg: Segmentation) -> None:
+        if self.recorder is not None:
+            t = frame.pts if frame.pts is not None else frame.t_capture
+            self.recorder.write(self.annotator.annotate(frame.image, seg), t)
+        if frame.index % self.every == 0:
+            if self.davis is not None:
+                self.davis.write(frame.index, seg)
+            if self.coco is not None:
+                self.coco.write(frame.index, seg)
+            if self.yolo is not None:
+                self.yolo.write(frame.index, frame.image, seg)
+        self.frames += 1
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p in (self.recorder and self.recorder.path, self.davis and self.davis.folder,
+                            self.coco and self.coco.path, self.yolo and self.yolo.folder) if p]
+
+    def close(self) -> None:
+        """Every output finished, even when one fails (the first error is raised)."""
+        errors = []
+        for sink in (self.recorder, self.davis, self.coco, self.yolo):
+            if sink is not None:
+                try:
+                    sink.close()
+                except Exception as err:  # keep closing the others: nothing written is lost
+                    errors.append(err)
+        if errors:
+            raise errors[0]
+
+
+def run_file(spec: str, load_segmenter: Callable, schedule: PromptSchedule, output, stream,
+             text_encoder: Callable[[object], Callable] | None = None) -> AnnotationReport:
+    """The two-pass mode of `run` (prompts on later frames): `output` (OutputOptions) and
+    `stream` (StreamOptions) as the streaming pipeline takes them. The source and the prompts'
+    frames are checked before `load_segmenter()` loads the model; `text_encoder(segmenter)`:
+    the CLIP loader for text prompts."""
+    from .sources import open_source
+
+    with open_source(spec) as source:
+        if source.live:
+            raise PromptError(f"{spec}: prompts on later frames (@FRAME, --prompts) need a video file or an "
+                              "image folder, not a live source")
+        fps = source.fps
+        schedule.check_frames(min(filter(None, (source.frame_count, stream.max_frames)), default=None), spec)
+    segmenter = load_segmenter()
+    outputs = FileOutputs(output, fps)
+    try:
+        report = annotate_file(spec, segmenter, schedule, [outputs], config=TrackerConfig(max_lost_seconds=stream.max_lost),
+                               text_encoder=text_encoder and text_encoder(segmenter), max_frames=stream.max_frames)
+    finally:
+        outputs.close()
+    for path in outputs.paths:
+        log.info("wrote %s", path)
+    return report

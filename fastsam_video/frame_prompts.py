@@ -133,15 +133,15 @@ def load_prompts_file(path: str | Path) -> list[FramePrompt]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise PromptError(f"--prompts {path}: no such file") from None
+        raise PromptError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise PromptError(f"--prompts {path}: cannot read it ({err.__class__.__name__})") from None
+        raise PromptError(f"{path}: cannot read it ({err.__class__.__name__})") from None
     except json.JSONDecodeError as err:
-        raise PromptError(f"--prompts {path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise PromptError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
     if not isinstance(data, list):
-        raise PromptError(f"--prompts {path}: expected a JSON list of {{\"frame\", \"object\", \"points\" | \"box\" | "
+        raise PromptError(f"{path}: expected a JSON list of {{\"frame\", \"object\", \"points\" | \"box\" | "
                           f"\"text\"}} entries, got a {type(data).__name__}")
-    return parse_entries(data, f"--prompts {path}")
+    return parse_entries(data, str(path))
 
 
 def parse_entries(data: list, where: str = "prompts") -> list[FramePrompt]:

@@ -343,6 +343,8 @@ class OutputOptions:
     export_masks: Path | None = None  # DAVIS PNGs
     export_coco: Path | None = None  # COCO JSON with RLE masks
     hud: bool = False  # FPS and latency drawn on the recorded frames
+    export_yolo: Path | None = None  # YOLO segmentation labels (and the frames)
+    export_every: int = 1  # the exports hold every Nth frame (0, N, 2N ...); the recording every frame
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> OutputOptions:
@@ -352,7 +354,8 @@ class OutputOptions:
         record = getattr(args, "record", None)
         return cls(record=None if record in (None, "") else str(record), segment_seconds=getattr(args, "segment_seconds", None),
                    export_masks=path(getattr(args, "export_masks", None)),
-                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)))
+                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)),
+                   export_yolo=path(getattr(args, "export_yolo", None)), export_every=getattr(args, "export_every", 1))
 
 
 # ---------------------------------------------------------------- the flags
@@ -405,6 +408,10 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--export-masks", type=output_folder, metavar="DIR",
                      help="per-frame masks as DAVIS PNGs (pixel = object id)")
     out.add_argument("--export-coco", type=output_file, metavar="FILE", help="COCO-style JSON with RLE masks")
+    out.add_argument("--export-yolo", type=output_folder, metavar="DIR", help="YOLO segmentation labels: "
+                     "DIR/labels/NNNNN.txt (normalised polygons, class = object id - 1), DIR/images/, DIR/data.yaml")
+    out.add_argument("--export-every", type=positive_int, default=1, metavar="N",
+                     help="export every Nth frame only (0, N, 2N ...; default 1: every frame)")
     out.add_argument("--segment-seconds", type=positive_float, default=None, metavar="N",
                      help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
     out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")
