@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import yaml
 
@@ -40,3 +41,28 @@ def test_labels_read_back_by_ultralytics_match_the_masks(tmp_path):
     assert empty_frame[7] == 1  # an empty label file: a frame without objects
     names = yaml.safe_load((root / "data.yaml").read_text())["names"]
     assert names[6] == "object 7" and len(names) == 7
+
+
+def test_the_streaming_pipeline_exports_every_nth_frame(tmp_path, segmenter):
+    from fastsam_video.pipeline import Pipeline
+    from fastsam_video.sinks import read_davis_png
+    from fastsam_video.sources import open_source
+    from fastsam_video.tracker import ObjectPrompt, PromptSet
+
+    from .conftest import SAMPLES
+
+    source = open_source(str(SAMPLES / "clips" / "crossing" / "video.mp4"))
+    prompts = PromptSet((ObjectPrompt(1, points=((47, 70),), labels=(1,)),))
+    with Pipeline(source, segmenter, prompts, export_masks=tmp_path / "masks", export_yolo=tmp_path / "yolo",
+                  record=tmp_path / "out.mp4", export_every=10) as pipeline:
+        assert pipeline.wait(120)
+    wanted = [f"{k:05d}" for k in range(0, 60, 10)]
+    assert [p.stem for p in sorted((tmp_path / "masks").glob("*.png"))] == wanted
+    labels = sorted((tmp_path / "yolo" / "labels").glob("*.txt"))
+    assert [p.stem for p in labels] == wanted
+    assert [p.stem for p in sorted((tmp_path / "yolo" / "images").glob("*.jpg"))] == wanted
+    for path in labels:  # the object in each exported frame, as its class 0 polygon
+        assert read_davis_png(tmp_path / "masks" / f"{path.stem}.png").max() == 1
+        assert path.read_text().startswith("0 ")
+    with av.open(str(tmp_path / "out.mp4")) as video:  # the recording keeps every frame
+        assert sum(1 for _ in video.decode(video=0)) == 60
