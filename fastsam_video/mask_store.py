@@ -1,5 +1,5 @@
 """Per-frame data of a file kept for a second pass, in bounded memory: segmentations as mask
-windows (each mask's box only, bit-packed), frames as lossless PNG; past `memory_limit` bytes
+windows (each mask's box only, bit-packed), frames as JPEG (or PNG); past `memory_limit` bytes
 each new item goes to its own file in a temporary folder (removed by `close`)."""
 
 from __future__ import annotations
@@ -103,10 +103,13 @@ class SpillStore:
 
 
 class FrameStore:
-    """Segmentations and frames by (kind, frame index) on a SpillStore."""
+    """Segmentations and frames by (kind, frame index) on a SpillStore. Frames are JPEG by
+    default (a tenth of PNG's size at 1080p: the backward tracker reads only their colours),
+    `lossless` keeps them exact (PNG)."""
 
-    def __init__(self, store: SpillStore):
+    def __init__(self, store: SpillStore, lossless: bool = False):
         self.store = store
+        self._format = (".png", [cv2.IMWRITE_PNG_COMPRESSION, 1]) if lossless else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90])
 
     def put_segmentation(self, kind: str, index: int, seg: Segmentation) -> None:
         self.store.put((kind, index), pack_segmentation(seg))
@@ -116,8 +119,8 @@ class FrameStore:
         return None if data is None else unpack_segmentation(data)
 
     def put_image(self, index: int, image: np.ndarray) -> None:
-        ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        self.store.put(("image", index), png.tobytes())
+        _, encoded = cv2.imencode(self._format[0], image, self._format[1])
+        self.store.put(("image", index), encoded.tobytes())
 
     def image(self, index: int) -> np.ndarray:
         return cv2.imdecode(np.frombuffer(self.store.get(("image", index)), np.uint8), cv2.IMREAD_COLOR)

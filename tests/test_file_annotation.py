@@ -86,7 +86,7 @@ def test_segmentations_round_trip_through_windows_and_the_disk(tmp_path):
     assert np.array_equal(back.masks, seg.masks) and back.object_ids.tolist() == [4, 7, 9]
     assert np.allclose(back.boxes, seg.boxes) and np.allclose(back.scores, seg.scores)
     with SpillStore(memory_limit=len(pack_segmentation(seg)) + 10, folder=tmp_path) as store:
-        frames = FrameStore(store)
+        frames = FrameStore(store, lossless=True)
         frames.put_segmentation("model", 0, seg)
         frames.put_segmentation("model", 1, seg)  # over the limit: to disk
         image = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
@@ -94,4 +94,8 @@ def test_segmentations_round_trip_through_windows_and_the_disk(tmp_path):
         assert store.disk_bytes > 0 and store.memory_bytes <= store.memory_limit
         assert np.array_equal(frames.segmentation("model", 1).masks, seg.masks)
         assert np.array_equal(frames.image(0), image)  # lossless
+        jpeg = FrameStore(store)
+        smooth = np.repeat(np.arange(50, dtype=np.uint8)[None, :, None] * 4, 40, 0).repeat(3, 2)
+        jpeg.put_image(1, smooth)
+        assert np.abs(jpeg.image(1).astype(int) - smooth).mean() < 2
     assert list(tmp_path.iterdir()) == []
