@@ -34,6 +34,7 @@ from .frame_prompts import load_prompts_file, schedule_of  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
+from .ui.review_command import add_review_parser  # noqa: E402
 
 log = logging.getLogger("fastsam_video")
 
@@ -497,6 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
     add_gui_parser(sub)
+    add_review_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
     return parser

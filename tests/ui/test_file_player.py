@@ -75,3 +75,14 @@ def test_a_click_on_the_paused_frame_prompts_there_and_shows_the_mask(qtbot, pla
     assert (selected & truth).sum() / (selected | truth).sum() > 0.8
     saved = load_prompts_file(player.review.save_prompts(tmp_path / "prompts.json"))  # for run --prompts
     assert [(e.frame, e.prompt.object_id, e.prompt.points) for e in saved] == [(12, 1, entry.prompt.points)]
+
+
+def test_review_of_a_missing_or_broken_file_is_one_line(tmp_path, capsys):
+    from fastsam_video.cli import main
+
+    assert main(["review", str(tmp_path / "missing.mp4")]) == 2
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    assert main(["review", str(broken)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "no such file" in lines[0] and "cannot open" in lines[1], lines
