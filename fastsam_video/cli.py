@@ -392,14 +392,16 @@ def cmd_eval(args) -> int:
     folders = clip_folders([Path(p) for p in args.clips] or [SAMPLES / "clips"])
     note_bundled_model(args, folders)
 
-    from .evaluate import evaluate_clip, format_scores
+    from .evaluate import evaluate_clip, format_scores, parse_miss
     from .tracker import TrackerConfig
 
+    misses = dict(parse_miss(text) for text in args.miss)
     segmenter = make_segmenter(args)
     config = TrackerConfig(max_lost_seconds=args.max_lost)
     scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image),
-                            args.prompt, config) for folder in folders]
-    print(f"{segmenter!r}, first-frame {args.prompt} prompts")
+                            args.prompt, config, misses=misses) for folder in folders]
+    missed = "".join(f", object {oid} missed in {len(f)} frames from {f[0]}" for oid, f in misses.items())
+    print(f"{segmenter!r}, first-frame {args.prompt} prompts{missed}")
     print(format_scores(scores))
     return 0
 
@@ -413,6 +415,9 @@ def add_eval_parser(sub) -> None:
     add_model_options(p)
     p.add_argument("--prompt", choices=("point", "box"), default="point", help="first-frame prompt kind")
     p.add_argument("--max-lost", type=non_negative_float, default=10.0, metavar="SECONDS")
+    p.add_argument("--miss", action="append", default=[], metavar="ID:START:COUNT",
+                   help="inject misses: the model's masks of object ID removed from frame START for COUNT "
+                        "frames (repeatable; any clip with annotations)")
     p.set_defaults(func=cmd_eval)
 
 

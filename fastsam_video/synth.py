@@ -487,7 +487,9 @@ def main(argv: list[str] | None = None) -> None:
         for clip in zone_scenarios():
             print(write_clip(clip, args.out))
     elif args.what == "scenarios":
-        for clip in occlusion_scenarios():
+        from .scenarios import tracking_scenarios
+
+        for clip in occlusion_scenarios() + tracking_scenarios():
             print(write_clip(clip, args.out))
     else:
         for clip in sample_clips():

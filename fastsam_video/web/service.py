@@ -10,6 +10,7 @@ waits, so no viewer or outlet can stall the cameras.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -143,7 +144,7 @@ class LiveService:
             return
         camera.latest = result
         self.pipeline.mark_displayed(result.camera)
-        camera.stream.publish(result.annotated)
+        camera.stream.publish(result.annotated, frame_time(result.frame))
 
     def _on_event(self, event: Event) -> None:
         camera = self._cameras.get(event.camera)
@@ -171,19 +172,22 @@ class LiveService:
                  "prompt": prompt_json(p)}
                 for p in sorted(self.pipeline.prompts_of(cid).objects, key=lambda p: p.object_id)]
 
-    def add_object(self, cid: int, *, points=None, box=None, text=None) -> int:
-        """A new tracked object from one prompt; its id."""
-        return self._put_object(cid, None, points, box, text)
+    def add_object(self, cid: int, *, points=None, box=None, text=None, pts=None) -> int:
+        """A new tracked object from one prompt; its id. `pts`: the time of the frame the prompt
+        was given on (X-Frame-Pts of what the viewer saw), else the next frame."""
+        return self._put_object(cid, None, points, box, text, pts)
 
-    def update_object(self, cid: int, oid: int, *, points=None, box=None, text=None) -> None:
+    def update_object(self, cid: int, oid: int, *, points=None, box=None, text=None, pts=None) -> None:
         """Replace an object's prompt (e.g. a background point added to its points); same id and colour."""
-        self._put_object(cid, oid, points, box, text)
+        self._put_object(cid, oid, points, box, text, pts)
 
-    def _put_object(self, cid: int, oid: int | None, points, box, text) -> int:
+    def _put_object(self, cid: int, oid: int | None, points, box, text, pts=None) -> int:
         camera = self.camera(cid)
         given = [name for name, value in (("points", points), ("box", box), ("text", text)) if value is not None]
         if len(given) != 1:
             raise BadRequest(f"expected exactly one of points, box or text, got {len(given)}")
+        if pts is not None and not math.isfinite(pts):
+            raise BadRequest(f"pts: expected the time in seconds of the frame the prompt was drawn on, got {pts}")
         if text is None and camera.latest is None:
             raise Conflict(f"camera {cid} has no frame yet: retry when its state is running")
         if text is None:
@@ -196,9 +200,9 @@ class LiveService:
                 raise NotFound(f"camera {cid} has no object {oid}: GET /api/cameras/{cid}/objects lists them")
             if points is not None:
                 p = parse_points(points, w, h)
-                prompt = ObjectPrompt(oid, points=p.points, labels=p.labels)
+                prompt = ObjectPrompt(oid, points=p.points, labels=p.labels, pts=pts)
             elif box is not None:
-                prompt = ObjectPrompt(oid, box=parse_box(box, w, h).box)
+                prompt = ObjectPrompt(oid, box=parse_box(box, w, h).box, pts=pts)
             else:
                 prompt = ObjectPrompt(oid, text=parse_text(text).text)
             camera.notes.pop(oid, None)
@@ -315,3 +319,8 @@ class LiveService:
             camera.stream.close()
         self._unsubscribe()
         self.pipeline.close()
+
+
+def frame_time(frame) -> float:
+    """A frame's time as the tracker and the viewers see it (X-Frame-Pts, a prompt's pts)."""
+    return frame.pts if frame.pts is not None else frame.t_capture

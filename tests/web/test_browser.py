@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -46,6 +47,9 @@ def patch_rgb(page, img, x: float, y: float, size: int = 6) -> np.ndarray:
 def test_live_page_click_makes_an_object_with_its_overlay(server, page):
     from fastsam_video.render import color_of
 
+    posted = []  # the page sends the time of the frame it showed with the prompt (issue 21)
+    page.on("request", lambda r: posted.append(r.post_data) if r.method == "POST" and r.url.endswith("/objects")
+            else None)
     page.goto(server.url + "/")
     img = page.locator(".tile img").first
     wait_for(lambda: img.evaluate("i => i.complete && i.naturalWidth > 0"), 30, "the MJPEG stream shown")
@@ -60,6 +64,7 @@ def test_live_page_click_makes_an_object_with_its_overlay(server, page):
     item = page.locator("#objects li").first
     wait_for(lambda: "tracked" in item.inner_text(), 30, "the object tracked in the list")
     assert item.get_attribute("data-object") == "1"
+    assert len(posted) == 1 and isinstance(json.loads(posted[0])["pts"], float)
     overlay = np.array(color_of(1)[::-1], float)  # RGB
     expected = 0.5 * before + 0.5 * overlay  # the mask blended at alpha 0.5
     def overlaid():
