@@ -66,3 +66,25 @@ def test_the_streaming_pipeline_exports_every_nth_frame(tmp_path, segmenter):
         assert path.read_text().startswith("0 ")
     with av.open(str(tmp_path / "out.mp4")) as video:  # the recording keeps every frame
         assert sum(1 for _ in video.decode(video=0)) == 60
+
+
+def test_a_coco_export_rewritten_for_cvat_keeps_every_mask_and_object(tmp_path):
+    import json
+
+    from fastsam_video.sinks import CocoExporter, rle_decode
+    from fastsam_video.sinks.cvat import main
+
+    masks = np.zeros((2, 30, 40), bool)
+    masks[0, 2:10, 3:20] = True
+    masks[1, 15:28, 25:39] = True
+    with CocoExporter(tmp_path / "coco.json") as exporter:
+        exporter.write(0, Segmentation.of(masks, masks_to_boxes(masks), [0.9, 0.8], [1, 4]))
+        exporter.write(5, Segmentation.of(masks[1:], masks_to_boxes(masks[1:]), [0.8], [4]))
+    assert main([str(tmp_path / "coco.json"), str(tmp_path / "cvat.json")]) == 0
+    cvat = json.loads((tmp_path / "cvat.json").read_text())
+    assert [i["file_name"] for i in cvat["images"]] == ["frame_000000.PNG", "frame_000005.PNG"]
+    assert [(c["id"], c["name"]) for c in cvat["categories"]] == [(1, "object 1"), (4, "object 4")]
+    got = [(a["image_id"], a["category_id"], a["iscrowd"], a["attributes"]["track_id"]) for a in cvat["annotations"]]
+    assert got == [(0, 1, 1, 1), (0, 4, 1, 4), (5, 4, 1, 4)]
+    assert np.array_equal(rle_decode(cvat["annotations"][2]["segmentation"]), masks[1])
+    assert main([str(tmp_path / "missing.json"), str(tmp_path / "x.json")]) == 2
