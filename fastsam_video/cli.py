@@ -302,9 +302,10 @@ def run_file_mode(args, schedule) -> int:
     from .factory import text_encoder_loader
     from .file_annotation import run_file
 
-    if len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds:
+    if (len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds
+            or args.events or args.realtime):
         raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
-                          "without --ray, --zone / --line or --segment-seconds")
+                          "without --ray, --zone / --line, --segment-seconds, --events or --realtime")
     model = ModelOptions.from_args(args)
 
     def load_model():  # once the file and the prompts' frames are checked

@@ -128,3 +128,12 @@ def test_run_with_a_box_at_a_later_frame_exports_every_frame_it_is_visible(drift
     assert len(coco["images"]) == 8 and len(coco["annotations"]) == 8
     with av.open(str(tmp_path / "out.mp4")) as video:
         assert sum(1 for _ in video.decode(video=0)) == 40
+
+
+@pytest.mark.parametrize("extra", [["--realtime"], ["--zone", "a:0,0;1,0;1,1"], None])
+def test_the_file_mode_refuses_what_it_cannot_do_in_one_line(drift_40, capsys, extra):
+    video = str(drift_40[0] / "video.mp4")
+    sources = [video] if extra is not None else [video, video]  # None: two sources
+    code = main(["run", *sources, "--box", "1,2,30,40@5", *(extra or [])])
+    err = capsys.readouterr().err
+    assert code == 2 and "annotate one video file" in err and len(err.strip().splitlines()) == 1, err
