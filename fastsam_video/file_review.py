@@ -1,7 +1,8 @@
 """Reviewing a video file frame by frame and prompting on any frame (the core of the window's
 file player; no Qt). A click on the shown frame prompts on that frame and its mask is shown at
-once; the prompts collected are a `PromptSchedule` (and a `--prompts` JSON file) for the
-two-pass file mode (file_annotation), which tracks them forwards and backwards."""
+once; `track()` tracks the prompts over the file forwards and backwards (file_annotation's two
+passes) and every frame then shows its tracked objects; the prompts are also a `run --prompts`
+JSON file."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class FileReview:
         self.index = 0
         self.image: np.ndarray | None = None
         self._segmentation: tuple[int, Segmentation] | None = None
+        self._tracked: dict[int, bytes] = {}  # frame -> packed tracked segmentation (mask windows)
 
     def __len__(self) -> int:
         return len(self.video)
@@ -67,7 +69,27 @@ class FileReview:
                                np.concatenate([s.scores for _, s in found]), [o for o, _ in found])
 
     def annotated(self) -> np.ndarray:
-        return self.annotator.annotate(self.image, self.selected())
+        """The shown frame with its tracked objects (after `track`), else the prompts' masks on it."""
+        tracked = self.tracked(self.index)
+        return self.annotator.annotate(self.image, self.selected() if tracked is None else tracked)
+
+    def track(self) -> None:
+        """Tracks the prompts over the whole file, forwards and backwards (file_annotation's two
+        passes; seconds to minutes: call it off the UI thread, and prompt no more meanwhile)."""
+        from .file_annotation import annotate_file
+        from .mask_store import pack_segmentation
+
+        results: dict[int, bytes] = {}
+        annotate_file(str(self.video.path), self.segmenter, self.schedule(),
+                      [lambda frame, seg: results.__setitem__(frame.index, pack_segmentation(seg))])
+        self._tracked = results
+
+    def tracked(self, index: int) -> Segmentation | None:
+        """Frame `index`'s tracked objects once `track` ran (None before, or after a new prompt)."""
+        from .mask_store import unpack_segmentation
+
+        data = self._tracked.get(index)
+        return None if data is None else unpack_segmentation(data)
 
     def click(self, x: float, y: float, positive: bool = True, object_id: int | None = None) -> int:
         """Prompts on the shown frame; returns the object's id."""
@@ -77,6 +99,7 @@ class FileReview:
         points, labels = (old.prompt.points, old.prompt.labels) if old else ((), ())
         prompt = ObjectPrompt(object_id, points=(*points, (float(x), float(y))), labels=(*labels, int(positive)))
         self.entries = [e for e in self.entries if e is not old] + [FramePrompt(self.index, prompt)]
+        self._tracked = {}  # a new prompt: the tracked result is out of date
         return object_id
 
     def schedule(self) -> PromptSchedule:

@@ -4,6 +4,7 @@ shown frame (the result at once). The work is `file_review.FileReview`'s; this i
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer
@@ -11,12 +12,14 @@ from PyQt6.QtGui import QKeyEvent
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ..file_review import FileReview
+from ..workers import reason
 from .video_view import VideoView
 
 
 class FilePlayer(QWidget):
     """Left click: a new object's point; Shift+click: one more point of the last object;
-    right click: a background point of the last object."""
+    right click: a background point of the last object; T: track the prompts over the file
+    (forwards and backwards, on a worker thread; clicks wait until it is done)."""
 
     def __init__(self, path: str | Path, segmenter, parent: QWidget | None = None):
         super().__init__(parent)
@@ -39,7 +42,42 @@ class FilePlayer(QWidget):
         self.slider.valueChanged.connect(self.seek)
         self.view.pointClicked.connect(self._clicked)
         self._last_object: int | None = None
+        self._tracking: threading.Thread | None = None
+        self._tracking_error: str | None = None
+        self._poll = QTimer(self)
+        self._poll.timeout.connect(self._check_tracking)
         self.seek(0)
+
+    @property
+    def tracking(self) -> bool:
+        return self._tracking is not None and self._tracking.is_alive()
+
+    def track(self) -> None:
+        """Tracks the prompts over the file on a worker thread; the frames show the result after."""
+        if self.tracking or not self.review.entries:
+            return
+        self.pause()
+
+        def work() -> None:
+            try:
+                self.review.track()
+            except Exception as err:  # shown in the bar; the player goes on
+                self._tracking_error = reason(err)
+
+        self._tracking_error = None
+        self._tracking = threading.Thread(target=work, name="file-player-track", daemon=True)
+        self._tracking.start()
+        self.position.setText("tracking forwards and backwards...")
+        self._poll.start(100)
+
+    def _check_tracking(self) -> None:
+        if self.tracking:
+            return
+        self._poll.stop()
+        self._tracking = None
+        self.seek(self.review.index)
+        if self._tracking_error:
+            self.position.setText(f"tracking failed: {self._tracking_error}")
 
     @property
     def playing(self) -> bool:
@@ -81,6 +119,8 @@ class FilePlayer(QWidget):
         self.position.setText(f"frame {self.review.index} / {len(self.review) - 1}   {self.review.time:.3f} s")
 
     def _clicked(self, x: float, y: float, button, modifiers) -> None:
+        if self.tracking:
+            return  # the model is busy with the file
         self.pause()  # a prompt is on the frame shown: playing on would move away from it
         more = self._last_object is not None and (button == Qt.MouseButton.RightButton or
                                                   bool(modifiers & Qt.KeyboardModifier.ShiftModifier))
@@ -98,10 +138,14 @@ class FilePlayer(QWidget):
             self.step(-1)
         elif key == Qt.Key.Key_Right:
             self.step(1)
+        elif key == Qt.Key.Key_T:
+            self.track()
         else:
             super().keyPressEvent(event)
 
     def closeEvent(self, event) -> None:
         self.pause()
+        if self._tracking is not None:
+            self._tracking.join()  # the worker reads the video: it finishes before the file closes
         self.review.close()
         super().closeEvent(event)

@@ -76,6 +76,20 @@ def test_a_click_on_the_paused_frame_prompts_there_and_shows_the_mask(qtbot, pla
     saved = load_prompts_file(player.review.save_prompts(tmp_path / "prompts.json"))  # for run --prompts
     assert [(e.frame, e.prompt.object_id, e.prompt.points) for e in saved] == [(12, 1, entry.prompt.points)]
 
+    qtbot.keyClick(player, Qt.Key.Key_T)  # track it over the file, forwards and backwards
+    assert player.tracking
+    qtbot.waitUntil(lambda: not player.tracking and player.position.text().startswith("frame"), timeout=90_000)
+    for k in (0, 5, 40, len(decoded) - 1):  # before and after the prompted frame
+        truth = read_davis_png(CLIP_DIR / "Annotations" / f"{k:05d}.png") == 1
+        tracked = player.review.tracked(k)
+        assert tracked is not None and tracked.object_ids.tolist() == [1], k
+        mask = tracked.masks[0]
+        assert (mask & truth).sum() / (mask | truth).sum() > 0.7, k
+    player.seek(3)
+    changed = np.abs(player.view.frame.astype(int) - decoded[3].astype(int)).sum(2) > 0
+    truth = read_davis_png(CLIP_DIR / "Annotations" / "00003.png") == 1
+    assert changed[truth].mean() > 0.8  # the player shows the tracked object on a frame before the prompt
+
 
 def test_review_of_a_missing_or_broken_file_is_one_line(tmp_path, capsys):
     from fastsam_video.cli import main
