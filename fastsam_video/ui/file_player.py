@@ -35,9 +35,14 @@ class FilePlayer(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.slider, 1)
         bar.addWidget(self.position)
+        hint = QLabel("Space: play / pause   Left / Right: one frame   click: prompt an object   "
+                      "Shift+click / right click: one more point / a background point   T: track", self)
+        hint.setEnabled(False)  # drawn faint
+        hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
         layout.addLayout(bar)
+        layout.addWidget(hint)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.slider.valueChanged.connect(self.seek)
         self.view.pointClicked.connect(self._clicked)
