@@ -32,6 +32,7 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
 from .event_log import EventLog  # noqa: E402
 from .frame_prompts import load_prompts_file, schedule_of  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
+from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
 from .ui.review_command import add_review_parser  # noqa: E402
@@ -276,9 +277,14 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
-    check_sources(args.sources)
+    config = getattr(args, "site_config", None)
+    configured = [c.source for c in config.cameras.values()] if config else []
+    sources = list(args.sources) + configured
+    if not sources:
+        raise FastSAMVideoError("no SOURCE given: fastsam-video run SOURCE [SOURCE ...], or cameras in --config")
+    check_sources(sources)
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
-    check_outputs(out.record, out.export_masks, out.export_coco, len(args.sources), segmented=bool(out.segment_seconds))
+    check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
     zone_set(args)  # a name used twice: one line now, before the model loads
     schedule = schedule_of(args.ordered_prompts, args.prompts or [], args.everything)
     if schedule.later:  # prompts on later frames: the file is annotated in two passes
@@ -286,11 +292,23 @@ def cmd_run(args) -> int:
     events = EventLog(args.events) if args.events else None
     try:
         with GracefulStop() as stop:
-            pipeline = build_pipeline(args, args.sources, prompts=schedule.initial())
+            from .config import config_prompts
+            from .retention import Retention, Rule
+
+            prompts = schedule.initial()  # the flags' and the --prompts file's (all on frame 0 here)
+            if config:
+                prompts = config_prompts(prompts, args.everything, config)
+            pipeline = build_pipeline(args, sources, prompts)
             if events is not None:
                 pipeline.subscribe(events.write)
-            note_bundled_model(args, args.sources)
-            return run_headless(pipeline, stop)
+            note_bundled_model(args, sources)
+            folder = Path(out.record).parent if out.record else Path(".")
+            retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
+            try:
+                retention.start()
+                return run_headless(pipeline, stop)
+            finally:
+                retention.close()
     finally:
         if events is not None:
             events.close()
@@ -303,9 +321,9 @@ def run_file_mode(args, schedule) -> int:
     from .file_annotation import run_file
 
     if (len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds
-            or args.events or args.realtime):
+            or args.events or args.realtime or getattr(args, "site_config", None)):
         raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
-                          "without --ray, --zone / --line, --segment-seconds, --events or --realtime")
+                          "without --ray, --zone / --line, --segment-seconds, --events, --realtime or --config")
     model = ModelOptions.from_args(args)
 
     def load_model():  # once the file and the prompts' frames are checked
@@ -324,7 +342,9 @@ def add_run_parser(sub) -> None:
                                    "a webcam (0 or webcam:0), or an rtsp:// / http:// URL. Several SOURCEs run "
                                    "together (one batched model call; per-camera trackers, recordings "
                                    "NAME-camN.mp4 and stats); prompts apply to each camera.")
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("sources", nargs="*", metavar="SOURCE")
+    p.add_argument("--config", default=None, metavar="site.yaml",
+                   help="a config file: its cameras are SOURCEs too, its model and defaults the options (flags win)")
     add_stream_options(p)
     p.add_argument("--prompts", type=as_argument(load_prompts_file), metavar="FILE.json",
                    help='prompts on any frame of a file: a JSON list of {"frame", "object", "points" | "box" | '
@@ -332,6 +352,7 @@ def add_run_parser(sub) -> None:
                         "are tracked backwards too")
     p.add_argument("--events", type=output_file, metavar="FILE.jsonl",
                    help="write every event of the run (objects, cameras, zones) as one JSON object per line")
+    add_retention_options(p)
     add_ray_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -356,8 +377,15 @@ def cmd_demo(args) -> int:
     if not args.record:
         args.record = str(Path(args.output) / "demo.mp4")
     if has_display() and not args.no_window:
-        args.ordered_prompts = [("object_points", [(*o["point"], 1)]) for o in spec["objects"]]
-        return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        from .ui.x11_libraries import DisplayLibrariesError
+
+        ordered, args.ordered_prompts = args.ordered_prompts, [("object_points", [(*o["point"], 1)])
+                                                               for o in spec["objects"]]
+        try:
+            return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        except DisplayLibrariesError as err:  # the README's first command still shows something
+            print(f"fastsam-video: {err}; writing {args.record} instead", file=sys.stderr, flush=True)
+            args.ordered_prompts = ordered
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
         print(f"demo: {len(prompts.objects)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
@@ -498,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with FastSAM: segment, track and record.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub  # with_config sets a subcommand's defaults from the config file
     add_image_parser(sub)
     add_run_parser(sub)
     add_demo_parser(sub)
@@ -516,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
+        if getattr(args, "config", None) or getattr(args, "state", None):
+            from .config import with_config
+
+            args = with_config(parser, argv, args)  # flags given win over the file
         if args.command is None:  # the window when there is a screen, else the help
             if has_display():
                 return run_window(args, None)
@@ -523,9 +556,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if getattr(args, "model", None) and not getattr(args, "arch", None):
             assets.locate_weights(args.model)  # a missing file: one line now, not after the imports
+        texts = [v for k, v in getattr(args, "ordered_prompts", None) or [] if k == "text"]
+        clip_file = Path(str(getattr(args, "clip_model", "")))
+        if texts and clip_file.suffix == ".pt" and not clip_file.expanduser().is_file():
+            raise FastSAMVideoError(f"CLIP file not found: {clip_file} (the --text prompt needs it: give a CLIP .pt "
+                                    "file or a model name like ViT-B/32)")
         return args.func(args)
     except FastSAMVideoError as err:
-        print(f"fastsam-video: error: {err}", file=sys.stderr)
+        for line in str(err).splitlines() or [""]:  # a config file: one line per mistake
+            print(f"fastsam-video: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fastsam-video: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .analytics.geometry import ZoneSet
+from .clip_loader import ClipLoader
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
 from .pipeline import Pipeline, Result
@@ -30,10 +31,12 @@ def open_camera(spec: str, stream: StreamOptions, camera: int = 0) -> FrameSourc
 def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], model: ModelOptions,
                    stream: StreamOptions, output: OutputOptions, prompts: PromptSet | None = None, *,
                    on_result: Callable[[Result], None] | None = None, segmenter=None,
-                   stay_open: bool = False, zones: ZoneSet | None = None) -> Pipeline:
+                   stay_open: bool = False, zones: ZoneSet | None = None,
+                   text_encoder: ClipLoader | None = None) -> Pipeline:
     """A pipeline (not started) on `sources` (specs are opened here; opened sources are taken
     over). `segmenter`: an already loaded model to share (else `model` is loaded). `prompts`:
-    None for everything mode; `zones`: every camera's zones and lines. On failure everything opened here, and the given sources, are
+    None for everything mode; `zones`: every camera's zones and lines. `text_encoder`: the CLIP
+    loader to share (else one loading at the first text prompt). On failure everything opened here, and the given sources, are
     closed and the error is raised."""
     items = [sources] if isinstance(sources, (str, FrameSource)) else list(sources)
     opened: list[FrameSource] = [item for item in items if isinstance(item, FrameSource)]
@@ -48,7 +51,9 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                       segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
             segmenter = model.segmenter()
-        text_encoder = text_encoder_loader(model.clip_model, segmenter.device)
+        text_encoder = text_encoder or text_encoder_loader(model.clip_model, segmenter.device)
+        if prompts is not None and any(p.text for p in prompts.objects):
+            text_encoder.load()  # missing CLIP weights fail now, not on the results thread mid-run
         return Pipeline(cameras, segmenter, prompts if prompts is not None else PromptSet(everything=True),
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
                         export_yolo=output.export_yolo, export_every=output.export_every,
@@ -61,13 +66,13 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
         raise
 
 
-def text_encoder_loader(clip_model: str, device) -> Callable:
+def text_encoder_loader(clip_model: str, device) -> ClipLoader:
     """Loads CLIP at the first text prompt only (seconds, and weights that may be missing)."""
     def load():
         from .prompts import ClipEncoder
 
         return ClipEncoder(clip_model, device=device)
-    return load
+    return ClipLoader(load)
 
 
 __all__ = ["build_pipeline", "open_camera", "text_encoder_loader"]

@@ -210,7 +210,7 @@ class FileOutputs:
 
 
 def run_file(spec: str, load_segmenter: Callable, schedule: PromptSchedule, output, stream,
-             text_encoder: Callable[[object], Callable] | None = None) -> AnnotationReport:
+             text_encoder: Callable[[object], object] | None = None) -> AnnotationReport:
     """The two-pass mode of `run` (prompts on later frames): `output` (OutputOptions) and
     `stream` (StreamOptions) as the streaming pipeline takes them. The source and the prompts'
     frames are checked before `load_segmenter()` loads the model; `text_encoder(segmenter)`:
@@ -224,10 +224,13 @@ def run_file(spec: str, load_segmenter: Callable, schedule: PromptSchedule, outp
         fps = source.fps
         schedule.check_frames(min(filter(None, (source.frame_count, stream.max_frames)), default=None), spec)
     segmenter = load_segmenter()
+    encoder = text_encoder and text_encoder(segmenter)
+    if encoder is not None and any(e.prompt.text for e in schedule.entries):
+        encoder.load()  # now: a text prompt applies on its own frame, and missing CLIP weights fail at once
     outputs = FileOutputs(output, fps)
     try:
         report = annotate_file(spec, segmenter, schedule, [outputs], config=TrackerConfig(max_lost_seconds=stream.max_lost),
-                               text_encoder=text_encoder and text_encoder(segmenter), max_frames=stream.max_frames)
+                               text_encoder=encoder, max_frames=stream.max_frames)
     finally:
         outputs.close()
     for path in outputs.paths:

@@ -433,10 +433,13 @@ class Pipeline:
         except KeyError:
             raise FastSAMVideoError(f"no camera {camera}: expected one of {self.camera_ids()}") from None
 
-    def _add_channel(self, source: FrameSource, prompts: PromptSet | None) -> Channel:
-        camera = self._next_camera
+    def _add_channel(self, source: FrameSource, prompts: PromptSet | None, camera_id: int | None = None,
+                     segment_seconds: float | None = None) -> Channel:
+        camera = self._next_camera if camera_id is None else int(camera_id)
+        if camera in self._cameras or camera < 0:
+            raise FastSAMVideoError(f"camera id {camera} is in use: expected a new id (not {self.camera_ids()})")
         ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
-                     self._segment_seconds, self._emit, self._zones)
+                     segment_seconds or self._segment_seconds, self._emit, self._zones)
         single = self._single and camera == 0
         try:
             record, masks, coco, yolo = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
@@ -459,20 +462,23 @@ class Pipeline:
         except BaseException:
             ch.close_sinks()
             raise
-        self._next_camera += 1
+        self._next_camera = max(self._next_camera, camera + 1)
         self._cameras = {**self._cameras, camera: ch}
         return ch
 
-    def add_camera(self, source: FrameSource, prompts: PromptSet | None = None) -> int:
+    def add_camera(self, source: FrameSource, prompts: PromptSet | None = None, *, camera_id: int | None = None,
+                   segment_seconds: float | None = None) -> int:
         """Adds a camera (its outputs named NAME-camN) and starts it if the pipeline runs; returns
-        its id. The source is closed if its outputs cannot be opened."""
+        its id (`camera_id`: a given one, e.g. restored after a restart; never one in use).
+        `segment_seconds`: its recordings' segment length, if not the pipeline's. The source is
+        closed if its outputs cannot be opened."""
         with self._lock:
             if self._started and (self.stop_event.is_set() or self.finished.is_set()):
                 source.close()
                 raise FastSAMVideoError("cannot add a camera: the pipeline has stopped")
             self._single = False
             try:
-                ch = self._add_channel(source, prompts)
+                ch = self._add_channel(source, prompts, camera_id, segment_seconds)
             except BaseException:
                 source.close()
                 raise
@@ -565,6 +571,13 @@ class Pipeline:
         ch = self._channel(camera)
         request = ch.recording_request
         return request[0] if request is not None else ch.record_path
+
+    def files_being_written(self, camera: int | None = None) -> set[Path]:
+        """The recording files open right now (a segmented recording's current segment), of every
+        camera or of one."""
+        channels = self.channels if camera is None else [ch for ch in self.channels if ch.camera == camera]
+        return {Path(sink.path) for ch in channels for thread, sink in list(ch.sinks)
+                if thread.name == "recorder" and getattr(sink, "segments", 1) and hasattr(sink, "path")}
 
     def mark_displayed(self, camera: int = 0) -> None:
         """Called by a display for every result of `camera` it shows (the display FPS)."""

@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import PromptPending
 from ..events import Event, EventKind, ObjectState
 from ..prompts import ImageTextEncoder, masks_at_points, select_by_boxes, select_by_points, select_by_text
 from ..render import LostObject
@@ -88,6 +89,8 @@ class PromptTracker(ObjectUpdates):
                 created = (self._create_in_past(prompt) if prompt.pts is not None and prompt.text is None else None)
                 if created is None:  # no past frame kept for it (or it is now): on this frame
                     created = self._create(prompt, seg, image, frame_index)
+            except PromptPending:  # CLIP still loading off this thread: tried again at the next frame
+                continue
             except FastSAMVideoError as err:  # e.g. no CLIP weights: reject this prompt, keep the stream going
                 self._rejected.add(prompt)
                 events.append(Event(EventKind.OBJECT_REJECTED, object_id=object_id, pts=t, detail=str(err)))

@@ -50,6 +50,13 @@ def set_everything(cid: int, body: Everything, request: Request) -> dict:
     return {"everything": body.on}
 
 
+@router.post("/{cid}/replay")
+def replay(cid: int, request: Request) -> dict:
+    """A file camera that ended plays again from its start (same id, objects and recording)."""
+    request.app.state.live.replay(cid)
+    return {"id": cid}
+
+
 @router.get("/{cid}/stream.mjpg", response_class=StreamingResponse)
 def stream(cid: int, request: Request) -> StreamingResponse:
     """The annotated video as MJPEG (multipart/x-mixed-replace), for an <img>."""

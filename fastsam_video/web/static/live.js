@@ -10,15 +10,21 @@ function tile(camera) {
   el.className = "tile";
   el.dataset.camera = camera.id;
   el.innerHTML = `<div class="title"><b class="name"></b><span class="stats"></span></div>
-    <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div></div>`;
+    <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div>
+    <div class="ended" hidden><span>ended</span><button class="replay">Replay</button></div></div>`;
   const img = el.querySelector("img");
+  el.querySelector(".replay").addEventListener("click", async (e) => {
+    e.stopPropagation();
+    await send(() => api("POST", `/api/cameras/${camera.id}/replay`));
+    refreshCameras();
+  });
   el.addEventListener("mousedown", () => select(camera.id));
   img.addEventListener("mousedown", () => noteShownPts(camera.id));
   pointerPrompts(img, el.querySelector(".rubber"),
     (point, how) => pointPrompt(camera.id, point, how),
     async (box) => send(async () => api("POST", `/api/cameras/${camera.id}/objects`, { box, pts: await shownPts.get(camera.id) })));
   document.getElementById("grid").appendChild(el);
-  t = { el, img };
+  t = { el, img, ended: false };
   state.tiles.set(camera.id, t);
   return t;
 }
@@ -79,9 +85,19 @@ async function refreshCameras() {
     t.el.querySelector(".stats").textContent = `${camera.state}${camera.error ? " (" + camera.error + ")" : ""} · `
       + `${camera.fps} fps · ${camera.latency_ms} ms · dropped ${camera.dropped}`
       + (camera.connection ? ` · ${camera.connection}` : "") + (camera.recording ? " · ● REC" : "");
+    showEnded(t, camera);
   }
   if (state.selected === null || !ids.has(state.selected)) select(state.cameras.length ? state.cameras[0].id : null);
   renderPanel();
+}
+
+function showEnded(t, camera) {
+  // a file that ended: its last frame stays (the snapshot, not a stream that sends nothing more)
+  const ended = camera.state === "ended";
+  if (ended === t.ended) return;
+  t.ended = ended;
+  t.el.querySelector(".ended").hidden = !ended;
+  t.img.src = `/api/cameras/${camera.id}/${ended ? "snapshot.jpg" : "stream.mjpg"}?t=${Date.now()}`;
 }
 
 async function refreshObjects() {
