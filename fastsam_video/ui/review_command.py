@@ -35,6 +35,9 @@ def cmd_review(args) -> int:
         raise FastSAMVideoError(f"{video}: no such file (give a video file)")
     if not has_display():
         raise FastSAMVideoError("no display to open the window on (DISPLAY is not set); set QT_QPA_PLATFORM=offscreen")
+    from ..sources.seeking import SeekableVideo
+
+    SeekableVideo(video).close()  # not a video: one line now, before the model loads
     fix_qt_environment()
     from PyQt6.QtWidgets import QApplication
 
