@@ -30,10 +30,12 @@ from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_opti
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       output_file, prompt_set, zone_set)
 from .event_log import EventLog  # noqa: E402
+from .frame_prompts import load_prompts_file, schedule_of  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
 from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
+from .ui.review_command import add_review_parser  # noqa: E402
 
 log = logging.getLogger("fastsam_video")
 
@@ -284,13 +286,18 @@ def cmd_run(args) -> int:
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
     check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
     zone_set(args)  # a name used twice: one line now, before the model loads
+    schedule = schedule_of(args.ordered_prompts, args.prompts or [], args.everything)
+    if schedule.later:  # prompts on later frames: the file is annotated in two passes
+        return run_file_mode(args, schedule)
     events = EventLog(args.events) if args.events else None
     try:
         with GracefulStop() as stop:
             from .config import config_prompts
             from .retention import Retention, Rule
 
-            prompts = config_prompts(prompt_set(args), args.everything, config) if config else None
+            prompts = schedule.initial()  # the flags' and the --prompts file's (all on frame 0 here)
+            if config:
+                prompts = config_prompts(prompts, args.everything, config)
             pipeline = build_pipeline(args, sources, prompts)
             if events is not None:
                 pipeline.subscribe(events.write)
@@ -307,6 +314,28 @@ def cmd_run(args) -> int:
             events.close()
 
 
+def run_file_mode(args, schedule) -> int:
+    """`run` with prompts on later frames: forwards, backwards from each object's first prompt,
+    then the recording and the exports (file_annotation)."""
+    from .factory import text_encoder_loader
+    from .file_annotation import run_file
+
+    if (len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds
+            or args.events or args.realtime or getattr(args, "site_config", None)):
+        raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
+                          "without --ray, --zone / --line, --segment-seconds, --events, --realtime or --config")
+    model = ModelOptions.from_args(args)
+
+    def load_model():  # once the file and the prompts' frames are checked
+        note_bundled_model(args, args.sources)
+        return model.segmenter()
+
+    report = run_file(args.sources[0], load_model, schedule, OutputOptions.from_args(args),
+                      StreamOptions.from_args(args), lambda seg: text_encoder_loader(model.clip_model, seg.device))
+    log.info("done: %d frames (%d tracked backwards) in %.1f s", report.frames, report.backward_steps, report.seconds)
+    return 0
+
+
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="segment and track a video, camera or stream",
                        description="Run the pipeline on SOURCE: a video file, an image folder or glob, "
@@ -317,6 +346,10 @@ def add_run_parser(sub) -> None:
     p.add_argument("--config", default=None, metavar="site.yaml",
                    help="a config file: its cameras are SOURCEs too, its model and defaults the options (flags win)")
     add_stream_options(p)
+    p.add_argument("--prompts", type=as_argument(load_prompts_file), metavar="FILE.json",
+                   help='prompts on any frame of a file: a JSON list of {"frame", "object", "points" | "box" | '
+                        '"text"}; a later entry for an object corrects it. Objects prompted after the first frame '
+                        "are tracked backwards too")
     p.add_argument("--events", type=output_file, metavar="FILE.jsonl",
                    help="write every event of the run (objects, cameras, zones) as one JSON object per line")
     add_retention_options(p)
@@ -500,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
     add_gui_parser(sub)
+    add_review_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
     return parser

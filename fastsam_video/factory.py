@@ -51,11 +51,12 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                       segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
             segmenter = model.segmenter()
-        text_encoder = text_encoder or _clip_loader(model.clip_model, segmenter.device)
+        text_encoder = text_encoder or text_encoder_loader(model.clip_model, segmenter.device)
         if prompts is not None and any(p.text for p in prompts.objects):
             text_encoder.load()  # missing CLIP weights fail now, not on the results thread mid-run
         return Pipeline(cameras, segmenter, prompts if prompts is not None else PromptSet(everything=True),
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
+                        export_yolo=output.export_yolo, export_every=output.export_every,
                         segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
                         queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
                         text_encoder=text_encoder, on_result=on_result, stay_open=stay_open, zones=zones)
@@ -65,7 +66,7 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
         raise
 
 
-def _clip_loader(clip_model: str, device) -> ClipLoader:
+def text_encoder_loader(clip_model: str, device) -> ClipLoader:
     """Loads CLIP at the first text prompt only (seconds, and weights that may be missing)."""
     def load():
         from .prompts import ClipEncoder
@@ -74,4 +75,4 @@ def _clip_loader(clip_model: str, device) -> ClipLoader:
     return ClipLoader(load)
 
 
-__all__ = ["build_pipeline", "open_camera"]
+__all__ = ["build_pipeline", "open_camera", "text_encoder_loader"]

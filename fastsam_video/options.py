@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import FastSAMVideoError, PromptError
+from .frame_prompts import AtFrame, framed
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "auto")
@@ -190,6 +191,11 @@ def object_prompts(ordered: list[tuple[str, object]]):
     entries: list[tuple[str, object]] = []
     loose_points: list[tuple[float, float, int]] = []
     for kind, value in ordered:
+        if isinstance(value, AtFrame):
+            if value.frame:
+                raise PromptError(f"--{kind} @{value.frame}: prompts on later frames work with `run` on a video "
+                                  "file; here give them without @FRAME")
+            value = value.value
         if kind == "point":
             if not loose_points:
                 entries.append(("points", loose_points))
@@ -337,6 +343,8 @@ class OutputOptions:
     export_masks: Path | None = None  # DAVIS PNGs
     export_coco: Path | None = None  # COCO JSON with RLE masks
     hud: bool = False  # FPS and latency drawn on the recorded frames
+    export_yolo: Path | None = None  # YOLO segmentation labels (and the frames)
+    export_every: int = 1  # the exports hold every Nth frame (0, N, 2N ...); the recording every frame
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> OutputOptions:
@@ -346,7 +354,8 @@ class OutputOptions:
         record = getattr(args, "record", None)
         return cls(record=None if record in (None, "") else str(record), segment_seconds=getattr(args, "segment_seconds", None),
                    export_masks=path(getattr(args, "export_masks", None)),
-                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)))
+                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)),
+                   export_yolo=path(getattr(args, "export_yolo", None)), export_every=getattr(args, "export_every", 1))
 
 
 # ---------------------------------------------------------------- the flags
@@ -380,11 +389,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
     add_model_options(p)
     prompts = p.add_argument_group("prompts (each starts a tracked object; none = everything mode)")
-    prompts.add_argument("--point", type=as_argument(parse_point), action=OrderedPrompt, metavar="X,Y[:neg]",
-                         help="a point; all --point flags together select one object")
+    prompts.add_argument("--point", type=as_argument(framed(parse_point)), action=OrderedPrompt,
+                         metavar="X,Y[:neg][@FRAME]", help="a point; all --point flags (of one @FRAME, default 0) "
+                         "together select one object")
     prompts.add_argument("--object-points", type=as_argument(parse_point_set), action=OrderedPrompt,
                          metavar="X,Y;X,Y:neg", help="one more point-prompted object per flag")
-    prompts.add_argument("--box", type=as_argument(parse_box), action=OrderedPrompt, metavar="X1,Y1,X2,Y2")
+    prompts.add_argument("--box", type=as_argument(framed(parse_box)), action=OrderedPrompt,
+                         metavar="X1,Y1,X2,Y2[@FRAME]", help="a box; @FRAME: prompted on that frame of a file (run)")
     prompts.add_argument("--text", action=OrderedPrompt, help="a text prompt (CLIP)")
     prompts.add_argument("--everything", action="store_true",
                          help="also show every mask (faintly) besides the tracked objects")
@@ -397,6 +408,10 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--export-masks", type=output_folder, metavar="DIR",
                      help="per-frame masks as DAVIS PNGs (pixel = object id)")
     out.add_argument("--export-coco", type=output_file, metavar="FILE", help="COCO-style JSON with RLE masks")
+    out.add_argument("--export-yolo", type=output_folder, metavar="DIR", help="YOLO segmentation labels: "
+                     "DIR/labels/NNNNN.txt (normalised polygons, class = object id - 1), DIR/images/, DIR/data.yaml")
+    out.add_argument("--export-every", type=positive_int, default=1, metavar="N",
+                     help="export every Nth frame only (0, N, 2N ...; default 1: every frame)")
     out.add_argument("--segment-seconds", type=positive_float, default=None, metavar="N",
                      help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
     out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")

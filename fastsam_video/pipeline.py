@@ -33,7 +33,7 @@ from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud, draw_zones
-from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
+from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder, YoloExporter
 from .sources import CaptureThread, ConnectionState, FrameSource, close_all
 from .tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
@@ -200,6 +200,13 @@ def rescaled_prompts(prompts: PromptSet, tracker: PromptTracker, old: tuple[int,
                 prompt = replace(prompt, box=tuple(float(v) for v in box))
         objects.append(prompt)
     return replace(prompts, objects=tuple(objects))
+
+
+def every_nth(every: int, write: Callable[[Result], None]) -> Callable[[Result], None]:
+    """`write` for frames 0, N, 2N ... only (--export-every N)."""
+    if every == 1:
+        return write
+    return lambda result: None if result.frame.index % every else write(result)
 
 
 class FrameRenderer:
@@ -379,7 +386,8 @@ class Pipeline:
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
-                 segment_seconds: float | None = None, stay_open: bool = False, zones: ZoneSet | None = None):
+                 segment_seconds: float | None = None, stay_open: bool = False, zones: ZoneSet | None = None,
+                 export_yolo: str | Path | None = None, export_every: int = 1):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -397,7 +405,8 @@ class Pipeline:
         self._handoff: queue.Queue = queue.Queue(maxsize=1)
         self._prompts = prompts if prompts is not None else PromptSet(everything=True)
         self._tracker_config, self._text_encoder = tracker_config, text_encoder
-        self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco)
+        self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco, export_yolo=export_yolo)
+        self._export_every = export_every
         self._segment_seconds = segment_seconds
         self._zones = zones  # every camera's zones at the start (`set_zones` changes one camera's)
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
@@ -437,16 +446,23 @@ class Pipeline:
                      segment_seconds or self._segment_seconds, self._emit, self._zones)
         single = self._single and camera == 0
         try:
-            record, masks, coco = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
-                                   for k in ("record", "export_masks", "export_coco"))
+            record, masks, coco, yolo = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
+                                         for k in ("record", "export_masks", "export_coco", "export_yolo"))
             if record:
                 ch.start_recording(record)
+            every = self._export_every
             if masks:
                 davis = DavisExporter(masks)
-                ch.add_sink("davis export", davis, lambda r, d=davis: d.write(r.frame.index, r.segmentation))
+                ch.add_sink("davis export", davis, every_nth(every, lambda r, d=davis: d.write(r.frame.index,
+                                                                                               r.segmentation)))
             if coco:
                 exporter = CocoExporter(coco)
-                ch.add_sink("coco export", exporter, lambda r, c=exporter: c.write(r.frame.index, r.segmentation))
+                ch.add_sink("coco export", exporter, every_nth(every, lambda r, c=exporter: c.write(r.frame.index,
+                                                                                                    r.segmentation)))
+            if yolo:
+                labels = YoloExporter(yolo)
+                ch.add_sink("yolo export", labels, every_nth(every, lambda r, y=labels: y.write(
+                    r.frame.index, r.frame.image, r.segmentation)))
         except BaseException:
             ch.close_sinks()
             raise
