@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from fastsam_video.events import Event, EventKind
-from fastsam_video.review import EventStore, Review
-from fastsam_video.review.store import COLUMNS
+from fastsam_video.history import EventStore, Review
+from fastsam_video.history.store import COLUMNS
 
 KINDS = ["object_added", "object_lost", "object_reacquired", "object_dropped", "camera_connected",
          "camera_reconnecting", "zone_entered", "zone_left", "line_crossed", "loitering"]
@@ -180,7 +180,7 @@ def clip_cut(folder: Path) -> None:
 
 def long_segment(folder: Path) -> None:
     """A default-length (600 s) segment: the clip seeks to the keyframe before it."""
-    from fastsam_video.review import Segment, cut_clip
+    from fastsam_video.history import Segment, cut_clip
     from fastsam_video.sinks import VideoRecorder
 
     path = folder / "long.mp4"

@@ -48,7 +48,7 @@ def events_db_path(args) -> Path | None:
 
 
 def open_review(args):
-    from ..review import Review
+    from ..history import Review
 
     path = events_db_path(args)
     return Review(path) if path is not None else None

@@ -22,7 +22,7 @@ from ..analytics.geometry import ZoneError, ZoneSet, region_from_dict
 from ..events import Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
-from ..review import Review
+from ..history import Review
 from ..sources import FrameSource, redact_url
 from ..tracker import ObjectPrompt, PromptSet
 from ..types import FastSAMVideoError

@@ -78,7 +78,7 @@ class Server:
 
 def make_server(segmenter, tmp_path: Path, *, token: str | None = None, max_upload: int | None = None,
                 sources=(), bus=None, review=None, segment_seconds: float | None = None) -> Server:
-    """`review`: an event store (`fastsam_video.review.Review`); `segment_seconds`: every camera
+    """`review`: an event store (`fastsam_video.history.Review`); `segment_seconds`: every camera
     recorded from its start in segments of that length (the review's clips)."""
     from fastsam_video.web.app import MAX_UPLOAD, create_app
     from fastsam_video.web.imaging import ImageSegmenter

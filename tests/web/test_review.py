@@ -21,7 +21,7 @@ CLIP = SAMPLES / "clips" / "crossing" / "video.mp4"  # moving shapes: every fram
 
 @pytest.fixture(scope="module")
 def review_server(segmenter, tmp_path_factory):
-    from fastsam_video.review import Review
+    from fastsam_video.history import Review
 
     folder = tmp_path_factory.mktemp("review")
     srv = make_server(segmenter, folder, review=Review(folder / "events.db"), segment_seconds=3.0,

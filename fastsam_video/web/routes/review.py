@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ...events import EventKind
-from ...review import ClipError, Review, StoreError
-from ...review.store import MAX_LIMIT
+from ...history import ClipError, Review, StoreError
+from ...history.store import MAX_LIMIT
 from ..imaging import BadRequest, NotFound
 
 router = APIRouter(prefix="/api/events", tags=["events"])

@@ -1,4 +1,5 @@
-"""Review what happened: the event store, a snapshot per event, clips cut from the recordings.
+"""The event history (what the review page shows): the event store, a snapshot per event, clips
+cut from the recordings.
 
 `Review` is what a server plugs in: `record(event)` (any thread) stores the event and returns it
 with its id; `on_result(result)` (the results thread) hands the camera's next frame to the

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from fastsam_video.events import Event, EventKind
-from fastsam_video.review import EventStore, StoreError
+from fastsam_video.history import EventStore, StoreError
 
 
 def fill(store: EventStore, n: int, t0: float = 1_700_000_000.0) -> list[int]:
@@ -121,7 +121,7 @@ def test_add_never_waits_on_a_full_queue(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, time
     from fastsam_video.events import Event, EventKind
-    from fastsam_video.review import EventStore
+    from fastsam_video.history import EventStore
     store = EventStore(sys.argv[1])
     for i in range(1000):
         store.add(Event(EventKind.OBJECT_LOST, 0, object_id=i, wall_time=1000.0 + i))

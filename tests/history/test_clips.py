@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastsam_video.events import Event, EventKind
-from fastsam_video.review import ClipError, Review, Segment, cut_clip
+from fastsam_video.history import ClipError, Review, Segment, cut_clip
 from fastsam_video.sinks import SegmentedRecorder
 
 FPS = 10
