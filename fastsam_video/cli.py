@@ -303,7 +303,7 @@ def cmd_run(args) -> int:
                 pipeline.subscribe(events.write)
             note_bundled_model(args, sources)
             folder = Path(out.record).parent if out.record else Path(".")
-            retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
+            retention = Retention.for_pipeline([Rule(folder, args.keep_days, args.keep_max_size)], pipeline)
             try:
                 retention.start()
                 return run_headless(pipeline, stop)

@@ -137,6 +137,18 @@ class Retention:
         self._stop = threading.Event()
         self._worker = Worker(self._run, name="retention")
 
+    @classmethod
+    def for_pipeline(cls, rules: list[Rule], pipeline) -> Retention:
+        """Retention over `pipeline`'s recordings. A Ray cluster's pipeline does not say which
+        segments are open, so there it is off (with a warning when a rule asked for it) rather
+        than risk deleting a segment being written."""
+        writing = getattr(pipeline, "files_being_written", None)
+        if writing is None:
+            if any(r.active for r in rules):
+                log.warning("retention is off with --ray: the cluster does not say which segments are open")
+            return cls([], set)
+        return cls(rules, writing)
+
     def start(self) -> Retention:
         if self.rules:
             self._worker.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +13,6 @@ from ..sources import FrameSource, LoopingSource
 from ..types import FastSAMVideoError
 from . import RECORD_SEGMENT_SECONDS
 
-log = logging.getLogger(__name__)
 
 DEMO_CLIP = assets.demo_clip() / "video.mp4"  # in the wheel, or the checkout's samples/
 DEMO_SPEC = "demo"
@@ -136,11 +134,7 @@ def build(args, site: Site | None = None):
             site.keeper.paused = False
             site.keeper.save()
         retained = rules(live.output_dir, args.keep_days, args.keep_max_size, config)
-        if not hasattr(pipeline, "files_being_written"):  # a Ray cluster's: the open segments are not known here
-            if any(r.active for r in retained):
-                log.warning("retention is off with --ray: the cluster does not say which segments are open")
-            retained = []
-        site.retention = Retention(retained, getattr(pipeline, "files_being_written", set)).start()
+        site.retention = Retention.for_pipeline(retained, pipeline).start()
     except BaseException:
         site.close()
         raise
