@@ -24,6 +24,7 @@ STARTED = time.monotonic()  # the process started a few tens of ms before: its i
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
 from . import assets  # noqa: E402
+from .engines import open_engine  # noqa: E402  (loads no backend until called)
 from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
                       add_stream_options, as_argument, parse_bool, parse_box,
@@ -65,7 +66,7 @@ def check_sources(specs) -> None:
 
 def make_segmenter(args):
     """The model the command line asks for (kept for callers holding a Namespace)."""
-    return ModelOptions.from_args(args).segmenter()
+    return open_engine(ModelOptions.from_args(args))
 
 
 # ---------------------------------------------------------------- image

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .engines import open_engine
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
 from .pipeline import Pipeline, Result
@@ -46,7 +47,7 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
         check_outputs(output.record, output.export_masks, output.export_coco, len(cameras),
                       segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
-            segmenter = model.segmenter()
+            segmenter = open_engine(model)
         text_encoder = _clip_loader(model.clip_model, segmenter.device)
         return Pipeline(cameras, segmenter, prompts if prompts is not None else PromptSet(everything=True),
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,

@@ -10,7 +10,7 @@ argparse namespace and hands them to `factory.build_pipeline`:
 Each flag's `type=` checks its value and raises `argparse.ArgumentTypeError` with one line
 naming what is allowed ("expected a positive integer, got -5"), so argparse exits with status 2
 before anything is loaded. The prompt flags (--point, --box, --text, --object-points) become
-`ObjectPrompt`s here too. Nothing in this module imports a front end, torch or the model.
+`ObjectPrompt`s here too. Nothing in this module imports a front end, torch, an engine or the model: `engines.open_engine(options)` loads it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable
 from .errors import FastSAMVideoError, PromptError
 
 RTSP_TRANSPORTS = ("tcp", "udp")
-BACKENDS = ("torch", "onnx", "auto")
+BACKENDS = ("torch", "onnx", "openvino", "auto")
 
 
 # ---------------------------------------------------------------- value checks (argparse `type=`)
@@ -233,58 +233,14 @@ class ModelOptions:
     max_det: int = 300
     retina: bool = True
     clip_model: str = "ViT-B/32"
+    int8: bool = False  # the OpenVINO INT8 model (quantized once, cached)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:
         return cls(model=None if args.model is None else str(args.model), device=args.device,
                    backend=getattr(args, "backend", "auto"), imgsz=args.imgsz, conf=args.conf, iou=args.iou,
                    fp32=args.fp32, max_det=args.max_det, retina=args.retina,
-                   clip_model=getattr(args, "clip_model", "ViT-B/32"))
-
-    def segmenter(self):
-        """Loads the model (seconds). On the CPU with an ONNX file for the checkpoint (shipped for
-        the bundled model, cached after one `--backend onnx` run for others): an
-        `onnx_engine.OnnxSegmenter`, with no PyTorch in the process; otherwise an `engine.Segmenter`."""
-        kwargs = dict(device=self.device, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
-                      retina=self.retina)
-        onnx_file = self.onnx_file()
-        if onnx_file is not None:
-            from .onnx_engine import OnnxSegmenter
-
-            return OnnxSegmenter(self.model, onnx_path=onnx_file, **kwargs)
-        from .engine import Segmenter
-
-        return Segmenter(self.model, half=False if self.fp32 else None, backend=self.backend, **kwargs)
-
-    def onnx_file(self) -> Path | None:
-        """The ONNX file the CPU engine without PyTorch would run, None when this model and these
-        options take the PyTorch engine (torch backend, a GPU, no export yet, no onnxruntime)."""
-        import importlib.util
-
-        from .assets import locate_weights
-
-        on_cpu = self.device == "cpu" or (not self.device and not nvidia_gpu_present() and not apple_gpu_present())
-        if not on_cpu or self.backend == "torch" or importlib.util.find_spec("onnxruntime") is None:
-            return None
-        weights = locate_weights(self.model)  # raises the one-line error for a missing file
-        if weights is None:  # a known name not downloaded yet: the PyTorch engine downloads it
-            return None
-        from .onnx_engine import find_onnx
-
-        return find_onnx(weights)
-
-
-def apple_gpu_present() -> bool:
-    """Apple silicon, where PyTorch runs the model on the GPU (MPS)."""
-    import platform
-
-    return platform.system() == "Darwin" and platform.machine() == "arm64"
-
-
-def nvidia_gpu_present() -> bool:
-    """Whether the NVIDIA driver sees a GPU, without importing torch (which takes seconds)."""
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
+                   clip_model=getattr(args, "clip_model", "ViT-B/32"), int8=bool(getattr(args, "int8", False)))
 
 
 @dataclass(frozen=True)
@@ -344,7 +300,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="full-resolution mask edges (default true)")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
-                            "auto (default: onnx on the CPU when installed, else torch)")
+                            "openvino (OpenVINO on the CPU, the same export compiled once), auto (default: on the "
+                            "CPU onnx, or openvino where it is measured faster; torch on a GPU)")
+    group.add_argument("--int8", action="store_true",
+                       help="the INT8 model on OpenVINO (CPU): quantized once on frames of the shipped clips, or "
+                            "your own with `fastsam-video quantize MODEL --calib VIDEO`, then cached")
 
 
 def add_ray_option(p: argparse.ArgumentParser) -> None:

@@ -37,8 +37,8 @@ from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, Trac
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
-if TYPE_CHECKING:  # either engine: engine.Segmenter (PyTorch) or onnx_engine.OnnxSegmenter (no PyTorch)
-    from .engine import Segmenter
+if TYPE_CHECKING:  # any engine: PyTorch, ONNX Runtime or OpenVINO
+    from .engines import SegmentationEngine as Segmenter
 
 log = logging.getLogger(__name__)
 
