@@ -27,7 +27,7 @@ from . import assets  # noqa: E402
 from .engines import open_engine  # noqa: E402  (loads no backend until called)
 from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
-                      add_stream_options, as_argument, parse_bool, parse_box,
+                      add_stream_options, as_argument, image_size, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       prompt_set)
 from .outputs import check_outputs  # noqa: E402
@@ -440,6 +440,29 @@ def add_models_parser(sub) -> None:
     p.set_defaults(func=cmd_models)
 
 
+# ---------------------------------------------------------------- quantize
+
+def cmd_quantize(args) -> int:
+    from .engines.quantize import quantize_command
+
+    print(quantize_command(args.model, args.calib, args.frames, args.imgsz))
+    return 0
+
+
+def add_quantize_parser(sub) -> None:
+    p = sub.add_parser("quantize", help="the INT8 model for --int8 (OpenVINO, CPU), calibrated on your video",
+                       description="Quantize a model to INT8 with NNCF on frames of VIDEO (default: the shipped "
+                                   "clips), keep it in the cache for --int8, and print its agreement with FP32 "
+                                   "on held-out frames.")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help="checkpoint (.pt) or its ONNX export (default: the bundled model)")
+    p.add_argument("--calib", default=None, metavar="VIDEO",
+                   help="video whose frames calibrate the INT8 ranges (default: the shipped clips)")
+    p.add_argument("--frames", type=positive_int, default=120, help="calibration frames (default 120)")
+    p.add_argument("--imgsz", type=image_size, default=None, help="inference size (default: the model's)")
+    p.set_defaults(func=cmd_quantize)
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -455,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gui_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
+    add_quantize_parser(sub)
     return parser
 
 
