@@ -174,7 +174,7 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
 
     def dropped(image: np.ndarray, index: int) -> Segmentation:
         seg = segment(image, index)
-        if index not in drops or len(seg) == 0:
+        if seg is None or index not in drops or len(seg) == 0:  # None: the model skipped the frame
             return seg
         target = np.isin(truth[index], drops[index])
         on_target = np.array([np.count_nonzero(mask & target) for mask in seg.masks])

@@ -16,6 +16,7 @@ from .engines import open_engine
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
 from .pipeline import Pipeline, Result
+from .schedule import ScheduleOptions
 from .sources import FrameSource, open_source
 from .tracker import PromptSet, TrackerConfig
 
@@ -53,7 +54,8 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
                         segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
                         queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
-                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open)
+                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open,
+                        schedule=ScheduleOptions(stream.detect_every, stream.skip_still))
     except BaseException:
         for source in opened:
             source.close()

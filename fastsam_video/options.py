@@ -254,6 +254,8 @@ class StreamOptions:
     queue_size: int = 8  # a file's frames read ahead of the model
     max_frames: int | None = None  # per camera
     max_lost: float = 10.0  # seconds a lost object is searched for
+    detect_every: int = 1  # the model on every K-th frame, the tracker carries the others
+    skip_still: bool | None = None  # reuse the last result when nothing moved; None: on for live sources
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> StreamOptions:
@@ -261,7 +263,8 @@ class StreamOptions:
                    rtsp_transport=args.rtsp_transport, open_timeout=args.open_timeout,
                    read_timeout=args.read_timeout, reconnect=not getattr(args, "no_reconnect", False),
                    queue_size=getattr(args, "queue_size", 8), max_frames=getattr(args, "max_frames", None),
-                   max_lost=getattr(args, "max_lost", 10.0))
+                   max_lost=getattr(args, "max_lost", 10.0), detect_every=getattr(args, "detect_every", 1),
+                   skip_still=getattr(args, "skip_still", None))
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,17 @@ def add_ray_option(p: argparse.ArgumentParser) -> None:
                         "this process) or HOST:PORT; needs the cluster extra (pip install fastsam-video[cluster])")
 
 
+def add_schedule_options(p: argparse.ArgumentParser) -> None:
+    """When the model runs (`schedule`): --detect-every K and --skip-still / --no-skip-still."""
+    group = p.add_argument_group("model schedule (more cameras per machine)")
+    group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
+                       help="run the model on every K-th frame; the tracker carries the frames between (a new "
+                            "prompt or a lost object runs it at once; default 1: every frame)")
+    group.add_argument("--skip-still", action=argparse.BooleanOptionalAction, default=None,
+                       help="reuse the last result on frames where nothing moved (default: on for live cameras "
+                            "and --realtime files, off for files)")
+
+
 def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
     add_model_options(p)
@@ -352,11 +366,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--read-timeout", type=positive_float, default=5.0, metavar="SECONDS")
     src.add_argument("--queue-size", type=positive_int, default=8, metavar="N",
                      help="frames of a file read ahead of the model (default 8)")
+    add_schedule_options(p)
     p.set_defaults(ordered_prompts=[])
 
 
 __all__ = [
     "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_ray_option", "add_stream_options",
+    "add_schedule_options",
     "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
     "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",
     "non_negative_float", "unit_interval", "image_size", "output_file", "output_folder", "recording_file",

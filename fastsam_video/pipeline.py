@@ -31,6 +31,7 @@ from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud
+from .schedule import CameraSchedule, ScheduleOptions
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource, close_all
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
@@ -100,6 +101,7 @@ class StatsSnapshot:
     connection: ConnectionState | None = None  # network cameras: connected / reconnecting in N s
     gpu_memory_mb: float | None = None  # CUDA: memory held by PyTorch's allocator
     first_result: float | None = None  # time.monotonic() when the first result was ready
+    model_frames: int | None = None  # frames that went through the model (None: every frame does)
 
     def line(self) -> str:
         stages = " ".join(f"{k} {v:.0f}" for k, v in self.stage_ms.items())
@@ -107,6 +109,7 @@ class StatsSnapshot:
                 + (f", display {self.display_fps:.1f} fps" if self.display_fps else "")
                 + f" | latency p50 {self.latency_p50 * 1e3:.0f} ms p95 {self.latency_p95 * 1e3:.0f} ms"
                 + f" p99 {self.latency_p99 * 1e3:.0f} ms | dropped {self.dropped}"
+                + (f" | model on {self.model_frames}/{self.frames} frames" if self.model_frames is not None else "")
                 + (f", sinks dropped {self.sink_dropped}" if self.sink_dropped else "")
                 + f" | {self.device} {self.precision}"
                 + (f" {self.gpu_memory_mb:.0f} MB" if self.gpu_memory_mb is not None else "")
@@ -229,7 +232,8 @@ class Channel:
     to close them); `prompts` and the recording request are set from any thread."""
 
     def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
-                 segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None):
+                 segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None,
+                 schedule: ScheduleOptions | None = None):
         self.camera = camera
         self.source = source
         if hasattr(source, "source_id"):
@@ -255,6 +259,10 @@ class Channel:
         self.connection_state: str | None = None  # the last one reported as an event
         self.lock = threading.RLock()  # re-entrant: an event subscriber may remove its camera
         self._emit = emit or (lambda event: None)
+        # inference thread: which frames go through the model; results thread: the last model output
+        self.schedule = CameraSchedule(schedule or ScheduleOptions(skip_still=False), live=source.live)
+        self.scheduled_prompts = prompts
+        self.last_everything: Segmentation | None = None
 
     def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
         self._emit(Event(kind, self.camera, pts=pts, detail=detail))
@@ -369,7 +377,8 @@ class Pipeline:
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
-                 segment_seconds: float | None = None, stay_open: bool = False):
+                 segment_seconds: float | None = None, stay_open: bool = False,
+                 schedule: ScheduleOptions | None = None):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -389,6 +398,7 @@ class Pipeline:
         self._tracker_config, self._text_encoder = tracker_config, text_encoder
         self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco)
         self._segment_seconds = segment_seconds
+        self._schedule = schedule or ScheduleOptions(skip_still=False)  # the model on every frame
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
         self._lock = threading.Lock()  # adding / removing cameras
         self._subscribers = Subscribers()
@@ -420,7 +430,7 @@ class Pipeline:
     def _add_channel(self, source: FrameSource, prompts: PromptSet | None) -> Channel:
         camera = self._next_camera
         ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
-                     self._segment_seconds, self._emit)
+                     self._segment_seconds, self._emit, self._schedule)
         single = self._single and camera == 0
         try:
             record, masks, coco = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
@@ -610,7 +620,8 @@ class Pipeline:
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
             stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
             precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None),
-            gpu_memory_mb=gpu_memory_mb(self.segmenter), first_result=ch.stats.first_result)
+            gpu_memory_mb=gpu_memory_mb(self.segmenter), first_result=ch.stats.first_result,
+            model_frames=None if self._schedule.every_frame else ch.schedule.model_frames)
 
     def status(self, camera: int = 0) -> CameraStatus:
         """A frozen snapshot of one camera: state, stats, connection, outputs, objects, errors."""
@@ -682,14 +693,26 @@ class Pipeline:
             self._watch_connections(channels)
             batch = self._next_frames(channels)
             if batch:
-                output = self.segmenter.infer([frame.image for _, frame in batch])
-                put_until_stopped(self._handoff, (batch, output), self.stop_event)
+                modelled, carried = self._scheduled(batch)
+                output = self.segmenter.infer([frame.image for _, frame in modelled]) if modelled else None
+                put_until_stopped(self._handoff, (modelled, output, carried), self.stop_event)
             elif all(ch.done for ch in channels):
                 self.stop_event.wait(0.05)  # stay_open with no camera running: idle
         failed = [ch.error for ch in self.channels if ch.error is not None]
         if failed and len(failed) == len(self.channels) and not self.stay_open:
             raise failed[0]  # every camera failed: nothing left to run
         put_until_stopped(self._handoff, None, self.stop_event)  # the end: the results thread stops
+
+    def _scheduled(self, batch: list[tuple[Channel, Frame]]):
+        """The frames of a batch that go through the model, and those the tracker carries."""
+        modelled, carried = [], []
+        for ch, frame in batch:
+            if ch.prompts is not ch.scheduled_prompts:  # a new prompt: select it on this frame
+                ch.scheduled_prompts = ch.prompts
+                ch.schedule.request()
+            t = frame.pts if frame.pts is not None else frame.t_capture
+            (modelled if ch.schedule.run_model(frame.image, t) else carried).append((ch, frame))
+        return modelled, carried
 
     # -------------------------------------------------------------- results thread
     def _results_loop(self) -> None:
@@ -698,8 +721,10 @@ class Pipeline:
                 item = get_until_stopped(self._handoff, self.stop_event)
                 if item is None or item is STOPPED:  # the end, or stopping
                     break
-                batch, output = item
-                for (ch, frame), everything in zip(batch, self.segmenter.decode(output)):
+                modelled, output, carried = item
+                decoded = self.segmenter.decode(output) if modelled else []
+                # one frame per camera in a batch: the carried ones (everything None) need no order
+                for (ch, frame), everything in [*zip(modelled, decoded), *((item, None) for item in carried)]:
                     with ch.lock:
                         if ch.removed:
                             continue
@@ -724,11 +749,13 @@ class Pipeline:
         old = ch.frame_size
         ch.prompts = rescaled_prompts(ch.prompts, ch.tracker, old, size)
         ch.tracker = PromptTracker(self._tracker_config, self._text_encoder)
+        ch.last_everything = None
         log.info("camera %d (%s): frame size %dx%d -> %dx%d", ch.camera + 1, ch.source.name, *old, *size)
         ch.event(EventKind.CAMERA_RESIZED, f"{old[0]}x{old[1]} -> {size[0]}x{size[1]}")
 
-    def _finish(self, ch: Channel, frame: Frame, everything: Segmentation) -> Result:
-        """Track and render one camera's frame of a decoded batch."""
+    def _finish(self, ch: Channel, frame: Frame, everything: Segmentation | None) -> Result:
+        """Track and render one camera's frame of a decoded batch (`everything` None: the model
+        did not run on it, and the tracker carries the objects)."""
         t2 = time.perf_counter()
         image = frame.image
         size = (image.shape[1], image.shape[0])
@@ -739,10 +766,18 @@ class Pipeline:
         ch.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
         track = ch.tracker.update(everything, image, frame.index, t)
+        if track.lost:  # search for it on the next frame, not K frames later
+            ch.schedule.request()
+        if everything is not None:
+            ch.last_everything = everything
+        shown_everything = ch.last_everything
+        if shown_everything is None or shown_everything.shape != image.shape[:2]:
+            shown_everything = Segmentation.empty(*image.shape[:2])
         t3 = time.perf_counter()
-        shown, annotated = self.renderer.render(image, prompts, everything, track)
+        shown, annotated = self.renderer.render(image, prompts, shown_everything, track)
         t4 = time.perf_counter()
-        ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        timings = shown_everything.timings  # a carried frame shows the last model run's
+        ch.stats.stage_ms = {**timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
         done = time.monotonic()
         ch.stats.frames += 1
         ch.stats.first_result = ch.stats.first_result or done

@@ -528,9 +528,12 @@ class PromptTracker:
     def _stride(self, shape: tuple[int, int]) -> int:
         return max(1, math.ceil(max(shape) / self.config.work_size))
 
-    def update(self, seg: Segmentation, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
+    def update(self, seg: Segmentation | None, image: np.ndarray, frame_index: int, t: float) -> TrackResult:
         """Assign this frame's masks to the objects. `image`: the frame, (H, W, 3) uint8 BGR;
-        `t`: the frame's time in seconds (pts or capture time)."""
+        `t`: the frame's time in seconds (pts or capture time). `seg` None: the model did not run
+        on this frame; every object is carried (here: held where it was), not a miss, no events."""
+        if seg is None:  # minimal stand-in until the propagating tracker (issue 21) replaces this module
+            return self._result(Segmentation.empty(*image.shape[:2]), [])
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (*seg.shape, 3)):
             raise ValueError(f"tracker image: expected a ({seg.shape[0]}, {seg.shape[1]}, 3) uint8 numpy array "
                              f"(the frame of the segmentation), got {type(image).__name__} "

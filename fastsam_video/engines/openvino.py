@@ -93,10 +93,16 @@ class OpenVinoSegmenter(CpuSegmenterBase):
         return request
 
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The network alone: (B, 3, h, w) float32 -> (raw (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4))."""
+        """The network alone: (B, 3, h, w) float32 -> (raw (B, 4 + nc + 32, A), prototypes (B, 32, h/4, w/4)).
+        A batch runs image by image on the one-image network: a CPU gains nothing from batching
+        under the LATENCY hint, and every batch size would be one more compilation."""
         batch = np.ascontiguousarray(batch, np.float32)
+        raws, protos = [], []
         with self._lock:
-            request = self._request(batch.shape)
-            request.infer({0: batch})
-            # copies: the request's output buffers are overwritten by its next inference
-            return request.get_output_tensor(0).data.copy(), request.get_output_tensor(1).data.copy()
+            request = self._request((1, *batch.shape[1:]))
+            for image in batch:
+                request.infer({0: image[None]})
+                # copies: the request's output buffers are overwritten by its next inference
+                raws.append(request.get_output_tensor(0).data.copy())
+                protos.append(request.get_output_tensor(1).data.copy())
+        return (raws[0], protos[0]) if len(raws) == 1 else (np.concatenate(raws), np.concatenate(protos))

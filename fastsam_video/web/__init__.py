@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_ray_option
+from ..options import add_ray_option, add_schedule_options
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -34,5 +34,6 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-model", default="ViT-B/32", help="CLIP model name or .pt file (text prompts)")
     p.add_argument("--max-lost", type=float, default=10.0, metavar="SECONDS",
                    help="how long a lost object is searched for (default 10)")
+    add_schedule_options(p)
     add_ray_option(p)
 
