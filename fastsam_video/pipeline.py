@@ -766,8 +766,7 @@ class Pipeline:
         ch.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
         track = ch.tracker.update(everything, image, frame.index, t)
-        if track.lost:  # search for it on the next frame, not K frames later
-            ch.schedule.request()
+        ch.schedule.observe(track.objects, track.segmentation, frame.index)  # lost, new or fast: the model next
         if everything is not None:
             ch.last_everything = everything
         shown_everything = ch.last_everything
