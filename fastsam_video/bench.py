@@ -132,7 +132,7 @@ def gpu_memory_mb() -> str:
 
 def box_prompts(segmenter: Segmenter, image: np.ndarray, objects: int):
     """Box prompts on the `objects` highest-scoring masks of `image`."""
-    from .tracker import ObjectPrompt, PromptSet
+    from .tracking import ObjectPrompt, PromptSet
 
     first = segmenter.segment(image)
     order = np.argsort(-first.scores, kind="stable")[:objects]
@@ -401,12 +401,10 @@ def bench_prompts(segmenter: Segmenter, repeat: int = 10) -> str:
 
 # ---------------------------------------------------------------- tracker
 
-def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> str:
-    """10 objects drifting among 30 masks on a 1280x720 frame."""
-    from .tracker import ObjectPrompt, PromptSet, PromptTracker
-
-    h, w, count = 720, 1280, 30
-    rng = np.random.default_rng(2)
+def tracker_frames(frames: int = 60, count: int = 30, seed: int = 2) -> list[tuple[Segmentation, np.ndarray]]:
+    """`count` discs drifting on a 1280x720 frame, with their oracle segmentation."""
+    h, w = 720, 1280
+    rng = np.random.default_rng(seed)
     centers = rng.uniform([100, 100], [w - 100, h - 100], (count, 2))
     velocity = rng.uniform(-4, 4, (count, 2))
     radius = rng.uniform(25, 60, count)
@@ -422,18 +420,40 @@ def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> 
         boxes = np.c_[c - radius[:, None], c + radius[:, None]]
         return Segmentation.of(masks, boxes, np.ones(count)), image
 
-    data = [frame(t) for t in range(frames)]
-    tracker = PromptTracker()
+    return [frame(t) for t in range(frames)]
+
+
+def time_tracker(tracker, data: list[tuple[Segmentation, np.ndarray]], objects: int = 10,
+                 missed: int = 0) -> tuple[list[float], int]:
+    """Seconds per `update` after the first frame, and how many objects are shown at the end.
+    `missed`: that many of the objects have no mask from the model in every other frame, so
+    they are carried by propagation there."""
+    from .tracking import ObjectPrompt, PromptSet
+
     first = data[0][0]
     tracker.set_prompts(PromptSet(tuple(ObjectPrompt(i + 1, box=tuple(first.boxes[i].tolist()))
                                         for i in range(objects))))
     tracker.update(*data[0], 0, 0.0)
     times = []
-    for t in range(1, frames):
+    for t in range(1, len(data)):
+        seg, image = data[t]
+        if missed and t % 2:
+            seg = seg.select(np.arange(len(seg)) >= missed)
         start = time.perf_counter()
-        result = tracker.update(*data[t], t, t / 30)
+        result = tracker.update(seg, image, t, t / 30)
         times.append(time.perf_counter() - start)
-    tracked = sum(o.state.shown for o in result.objects)
+    return times, sum(o.state.shown for o in result.objects)
+
+
+def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> str:
+    """10 objects drifting among 30 masks on a 1280x720 frame; then with half of them missed by the
+    model in every other frame (carried by propagation there)."""
+    from .tracking import PromptTracker
+
+    h, w, count = 720, 1280, 30
+    data = tracker_frames(frames, count)
+    times, tracked = time_tracker(PromptTracker(), data, objects)
+    missed_times, missed_tracked = time_tracker(PromptTracker(), data, objects, missed=objects // 2)
     image = np.random.default_rng(3).integers(0, 255, (h, w, 3), dtype=np.uint8)
     forward = timed(lambda: segmenter.segment(image), 3, segmenter._sync)
     ms = float(np.median(times) * 1e3)
@@ -441,5 +461,8 @@ def bench_tracker(segmenter: Segmenter, frames: int = 60, objects: int = 10) -> 
                       f"tracker: {objects} objects among {count} masks, 1280x720, {frames} frames (numpy, CPU)",
                       f"tracker update: median {ms:.2f} ms, p95 {np.percentile(times, 95) * 1e3:.2f} ms per frame "
                       f"({tracked}/{objects} still shown at the end)",
+                      f"with {objects // 2} of them missed by the model every other frame (propagation): median "
+                      f"{np.median(missed_times) * 1e3:.2f} ms, p95 {np.percentile(missed_times, 95) * 1e3:.2f} ms "
+                      f"({missed_tracked}/{objects} still shown at the end)",
                       f"engine segment() on a 1280x720 frame: {forward:.1f} ms -> tracker = {ms / forward * 100:.1f}% "
                       "of inference"])

@@ -29,10 +29,14 @@ from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
                       add_stream_options, as_argument, image_size, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
-                      prompt_set)
+                      output_file, prompt_set, zone_set)
+from .event_log import EventLog  # noqa: E402
+from .frame_prompts import load_prompts_file, schedule_of  # noqa: E402
 from .outputs import check_outputs  # noqa: E402
+from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
+from .ui.review_command import add_review_parser  # noqa: E402
 
 log = logging.getLogger("fastsam_video")
 
@@ -177,21 +181,26 @@ def add_image_parser(sub) -> None:
 def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None):
     """The pipeline the command line asks for (see `factory.build_pipeline`); with --ray, the
     cluster's (`cluster.cluster_pipeline`: the only place ray is imported)."""
+    zones = zone_set(args)
+    extra = {"zones": zones} if len(zones) else {}
     if getattr(args, "ray", None):
         from functools import partial
 
         from .cluster import cluster_pipeline
 
+        if extra:
+            raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
         build = partial(cluster_pipeline, args.ray)
     else:
         from .factory import build_pipeline as build
 
     return build(sources, ModelOptions.from_args(args), StreamOptions.from_args(args), OutputOptions.from_args(args),
-                 prompt_set(args) if prompts is None else prompts, on_result=on_result)
+                 prompt_set(args) if prompts is None else prompts, on_result=on_result, **extra)
 
 
 EVENT_LEVELS = {"camera_failed": logging.WARNING, "sink_failed": logging.WARNING, "camera_connected": logging.INFO,
-                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO}
+                "camera_reconnecting": logging.INFO, "camera_resized": logging.INFO, "zone_entered": logging.INFO,
+                "zone_left": logging.INFO, "line_crossed": logging.INFO, "loitering": logging.INFO}
 
 
 def log_event(event) -> None:
@@ -271,13 +280,63 @@ def has_display() -> bool:
 
 
 def cmd_run(args) -> int:
-    check_sources(args.sources)
+    config = getattr(args, "site_config", None)
+    configured = [c.source for c in config.cameras.values()] if config else []
+    sources = list(args.sources) + configured
+    if not sources:
+        raise FastSAMVideoError("no SOURCE given: fastsam-video run SOURCE [SOURCE ...], or cameras in --config")
+    check_sources(sources)
     out = OutputOptions.from_args(args)  # a path that cannot be written fails before the model's libraries load
-    check_outputs(out.record, out.export_masks, out.export_coco, len(args.sources), segmented=bool(out.segment_seconds))
-    with GracefulStop() as stop:
-        pipeline = build_pipeline(args, args.sources)
+    check_outputs(out.record, out.export_masks, out.export_coco, len(sources), segmented=bool(out.segment_seconds))
+    zone_set(args)  # a name used twice: one line now, before the model loads
+    schedule = schedule_of(args.ordered_prompts, args.prompts or [], args.everything)
+    if schedule.later:  # prompts on later frames: the file is annotated in two passes
+        return run_file_mode(args, schedule)
+    events = EventLog(args.events) if args.events else None
+    try:
+        with GracefulStop() as stop:
+            from .config import config_prompts
+            from .retention import Retention, Rule
+
+            prompts = schedule.initial()  # the flags' and the --prompts file's (all on frame 0 here)
+            if config:
+                prompts = config_prompts(prompts, args.everything, config)
+            pipeline = build_pipeline(args, sources, prompts)
+            if events is not None:
+                pipeline.subscribe(events.write)
+            note_bundled_model(args, sources)
+            folder = Path(out.record).parent if out.record else Path(".")
+            retention = Retention([Rule(folder, args.keep_days, args.keep_max_size)], pipeline.files_being_written)
+            try:
+                retention.start()
+                return run_headless(pipeline, stop)
+            finally:
+                retention.close()
+    finally:
+        if events is not None:
+            events.close()
+
+
+def run_file_mode(args, schedule) -> int:
+    """`run` with prompts on later frames: forwards, backwards from each object's first prompt,
+    then the recording and the exports (file_annotation)."""
+    from .factory import text_encoder_loader
+    from .file_annotation import run_file
+
+    if (len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds
+            or args.events or args.realtime or getattr(args, "site_config", None)):
+        raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
+                          "without --ray, --zone / --line, --segment-seconds, --events, --realtime or --config")
+    model = ModelOptions.from_args(args)
+
+    def load_model():  # once the file and the prompts' frames are checked
         note_bundled_model(args, args.sources)
-        return run_headless(pipeline, stop)
+        return open_engine(model)
+
+    report = run_file(args.sources[0], load_model, schedule, OutputOptions.from_args(args),
+                      StreamOptions.from_args(args), lambda seg: text_encoder_loader(model.clip_model, seg.device))
+    log.info("done: %d frames (%d tracked backwards) in %.1f s", report.frames, report.backward_steps, report.seconds)
+    return 0
 
 
 def add_run_parser(sub) -> None:
@@ -286,8 +345,17 @@ def add_run_parser(sub) -> None:
                                    "a webcam (0 or webcam:0), or an rtsp:// / http:// URL. Several SOURCEs run "
                                    "together (one batched model call; per-camera trackers, recordings "
                                    "NAME-camN.mp4 and stats); prompts apply to each camera.")
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("sources", nargs="*", metavar="SOURCE")
+    p.add_argument("--config", default=None, metavar="site.yaml",
+                   help="a config file: its cameras are SOURCEs too, its model and defaults the options (flags win)")
     add_stream_options(p)
+    p.add_argument("--prompts", type=as_argument(load_prompts_file), metavar="FILE.json",
+                   help='prompts on any frame of a file: a JSON list of {"frame", "object", "points" | "box" | '
+                        '"text"}; a later entry for an object corrects it. Objects prompted after the first frame '
+                        "are tracked backwards too")
+    p.add_argument("--events", type=output_file, metavar="FILE.jsonl",
+                   help="write every event of the run (objects, cameras, zones) as one JSON object per line")
+    add_retention_options(p)
     add_ray_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -312,8 +380,15 @@ def cmd_demo(args) -> int:
     if not args.record:
         args.record = str(Path(args.output) / "demo.mp4")
     if has_display() and not args.no_window:
-        args.ordered_prompts = [("object_points", [(*o["point"], 1)]) for o in spec["objects"]]
-        return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        from .ui.x11_libraries import DisplayLibrariesError
+
+        ordered, args.ordered_prompts = args.ordered_prompts, [("object_points", [(*o["point"], 1)])
+                                                               for o in spec["objects"]]
+        try:
+            return run_window(args, str(DEMO_CLIP / "video.mp4"))
+        except DisplayLibrariesError as err:  # the README's first command still shows something
+            print(f"fastsam-video: {err}; writing {args.record} instead", file=sys.stderr, flush=True)
+            args.ordered_prompts = ordered
     with GracefulStop() as stop:
         pipeline = build_pipeline(args, str(DEMO_CLIP / "video.mp4"), prompts)
         print(f"demo: {len(prompts.objects)} objects tracked on {DEMO_CLIP.name} ({spec['description']})")
@@ -349,14 +424,16 @@ def cmd_eval(args) -> int:
     folders = clip_folders([Path(p) for p in args.clips] or [SAMPLES / "clips"])
     note_bundled_model(args, folders)
 
-    from .evaluate import evaluate_clip, format_scores
+    from .evaluate import evaluate_clip, format_scores, parse_miss
     from .tracker import TrackerConfig
 
+    misses = dict(parse_miss(text) for text in args.miss)
     segmenter = make_segmenter(args)
     config = TrackerConfig(max_lost_seconds=args.max_lost)
     scores = [evaluate_clip(folder, lambda image, index: segmenter.segment(image),
-                            args.prompt, config) for folder in folders]
-    print(f"{segmenter!r}, first-frame {args.prompt} prompts")
+                            args.prompt, config, misses=misses) for folder in folders]
+    missed = "".join(f", object {oid} missed in {len(f)} frames from {f[0]}" for oid, f in misses.items())
+    print(f"{segmenter!r}, first-frame {args.prompt} prompts{missed}")
     print(format_scores(scores))
     return 0
 
@@ -370,6 +447,9 @@ def add_eval_parser(sub) -> None:
     add_model_options(p)
     p.add_argument("--prompt", choices=("point", "box"), default="point", help="first-frame prompt kind")
     p.add_argument("--max-lost", type=non_negative_float, default=10.0, metavar="SECONDS")
+    p.add_argument("--miss", action="append", default=[], metavar="ID:START:COUNT",
+                   help="inject misses: the model's masks of object ID removed from frame START for COUNT "
+                        "frames (repeatable; any clip with annotations)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -488,12 +568,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with FastSAM: segment, track and record.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub  # with_config sets a subcommand's defaults from the config file
     add_image_parser(sub)
     add_run_parser(sub)
     add_demo_parser(sub)
     add_eval_parser(sub)
     add_bench_parser(sub)
     add_gui_parser(sub)
+    add_review_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
     add_quantize_parser(sub)
@@ -506,6 +588,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
+        if getattr(args, "config", None) or getattr(args, "state", None):
+            from .config import with_config
+
+            args = with_config(parser, argv, args)  # flags given win over the file
         if args.command is None:  # the window when there is a screen, else the help
             if has_display():
                 return run_window(args, None)
@@ -513,9 +599,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if getattr(args, "model", None) and not getattr(args, "arch", None):
             assets.locate_weights(args.model)  # a missing file: one line now, not after the imports
+        texts = [v for k, v in getattr(args, "ordered_prompts", None) or [] if k == "text"]
+        clip_file = Path(str(getattr(args, "clip_model", "")))
+        if texts and clip_file.suffix == ".pt" and not clip_file.expanduser().is_file():
+            raise FastSAMVideoError(f"CLIP file not found: {clip_file} (the --text prompt needs it: give a CLIP .pt "
+                                    "file or a model name like ViT-B/32)")
         return args.func(args)
     except FastSAMVideoError as err:
-        print(f"fastsam-video: error: {err}", file=sys.stderr)
+        for line in str(err).splitlines() or [""]:  # a config file: one line per mistake
+            print(f"fastsam-video: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fastsam-video: interrupted", file=sys.stderr)

@@ -22,3 +22,7 @@ class PromptError(FastSAMVideoError):
 
 class RecordingError(FastSAMVideoError):
     """A recording or export that cannot be written."""
+
+
+class PromptPending(FastSAMVideoError):
+    """A prompt that cannot run yet (CLIP still loading in the background): tried again next frame."""

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .sinks import read_davis_png
-from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
+from .tracking import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig
 from .types import FastSAMVideoError, Segmentation
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
@@ -159,14 +159,26 @@ def clip_prompts(folder: Path, first_annotation: np.ndarray, kind: str) -> list[
     return [ObjectPrompt(e["id"], points=(tuple(e["point"]),), labels=(1,)) for e in entries]
 
 
-def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Path,
-                 truth: list[np.ndarray]) -> Callable[[np.ndarray, int], Segmentation]:
-    """`segment` with the model's detection of an object removed in the frames prompts.json lists
-    under "dropout" ({"object id": [frame, ...]}): every mask lying mostly on the object goes."""
-    file = folder / "prompts.json"
-    dropout = json.loads(file.read_text()).get("dropout", {}) if file.exists() else {}
+def parse_miss(text: str) -> tuple[int, tuple[int, ...]]:
+    """"ID:START:COUNT" (the model misses object ID from frame START for COUNT frames) ->
+    (ID, frames)."""
+    try:
+        oid, start, count = (int(v) for v in text.split(":"))
+        if oid < 1 or start < 0 or count < 1:
+            raise ValueError
+    except ValueError:
+        raise FastSAMVideoError(f"--miss: expected ID:START:COUNT with ID >= 1, START >= 0, COUNT >= 1 "
+                                f"(e.g. 1:10:60), got {text!r:.40}") from None
+    return oid, tuple(range(start, start + count))
+
+
+def inject_misses(segment: Callable[[np.ndarray, int], Segmentation], truth: list[np.ndarray],
+                  misses: dict[int, tuple[int, ...]]) -> Callable[[np.ndarray, int], Segmentation]:
+    """`segment` with the model's masks of objects removed in given frames ({object id: frames}):
+    in those frames every mask lying mostly on the object (by the ground truth) goes, as if the
+    model had missed it. Works on any clip with annotations, real ones too."""
     drops: dict[int, list[int]] = {}
-    for oid, frames in dropout.items():
+    for oid, frames in misses.items():
         for k in frames:
             drops.setdefault(int(k), []).append(int(oid))
     if not drops:
@@ -174,7 +186,7 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
 
     def dropped(image: np.ndarray, index: int) -> Segmentation:
         seg = segment(image, index)
-        if seg is None or index not in drops or len(seg) == 0:  # None: the model skipped the frame
+        if seg is None or index not in drops or index >= len(truth) or len(seg) == 0:  # None: the model skipped
             return seg
         target = np.isin(truth[index], drops[index])
         on_target = np.array([np.count_nonzero(mask & target) for mask in seg.masks])
@@ -184,40 +196,72 @@ def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Pat
     return dropped
 
 
+def with_dropout(segment: Callable[[np.ndarray, int], Segmentation], folder: Path,
+                 truth: list[np.ndarray], misses: dict[int, tuple[int, ...]] | None = None
+                 ) -> Callable[[np.ndarray, int], Segmentation]:
+    """`segment` with the misses prompts.json lists under "dropout" ({"object id": [frame, ...]})
+    and those given in `misses` injected (`inject_misses`)."""
+    file = folder / "prompts.json"
+    dropout = json.loads(file.read_text()).get("dropout", {}) if file.exists() else {}
+    wanted = {int(oid): tuple(frames) for oid, frames in dropout.items()}
+    for oid, frames in (misses or {}).items():
+        wanted[oid] = tuple(sorted(set(wanted.get(oid, ())) | set(frames)))
+    return inject_misses(segment, truth, wanted)
+
+
 def evaluate_clip(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], prompt_kind: str = "point",
                   config: TrackerConfig | None = None,
-                  on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None) -> ClipScore:
+                  on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None,
+                  misses: dict[int, tuple[int, ...]] | None = None) -> ClipScore:
     """Run segment + tracker over a clip with first-frame prompts and score it.
-    `segment(image, index)` returns the frame's candidate masks; `prompt_kind`: "point" or "box"."""
+    `segment(image, index)` returns the frame's candidate masks; `prompt_kind`: "point" or "box";
+    `misses`: {object id: frames} in which the model's masks of that object are removed."""
+    return evaluate_kinds(folder, segment, (prompt_kind,), config, on_frame, misses)[0]
+
+
+def evaluate_kinds(folder: Path, segment: Callable[[np.ndarray, int], Segmentation], prompt_kinds=("point", "box"),
+                   config: TrackerConfig | None = None,
+                   on_frame: Callable[[int, np.ndarray, Segmentation], None] | None = None,
+                   misses: dict[int, tuple[int, ...]] | None = None,
+                   tracker: Callable[[TrackerConfig | None], PromptTracker] = PromptTracker) -> list[ClipScore]:
+    """`evaluate_clip` for several prompt kinds on one pass of the model (one tracker per kind);
+    `on_frame` sees the first kind's results; `tracker` makes a tracker from a config."""
     from .sources import open_source
 
-    if prompt_kind not in ("point", "box"):
-        raise FastSAMVideoError(f"prompt_kind: expected 'point' or 'box', got {prompt_kind!r:.40}")
+    for kind in prompt_kinds:
+        if kind not in ("point", "box"):
+            raise FastSAMVideoError(f"prompt_kind: expected 'point' or 'box', got {kind!r:.40}")
     folder = Path(folder)
     annotations = sorted((folder / "Annotations").glob("*.png"))
     if not annotations:
         raise FastSAMVideoError(f"{folder}/Annotations has no PNG ground truth (one indexed PNG per frame)")
     truth = [read_davis_png(p) for p in annotations]
-    segment = with_dropout(segment, folder, truth)
-    tracker = PromptTracker(config)
-    tracker.set_prompts(PromptSet(tuple(clip_prompts(folder, truth[0], prompt_kind))))
-    predicted = []
-    started = time.perf_counter()
+    segment = with_dropout(segment, folder, truth, misses)
+    trackers = []
+    for kind in prompt_kinds:
+        trackers.append(tracker(config))
+        trackers[-1].set_prompts(PromptSet(tuple(clip_prompts(folder, truth[0], kind))))
+    predicted: list[list[np.ndarray]] = [[] for _ in trackers]
+    seconds = [0.0 for _ in trackers]
     with open_source(str(clip_video(folder))) as source:
         for frame in source:
             if frame.index >= len(truth):
                 break
+            started = time.perf_counter()
             seg = segment(frame.image, frame.index)
-            result = tracker.update(seg, frame.image, frame.index,
-                                    frame.pts if frame.pts is not None else frame.t_capture)
-            predicted.append(result.segmentation.label_map())
-            if on_frame is not None:
-                on_frame(frame.index, frame.image, result.segmentation)
-    seconds = time.perf_counter() - started
-    if len(predicted) != len(truth):
-        raise FastSAMVideoError(f"{folder}: the video has {len(predicted)} frames but there are "
+            model = time.perf_counter() - started
+            for k, each in enumerate(trackers):
+                started = time.perf_counter()
+                result = each.update(seg, frame.image, frame.index,
+                                     frame.pts if frame.pts is not None else frame.t_capture)
+                seconds[k] += model + time.perf_counter() - started
+                predicted[k].append(result.segmentation.label_map())
+                if on_frame is not None and k == 0:
+                    on_frame(frame.index, frame.image, result.segmentation)
+    if len(predicted[0]) != len(truth):
+        raise FastSAMVideoError(f"{folder}: the video has {len(predicted[0])} frames but there are "
                                 f"{len(truth)} annotations: they must match one to one")
-    return score_sequence(folder.name, predicted, truth, seconds)
+    return [score_sequence(folder.name, p, truth, s) for p, s in zip(predicted, seconds)]
 
 
 def format_scores(scores: list[ClipScore]) -> str:

@@ -72,6 +72,13 @@ class EventKind(_Named):
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     SINK_FAILED = "sink_failed"  # a recorder or exporter of one camera stopped (disk full, file removed)
+    ZONE_ENTERED = "zone_entered"  # an object is inside a zone (held `inertia` frames)
+    ZONE_LEFT = "zone_left"  # it left the zone (held `inertia` frames outside), or the tracker dropped it there
+    LINE_CROSSED = "line_crossed"  # its mask centroid crossed a line (`direction` in / out)
+    LOITERING = "loitering"  # it has stayed in a zone for the zone's loiter_seconds
+
+
+ZONE_KINDS = frozenset({EventKind.ZONE_ENTERED, EventKind.ZONE_LEFT, EventKind.LINE_CROSSED, EventKind.LOITERING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,9 @@ class Event:
     wall_time: float = field(default_factory=time.time)
     detail: str = ""
     frames: int | None = None  # re-acquired after this many frames
+    zone: str | None = None  # zone events: the zone's or line's name
+    direction: str | None = None  # line_crossed: "in" (from the line's left to its right) or "out"
+    frame: int | None = None  # zone events: the frame index where it happened
 
     def message(self) -> str:
         who = f"object {self.object_id}" if self.object_id is not None else f"camera {self.camera + 1}"
@@ -111,6 +121,10 @@ class Event:
             k.RECORDING_STARTED: f"{who} recording started",
             k.RECORDING_STOPPED: f"{who} recording stopped",
             k.SINK_FAILED: f"{who} output failed",
+            k.ZONE_ENTERED: f"{who} entered {self.zone}",
+            k.ZONE_LEFT: f"{who} left {self.zone}",
+            k.LINE_CROSSED: f"{who} crossed {self.zone} ({self.direction})",
+            k.LOITERING: f"{who} loitering in {self.zone}",
         }[self.kind]
         if self.object_id is None and self.detail and self.kind not in (k.OBJECT_REJECTED, k.OBJECT_NOT_FOUND):
             text += f": {self.detail}"
@@ -125,7 +139,7 @@ class Event:
     def to_dict(self) -> dict:
         return {"kind": self.kind.value, "camera": self.camera, "object_id": self.object_id, "pts": self.pts,
                 "wall_time": self.wall_time, "detail": self.detail, "frames": self.frames,
-                "message": self.message()}
+                "zone": self.zone, "direction": self.direction, "frame": self.frame, "message": self.message()}
 
 
 class Subscribers:

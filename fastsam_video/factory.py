@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .analytics.geometry import ZoneSet
+from .clip_loader import ClipLoader
 from .engines import open_engine
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
@@ -31,10 +33,12 @@ def open_camera(spec: str, stream: StreamOptions, camera: int = 0) -> FrameSourc
 def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], model: ModelOptions,
                    stream: StreamOptions, output: OutputOptions, prompts: PromptSet | None = None, *,
                    on_result: Callable[[Result], None] | None = None, segmenter=None,
-                   stay_open: bool = False) -> Pipeline:
+                   stay_open: bool = False, zones: ZoneSet | None = None,
+                   text_encoder: ClipLoader | None = None) -> Pipeline:
     """A pipeline (not started) on `sources` (specs are opened here; opened sources are taken
     over). `segmenter`: an already loaded model to share (else `model` is loaded). `prompts`:
-    None for everything mode. On failure everything opened here, and the given sources, are
+    None for everything mode; `zones`: every camera's zones and lines. `text_encoder`: the CLIP
+    loader to share (else one loading at the first text prompt). On failure everything opened here, and the given sources, are
     closed and the error is raised."""
     items = [sources] if isinstance(sources, (str, FrameSource)) else list(sources)
     opened: list[FrameSource] = [item for item in items if isinstance(item, FrameSource)]
@@ -49,12 +53,15 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                       segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
             segmenter = open_engine(model)
-        text_encoder = _clip_loader(model.clip_model, segmenter.device)
+        text_encoder = text_encoder or text_encoder_loader(model.clip_model, segmenter.device)
+        if prompts is not None and any(p.text for p in prompts.objects):
+            text_encoder.load()  # missing CLIP weights fail now, not on the results thread mid-run
         return Pipeline(cameras, segmenter, prompts if prompts is not None else PromptSet(everything=True),
                         record=output.record, export_masks=output.export_masks, export_coco=output.export_coco,
+                        export_yolo=output.export_yolo, export_every=output.export_every,
                         segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
                         queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
-                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open,
+                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open, zones=zones,
                         schedule=ScheduleOptions(stream.detect_every, stream.skip_still))
     except BaseException:
         for source in opened:
@@ -62,13 +69,13 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
         raise
 
 
-def _clip_loader(clip_model: str, device) -> Callable:
+def text_encoder_loader(clip_model: str, device) -> ClipLoader:
     """Loads CLIP at the first text prompt only (seconds, and weights that may be missing)."""
     def load():
         from .prompts import ClipEncoder
 
         return ClipEncoder(clip_model, device=device)
-    return load
+    return ClipLoader(load)
 
 
-__all__ = ["build_pipeline", "open_camera"]
+__all__ = ["build_pipeline", "open_camera", "text_encoder_loader"]

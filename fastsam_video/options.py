@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import FastSAMVideoError, PromptError
+from .frame_prompts import AtFrame, framed
 
 RTSP_TRANSPORTS = ("tcp", "udp")
 BACKENDS = ("torch", "onnx", "openvino", "auto")
@@ -161,12 +162,12 @@ def parse_labels(text: str) -> list[int]:
     return list(value)
 
 
-def as_argument(parse: Callable):
-    """An argparse `type=` from a parser raising PromptError, so argparse prints our message."""
+def as_argument(parse: Callable, error: type[Exception] = PromptError):
+    """An argparse `type=` from a parser raising `error` (PromptError), so argparse prints our message."""
     def convert(text: str):
         try:
             return parse(text)
-        except PromptError as err:
+        except error as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     convert.__name__ = parse.__name__.removeprefix("parse_")
     return convert
@@ -190,6 +191,11 @@ def object_prompts(ordered: list[tuple[str, object]]):
     entries: list[tuple[str, object]] = []
     loose_points: list[tuple[float, float, int]] = []
     for kind, value in ordered:
+        if isinstance(value, AtFrame):
+            if value.frame:
+                raise PromptError(f"--{kind} @{value.frame}: prompts on later frames work with `run` on a video "
+                                  "file; here give them without @FRAME")
+            value = value.value
         if kind == "point":
             if not loose_points:
                 entries.append(("points", loose_points))
@@ -217,6 +223,28 @@ def prompt_set(args: argparse.Namespace):
 
     objects = tuple(object_prompts(getattr(args, "ordered_prompts", None) or []))
     return PromptSet(objects, everything=bool(getattr(args, "everything", False)) or not objects)
+
+
+# ---------------------------------------------------------------- zones and lines
+
+def add_zone_options(p: argparse.ArgumentParser) -> None:
+    """--zone and --line (run, serve, gui): zones and lines of every camera, in fractions 0-1."""
+    from .analytics.geometry import ZoneError, parse_line, parse_zone
+
+    group = p.add_argument_group("zones and lines (coordinates: fractions 0-1 of the frame's width and height)")
+    group.add_argument("--zone", type=as_argument(parse_zone, ZoneError), action="append", default=[],
+                       metavar="NAME:X,Y;X,Y;X,Y", help="a zone (a polygon of 3 or more points): events when "
+                       "an object enters, leaves or loiters in it; repeatable")
+    group.add_argument("--line", type=as_argument(parse_line, ZoneError), action="append", default=[],
+                       metavar="NAME:X1,Y1,X2,Y2", help="a line: an event when an object crosses it, with the "
+                       "direction (in = from its left to its right, looking from the first point); repeatable")
+
+
+def zone_set(args: argparse.Namespace):
+    """The ZoneSet of --zone and --line; ZoneError (one line) for a name used twice."""
+    from .analytics.geometry import ZoneSet
+
+    return ZoneSet((*(getattr(args, "zone", None) or ()), *(getattr(args, "line", None) or ())))
 
 
 # ---------------------------------------------------------------- the records
@@ -274,6 +302,8 @@ class OutputOptions:
     export_masks: Path | None = None  # DAVIS PNGs
     export_coco: Path | None = None  # COCO JSON with RLE masks
     hud: bool = False  # FPS and latency drawn on the recorded frames
+    export_yolo: Path | None = None  # YOLO segmentation labels (and the frames)
+    export_every: int = 1  # the exports hold every Nth frame (0, N, 2N ...); the recording every frame
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> OutputOptions:
@@ -283,7 +313,8 @@ class OutputOptions:
         record = getattr(args, "record", None)
         return cls(record=None if record in (None, "") else str(record), segment_seconds=getattr(args, "segment_seconds", None),
                    export_masks=path(getattr(args, "export_masks", None)),
-                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)))
+                   export_coco=path(getattr(args, "export_coco", None)), hud=bool(getattr(args, "hud", False)),
+                   export_yolo=path(getattr(args, "export_yolo", None)), export_every=getattr(args, "export_every", 1))
 
 
 # ---------------------------------------------------------------- the flags
@@ -332,11 +363,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of `run`, `demo` and `gui`: model, prompts, outputs and sources."""
     add_model_options(p)
     prompts = p.add_argument_group("prompts (each starts a tracked object; none = everything mode)")
-    prompts.add_argument("--point", type=as_argument(parse_point), action=OrderedPrompt, metavar="X,Y[:neg]",
-                         help="a point; all --point flags together select one object")
+    prompts.add_argument("--point", type=as_argument(framed(parse_point)), action=OrderedPrompt,
+                         metavar="X,Y[:neg][@FRAME]", help="a point; all --point flags (of one @FRAME, default 0) "
+                         "together select one object")
     prompts.add_argument("--object-points", type=as_argument(parse_point_set), action=OrderedPrompt,
                          metavar="X,Y;X,Y:neg", help="one more point-prompted object per flag")
-    prompts.add_argument("--box", type=as_argument(parse_box), action=OrderedPrompt, metavar="X1,Y1,X2,Y2")
+    prompts.add_argument("--box", type=as_argument(framed(parse_box)), action=OrderedPrompt,
+                         metavar="X1,Y1,X2,Y2[@FRAME]", help="a box; @FRAME: prompted on that frame of a file (run)")
     prompts.add_argument("--text", action=OrderedPrompt, help="a text prompt (CLIP)")
     prompts.add_argument("--everything", action="store_true",
                          help="also show every mask (faintly) besides the tracked objects")
@@ -349,6 +382,10 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--export-masks", type=output_folder, metavar="DIR",
                      help="per-frame masks as DAVIS PNGs (pixel = object id)")
     out.add_argument("--export-coco", type=output_file, metavar="FILE", help="COCO-style JSON with RLE masks")
+    out.add_argument("--export-yolo", type=output_folder, metavar="DIR", help="YOLO segmentation labels: "
+                     "DIR/labels/NNNNN.txt (normalised polygons, class = object id - 1), DIR/images/, DIR/data.yaml")
+    out.add_argument("--export-every", type=positive_int, default=1, metavar="N",
+                     help="export every Nth frame only (0, N, 2N ...; default 1: every frame)")
     out.add_argument("--segment-seconds", type=positive_float, default=None, metavar="N",
                      help="roll the recording to a new file every N seconds (OUT-<time>.mp4; long monitoring runs)")
     out.add_argument("--hud", action="store_true", help="draw FPS and latency on the recorded frames")
@@ -366,12 +403,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--read-timeout", type=positive_float, default=5.0, metavar="SECONDS")
     src.add_argument("--queue-size", type=positive_int, default=8, metavar="N",
                      help="frames of a file read ahead of the model (default 8)")
+    add_zone_options(p)
     add_schedule_options(p)
     p.set_defaults(ordered_prompts=[])
 
 
 __all__ = [
-    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_ray_option", "add_stream_options",
+    "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_zone_options", "zone_set", "add_ray_option", "add_stream_options",
     "add_schedule_options",
     "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
     "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",

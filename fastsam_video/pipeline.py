@@ -27,14 +27,16 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from .analytics.analyser import ZoneAnalyser, ZoneCount
+from .analytics.geometry import ZoneSet
 from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
-from .render import Annotator, LostObject, draw_hud
+from .render import Annotator, LostObject, draw_hud, draw_zones
+from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder, YoloExporter
 from .schedule import CameraSchedule, ScheduleOptions
-from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder
 from .sources import CaptureThread, ConnectionState, FrameSource, close_all
-from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
+from .tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
@@ -170,6 +172,7 @@ class CameraStatus:
     sink_errors: tuple[str, ...]  # outputs that failed and were dropped (the camera went on)
     frames_expected: int | None  # a file's frame count from its header
     truncated: str | None  # a file that ended before its header's frame count: says how many came
+    zones: tuple[ZoneCount, ...] = ()  # each zone's and line's counts as of the last frame
 
     @property
     def connection(self) -> ConnectionState | None:
@@ -200,6 +203,13 @@ def rescaled_prompts(prompts: PromptSet, tracker: PromptTracker, old: tuple[int,
                 prompt = replace(prompt, box=tuple(float(v) for v in box))
         objects.append(prompt)
     return replace(prompts, objects=tuple(objects))
+
+
+def every_nth(every: int, write: Callable[[Result], None]) -> Callable[[Result], None]:
+    """`write` for frames 0, N, 2N ... only (--export-every N)."""
+    if every == 1:
+        return write
+    return lambda result: None if result.frame.index % every else write(result)
 
 
 class FrameRenderer:
@@ -233,7 +243,7 @@ class Channel:
 
     def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
                  segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None,
-                 schedule: ScheduleOptions | None = None):
+                 zones: ZoneSet | None = None, schedule: ScheduleOptions | None = None):
         self.camera = camera
         self.source = source
         if hasattr(source, "source_id"):
@@ -258,6 +268,8 @@ class Channel:
         self.frame_size: tuple[int, int] | None = None
         self.connection_state: str | None = None  # the last one reported as an event
         self.lock = threading.RLock()  # re-entrant: an event subscriber may remove its camera
+        self.analyser = ZoneAnalyser(zones)  # results thread; `zones` is set from any thread
+        self.zones = zones or ZoneSet()
         self._emit = emit or (lambda event: None)
         # inference thread: which frames go through the model; results thread: the last model output
         self.schedule = CameraSchedule(schedule or ScheduleOptions(skip_still=False), live=source.live)
@@ -377,7 +389,8 @@ class Pipeline:
                  max_frames: int | None = None, annotator: Annotator | None = None,
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
-                 segment_seconds: float | None = None, stay_open: bool = False,
+                 segment_seconds: float | None = None, stay_open: bool = False, zones: ZoneSet | None = None,
+                 export_yolo: str | Path | None = None, export_every: int = 1,
                  schedule: ScheduleOptions | None = None):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
@@ -396,8 +409,10 @@ class Pipeline:
         self._handoff: queue.Queue = queue.Queue(maxsize=1)
         self._prompts = prompts if prompts is not None else PromptSet(everything=True)
         self._tracker_config, self._text_encoder = tracker_config, text_encoder
-        self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco)
+        self._outputs = dict(record=record, export_masks=export_masks, export_coco=export_coco, export_yolo=export_yolo)
+        self._export_every = export_every
         self._segment_seconds = segment_seconds
+        self._zones = zones  # every camera's zones at the start (`set_zones` changes one camera's)
         self._schedule = schedule or ScheduleOptions(skip_still=False)  # the model on every frame
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
         self._lock = threading.Lock()  # adding / removing cameras
@@ -427,39 +442,52 @@ class Pipeline:
         except KeyError:
             raise FastSAMVideoError(f"no camera {camera}: expected one of {self.camera_ids()}") from None
 
-    def _add_channel(self, source: FrameSource, prompts: PromptSet | None) -> Channel:
-        camera = self._next_camera
+    def _add_channel(self, source: FrameSource, prompts: PromptSet | None, camera_id: int | None = None,
+                     segment_seconds: float | None = None) -> Channel:
+        camera = self._next_camera if camera_id is None else int(camera_id)
+        if camera in self._cameras or camera < 0:
+            raise FastSAMVideoError(f"camera id {camera} is in use: expected a new id (not {self.camera_ids()})")
         ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
-                     self._segment_seconds, self._emit, self._schedule)
+                     segment_seconds or self._segment_seconds, self._emit, self._zones, self._schedule)
         single = self._single and camera == 0
         try:
-            record, masks, coco = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
-                                   for k in ("record", "export_masks", "export_coco"))
+            record, masks, coco, yolo = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
+                                         for k in ("record", "export_masks", "export_coco", "export_yolo"))
             if record:
                 ch.start_recording(record)
+            every = self._export_every
             if masks:
                 davis = DavisExporter(masks)
-                ch.add_sink("davis export", davis, lambda r, d=davis: d.write(r.frame.index, r.segmentation))
+                ch.add_sink("davis export", davis, every_nth(every, lambda r, d=davis: d.write(r.frame.index,
+                                                                                               r.segmentation)))
             if coco:
                 exporter = CocoExporter(coco)
-                ch.add_sink("coco export", exporter, lambda r, c=exporter: c.write(r.frame.index, r.segmentation))
+                ch.add_sink("coco export", exporter, every_nth(every, lambda r, c=exporter: c.write(r.frame.index,
+                                                                                                    r.segmentation)))
+            if yolo:
+                labels = YoloExporter(yolo)
+                ch.add_sink("yolo export", labels, every_nth(every, lambda r, y=labels: y.write(
+                    r.frame.index, r.frame.image, r.segmentation)))
         except BaseException:
             ch.close_sinks()
             raise
-        self._next_camera += 1
+        self._next_camera = max(self._next_camera, camera + 1)
         self._cameras = {**self._cameras, camera: ch}
         return ch
 
-    def add_camera(self, source: FrameSource, prompts: PromptSet | None = None) -> int:
+    def add_camera(self, source: FrameSource, prompts: PromptSet | None = None, *, camera_id: int | None = None,
+                   segment_seconds: float | None = None) -> int:
         """Adds a camera (its outputs named NAME-camN) and starts it if the pipeline runs; returns
-        its id. The source is closed if its outputs cannot be opened."""
+        its id (`camera_id`: a given one, e.g. restored after a restart; never one in use).
+        `segment_seconds`: its recordings' segment length, if not the pipeline's. The source is
+        closed if its outputs cannot be opened."""
         with self._lock:
             if self._started and (self.stop_event.is_set() or self.finished.is_set()):
                 source.close()
                 raise FastSAMVideoError("cannot add a camera: the pipeline has stopped")
             self._single = False
             try:
-                ch = self._add_channel(source, prompts)
+                ch = self._add_channel(source, prompts, camera_id, segment_seconds)
             except BaseException:
                 source.close()
                 raise
@@ -536,12 +564,29 @@ class Pipeline:
         after a frame-size change): edit this one, not a copy kept elsewhere."""
         return self._channel(camera).prompts
 
+    def set_zones(self, zones: ZoneSet, camera: int = 0) -> None:
+        """Replace a camera's zones and lines; applied from its next frame on (unchanged ones keep
+        their state and totals)."""
+        ch = self._channel(camera)
+        ch.zones = zones
+        ch.analyser.set_zones(zones)
+
+    def zones_of(self, camera: int) -> ZoneSet:
+        return self._channel(camera).zones
+
     def recording_of(self, camera: int) -> Path | None:
         """The file the camera records to, or will from its next frame; None when not recording
         (also once its recorder failed and was dropped)."""
         ch = self._channel(camera)
         request = ch.recording_request
         return request[0] if request is not None else ch.record_path
+
+    def files_being_written(self, camera: int | None = None) -> set[Path]:
+        """The recording files open right now (a segmented recording's current segment), of every
+        camera or of one."""
+        channels = self.channels if camera is None else [ch for ch in self.channels if ch.camera == camera]
+        return {Path(sink.path) for ch in channels for thread, sink in list(ch.sinks)
+                if thread.name == "recorder" and getattr(sink, "segments", 1) and hasattr(sink, "path")}
 
     def mark_displayed(self, camera: int = 0) -> None:
         """Called by a display for every result of `camera` it shows (the display FPS)."""
@@ -640,7 +685,7 @@ class Pipeline:
             camera=ch.camera, name=ch.source.name, live=ch.source.live, state=state, stats=stats,
             frame_size=ch.frame_size, recording=ch.record_path, recorded=tuple(ch.recorded), objects=ch.objects,
             error=None if ch.error is None else reason(ch.error), sink_errors=tuple(ch.sink_errors),
-            frames_expected=expected, truncated=ch.source.truncated)
+            frames_expected=expected, truncated=ch.source.truncated, zones=ch.analyser.counts)
 
     # -------------------------------------------------------------- inference thread
     def _camera_failed(self, ch: Channel, err: BaseException) -> None:
@@ -775,8 +820,13 @@ class Pipeline:
         t3 = time.perf_counter()
         shown, annotated = self.renderer.render(image, prompts, shown_everything, track)
         t4 = time.perf_counter()
-        timings = shown_everything.timings  # a carried frame shows the last model run's
-        ch.stats.stage_ms = {**timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        zone_events = self._zones_of_frame(ch, frame, t, track, everything, annotated)
+        if zone_events:  # something entered or left a zone: the model looks at the next frame
+            ch.schedule.request()
+        ch.stats.stage_ms = {**shown_everything.timings,  # a carried frame: the last model run's
+                              "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        if len(ch.analyser.zones):
+            ch.stats.stage_ms["zones"] = (time.perf_counter() - t4) * 1e3
         done = time.monotonic()
         ch.stats.frames += 1
         ch.stats.first_result = ch.stats.first_result or done
@@ -785,5 +835,25 @@ class Pipeline:
         if self.hud:
             draw_hud(annotated, self.snapshot(ch.camera).hud())
         ch.objects = track.objects
-        events = tuple(e.on_camera(ch.camera) for e in track.events)
+        events = tuple(e.on_camera(ch.camera) for e in (*track.events, *zone_events))
         return Result(frame, shown, annotated, track.lost, track.objects, events, done, ch.camera)
+
+    def _zones_of_frame(self, ch: Channel, frame: Frame, t: float, track: TrackResult, everything: Segmentation,
+                        annotated: np.ndarray) -> tuple[Event, ...]:
+        """The camera's zones and lines on this frame: events, counts, drawn on `annotated`; new
+        objects found by a detect_new zone become box-prompted objects from the next frame."""
+        alive = {o.object_id for o in track.objects}
+        update = ch.analyser.update(track.segmentation, alive, frame.index, t, everything)
+        if update.new_objects:
+            prompts = ch.prompts
+            for found in update.new_objects:
+                object_id = prompts.next_id()
+                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
+                ch.analyser.note_new(object_id, found)
+            ch.prompts = prompts
+        if len(ch.analyser.zones):
+            seg = track.segmentation
+            boxes = dict(zip(seg.object_ids.tolist(), seg.boxes.tolist()))
+            draw_zones(annotated, ch.analyser.zones, update.counts,
+                       [boxes[o] for o in update.flashing if o in boxes])
+        return update.events

@@ -197,3 +197,47 @@ def draw_hud(image: np.ndarray, lines: Sequence[str], font_scale: float = 0.5) -
     for i, line in enumerate(lines):
         cv2.putText(image, line, (6, (i + 1) * line_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     (255, 255, 255), 1, cv2.LINE_AA)
+
+
+# ---------------------------------------------------------------- zones and lines
+
+ZONE_COLOR = (0, 215, 255)  # BGR amber: an empty zone
+ZONE_BUSY_COLOR = (40, 40, 240)  # red: something inside
+LINE_COLOR = (255, 200, 0)
+FLASH_COLOR = (255, 255, 255)
+
+
+def draw_zones(image: np.ndarray, zones, counts: Sequence = (), flashing: Sequence = ()) -> None:
+    """Zones (outline, name, objects inside and coverage) and lines (direction arrow pointing to
+    their "in" side, in / out totals) on `image` in place; a line just crossed, and the boxes in
+    `flashing` (xyxy of the objects crossing it), drawn highlighted. `zones`: an analytics
+    ZoneSet (normalised coordinates); `counts`: its ZoneCounts."""
+    h, w = image.shape[:2]
+    # 8-connected outlines: anti-aliased ones cost 5x (130 vs 23 us per zone at 1080p) and thick
+    # straight lines hardly show the difference
+    by_name = {c.name: c for c in counts}
+    scale = np.array([w, h], np.float64)
+    thickness = max(2, round(min(h, w) / 300))
+    for region in zones:
+        count = by_name.get(region.name)
+        if region.kind == "zone":
+            pts = np.round(np.asarray(region.polygon) * scale).astype(np.int32)
+            color = ZONE_BUSY_COLOR if count is not None and count.objects else ZONE_COLOR
+            cv2.polylines(image, [pts], True, color, thickness, cv2.LINE_8)
+            origin = tuple(int(v) for v in pts.min(0))
+        else:
+            flash = count is not None and count.flash
+            a, b = (np.asarray(p) * scale for p in (region.start, region.end))
+            color = FLASH_COLOR if flash else LINE_COLOR
+            cv2.line(image, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), color,
+                     thickness * (2 if flash else 1), cv2.LINE_8)
+            mid, along = (a + b) / 2, (b - a) / max(np.hypot(*(b - a)), 1e-9)
+            right = np.array([-along[1], along[0]])  # screen coordinates (y down): the "in" side
+            tip = mid + right * max(18.0, min(h, w) / 12)
+            cv2.arrowedLine(image, tuple(np.round(mid).astype(int)), tuple(np.round(tip).astype(int)), color,
+                            thickness, cv2.LINE_8, tipLength=0.35)
+            origin = tuple(int(v) for v in np.round(a))
+        text = count.label() if count is not None else region.name
+        draw_tag(image, text, (origin[0], origin[1] + 18), color)
+    for x1, y1, x2, y2 in flashing:
+        cv2.rectangle(image, (int(x1), int(y1)), (int(x2), int(y2)), FLASH_COLOR, thickness + 1, cv2.LINE_8)

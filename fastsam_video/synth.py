@@ -382,6 +382,22 @@ def occlusion_scenarios(seed: int = 11) -> list[Clip]:
     ]
 
 
+def zone_scenarios(seed: int = 23) -> list[Clip]:
+    """Clips for zones and lines (issue 22), 240x320, 90 frames at 30 fps; the true events follow
+    from the ground-truth masks. `patrol`: object 1 goes right across the middle and comes back
+    (two crossings of x = 160, out of and into the left part); object 2 waits on the left for
+    1.5 s (loitering), then leaves to the right."""
+    rng = np.random.default_rng(seed)
+    bg = Background("gradient", ((70, 70, 70), (110, 110, 110)), 40.0, 0.3, 1)
+    orange, blue = (30, 140, 240), (200, 90, 30)
+    return [
+        Clip("patrol", "one object goes right and back across the middle; another waits on the left, then leaves",
+             bg, (Track(_styled(rng, "blob", "solid", orange, 26.0), ((50, 70), (270, 70), (50, 70))),
+                  Track(_styled(rng, "rectangle", "solid", blue, 26.0), ((60, 175), (60, 175), (270, 175)))),
+             (0, 1), frames=90),
+    ]
+
+
 def render_clip(clip: Clip) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Frames (BGR), DAVIS label maps (object id = index in clip.objects + 1) and the full
     instance maps (every shape, value = track index + 1)."""
@@ -462,11 +478,18 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("out", type=Path)
     sc = sub.add_parser("scenarios", help="partial-occlusion and drop-out clips with DAVIS ground truth")
     sc.add_argument("out", type=Path)
+    zs = sub.add_parser("zones", help="clips with known paths for zones and lines, with DAVIS ground truth")
+    zs.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.what == "dataset":
         print(write_dataset(args.out, args.train, args.val, args.seed))
+    elif args.what == "zones":
+        for clip in zone_scenarios():
+            print(write_clip(clip, args.out))
     elif args.what == "scenarios":
-        for clip in occlusion_scenarios():
+        from .scenarios import tracking_scenarios
+
+        for clip in occlusion_scenarios() + tracking_scenarios():
             print(write_clip(clip, args.out))
     else:
         for clip in sample_clips():

@@ -194,3 +194,15 @@ def test_installed_demo_and_image_run_outside_the_repository(installed, tmp_path
     assert not list(cache.glob("*.onnx")), "the shipped ONNX file is run: nothing is exported"
     written = {p for p in site.rglob("*") if p.is_file()} - before
     assert not [p for p in written if p.suffix != ".pyc"], "nothing but bytecode is written into site-packages"
+
+
+def test_licence_is_stated_as_the_agpl_its_ultralytics_dependency_imposes():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "AGPL-3.0-only"
+    assert any(d.startswith("ultralytics") for d in project["dependencies"])  # the reason
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("GNU AFFERO GENERAL PUBLIC LICENSE")
+    readme = (ROOT / "README.md").read_text()
+    assert "Apache-2.0" not in readme.split("## Licence")[0]  # no other licence claimed for the package
+    assert "AGPL-3.0" in readme.split("## Licence")[1]

@@ -304,7 +304,7 @@ class Camera:
 
     def _open(self):
         if self.spec.loop:  # the server's demo: a file played in a loop, like a camera
-            from ..web.server import LoopingSource
+            from ..sources import LoopingSource
 
             return LoopingSource(self.spec.source, self.index, realtime=self.spec.stream.realtime)
         return open_camera(self.spec.source, self.spec.stream, self.index)

@@ -24,12 +24,13 @@ from ..types import SourceError
 from .base import FrameSource
 from .capture import CaptureThread, close_all
 from .local import IMAGE_EXTENSIONS, FileSource, FolderSource, WebcamSource
+from .looping import LoopingSource
 from .network import (DEFAULT_BACKOFF, LAVFI_PREFIX, RTSP_TRANSPORTS, STREAM_PREFIXES, ConnectionState, Reconnecting,
                       ReconnectingSource, StreamSource, check_stream_options)
 from .redaction import _redact_text, install_log_redaction, redact_url  # _redact_text: for ui.session
 
 __all__ = ["CaptureThread", "ConnectionState", "ConnectionStatus", "DEFAULT_BACKOFF", "FileSource", "FolderSource",
-           "FrameSource", "IMAGE_EXTENSIONS", "LAVFI_PREFIX", "RTSP_TRANSPORTS", "Reconnecting", "ReconnectingSource",
+           "FrameSource", "IMAGE_EXTENSIONS", "LAVFI_PREFIX", "LoopingSource", "RTSP_TRANSPORTS", "Reconnecting", "ReconnectingSource",
            "STREAM_PREFIXES", "StreamSource", "WebcamSource", "check_stream_options", "close_all",
            "install_log_redaction", "open_source", "redact_url"]
 

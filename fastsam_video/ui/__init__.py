@@ -21,7 +21,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..options import ModelOptions, OutputOptions, StreamOptions, add_stream_options, prompt_set
+from ..analytics.geometry import ZoneSet
+from ..options import ModelOptions, OutputOptions, StreamOptions, add_stream_options, prompt_set, zone_set
 
 if TYPE_CHECKING:
     from ..tracker import PromptSet
@@ -92,6 +93,7 @@ class WindowOptions:
     prompts: PromptSet = field(default_factory=lambda: prompt_set(argparse.Namespace()))  # everything mode
     everything: bool = False
     fast: bool = False
+    zones: ZoneSet = field(default_factory=ZoneSet)  # --zone / --line: every camera's at the start
 
     @classmethod
     def from_args(cls, args: argparse.Namespace | None) -> WindowOptions:
@@ -100,7 +102,7 @@ class WindowOptions:
         args = complete_args(args)
         return cls(model=ModelOptions.from_args(args), stream=StreamOptions.from_args(args),
                    output=OutputOptions.from_args(args), prompts=prompt_set(args), everything=bool(args.everything),
-                   fast=bool(args.fast))
+                   fast=bool(args.fast), zones=zone_set(args))
 
 
 def window_options(argv: list[str] | None = None) -> WindowOptions:

@@ -17,6 +17,7 @@ from typing import Callable
 from ..service import SIGNALS, GracefulStop, exit_code
 from ..types import FastSAMVideoError
 from . import WindowOptions, add_gui_parser, fix_qt_environment  # noqa: F401  (add_gui_parser: here too)
+from .x11_libraries import check_x11_libraries
 
 
 SIGNAL_STOP_SECONDS = 8.0  # after a signal, the longest wait for a worker (a model still loading)
@@ -79,6 +80,7 @@ def run_window(options, source_spec: str | list[str] | None = None) -> int:
     if not isinstance(options, WindowOptions):
         options = WindowOptions.from_args(options)
     fix_qt_environment()
+    check_x11_libraries()  # Qt would abort (SIGABRT) without them: one line and status 2 instead
     from PyQt6.QtWidgets import QApplication
 
     from .main_window import MainWindow

@@ -70,6 +70,7 @@ class CameraGrid(QWidget):
     activated = pyqtSignal(int)  # a tile was pressed
     pointClicked = pyqtSignal(int, float, float, object, object)  # camera, x, y, button, modifiers
     boxDrawn = pyqtSignal(int, float, float, float, float)
+    dragged = pyqtSignal(int, float, float, float, float)  # camera, from (x1, y1) to (x2, y2)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -85,6 +86,7 @@ class CameraGrid(QWidget):
         view.pressed.connect(lambda i=index: self.activated.emit(i))
         view.pointClicked.connect(lambda x, y, b, m, i=index: self.pointClicked.emit(i, x, y, b, m))
         view.boxDrawn.connect(lambda x1, y1, x2, y2, i=index: self.boxDrawn.emit(i, x1, y1, x2, y2))
+        view.dragged.connect(lambda x1, y1, x2, y2, i=index: self.dragged.emit(i, x1, y1, x2, y2))
         return tile
 
     def set_count(self, count: int) -> None:

@@ -42,6 +42,7 @@ from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, 
 from .video_view import VideoView
 from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
+from .zones_panel import ZoneEditor, ZonesPanel
 from .window_state import (WindowState, recording_file, recording_text, source_text, stats_texts,
                            tile_text)
 
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         self.clear_action = a("&Clear all", self.clear_prompts, "Shift+Delete")
         self.fullscreen_action = a("&Full screen", self._set_fullscreen, "F11", checkable=True)
         self.help_action = a("&Keyboard and mouse…", self.toggle_help, "F1")
-        self.escape_action = a("Hide help", lambda: self.help.hide(), "Esc")
+        self.escape_action = a("Hide help", self._escape, "Esc")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -220,6 +221,7 @@ class MainWindow(QMainWindow):
         self.grid.activated.connect(self.select_camera)
         self.grid.pointClicked.connect(self._on_tile_click)
         self.grid.boxDrawn.connect(self._on_tile_box)
+        self.grid.dragged.connect(lambda camera, *line: self.zone_editor.drag(*line))
         self.banner = Banner()
         video = QWidget()
         column = QVBoxLayout(video)
@@ -237,6 +239,9 @@ class MainWindow(QMainWindow):
         self.record_button, self.record_label = self.recording_panel.record_button, self.recording_panel.record_label
         self.stats_panel = StatsPanel()
         self.stat_labels = self.stats_panel.labels
+        self.zones_panel = ZonesPanel()
+        self.zone_editor = ZoneEditor(self.zones_panel, lambda: self._pipeline, lambda: self.camera,
+                                      self._frame_size, self.show_status, self.show_error)
 
         panel = QWidget()
         panel.setMinimumWidth(270)
@@ -244,6 +249,7 @@ class MainWindow(QMainWindow):
         side = QVBoxLayout(panel)
         side.setContentsMargins(6, 0, 0, 0)
         side.addWidget(objects, 1)
+        side.addWidget(self.zones_panel)
         side.addWidget(self.recording_panel)
         side.addWidget(self.stats_panel)
 
@@ -320,11 +326,22 @@ class MainWindow(QMainWindow):
 
     def _on_tile_click(self, camera: int, x: float, y: float, button, modifiers) -> None:
         self.select_camera(camera)
-        self._on_view_click(x, y, button, modifiers)
+        if not self.zone_editor.click(x, y):  # a zone's corner, else a prompt
+            self._on_view_click(x, y, button, modifiers)
 
     def _on_tile_box(self, camera: int, x1: float, y1: float, x2: float, y2: float) -> None:
         self.select_camera(camera)
-        self.add_box(x1, y1, x2, y2)
+        if self.zone_editor.drawing is None:  # while drawing, a drag is a line (`dragged`)
+            self.add_box(x1, y1, x2, y2)
+
+    def _escape(self) -> None:
+        """Esc: hides the help, and cancels a zone or line being drawn."""
+        self.help.hide()
+        self.zone_editor.cancel()
+
+    def _frame_size(self, camera: int) -> tuple[int, int] | None:
+        frame = self.grid.tiles[camera].view.frame if camera < len(self.grid.tiles) else None
+        return None if frame is None else (frame.shape[1], frame.shape[0])
 
     def _set_cameras(self, specs: list[str], keep: bool) -> None:
         """One CameraState and tile per source; `keep`: the prompts stay (same sources, or
@@ -570,6 +587,7 @@ class MainWindow(QMainWindow):
                 self._update_connection(pipeline)
         self._update_stats()
         self._update_recording()
+        self.zone_editor.refresh()
 
     def _update_connection(self, pipeline: Pipeline) -> None:
         """A network source reconnects by itself (a camera down at start, or lost): say so."""

@@ -40,14 +40,15 @@ class PromptEditor:
     def get(self, object_id: int | None) -> ObjectPrompt | None:
         return next((o for o in self.prompts.objects if o.object_id == object_id), None)
 
-    def click(self, x: float, y: float, gesture: str, selected: int | None = None) -> int:
-        """Apply a click at frame point (x, y); returns the id of the object made or changed.
+    def click(self, x: float, y: float, gesture: str, selected: int | None = None, pts: float | None = None) -> int:
+        """Apply a click at frame point (x, y) of the frame shown at `pts` (resolved on that
+        frame); returns the id of the object made or changed.
         Raises PromptError (one line, for the status bar) when the gesture needs a selected
         point-prompted object and there is none."""
         point = (round(float(x), 1), round(float(y), 1))
         if gesture == NEW or (gesture == ADD and selected is None):
             object_id = self._allocate()
-            self.prompts = self.prompts.add(ObjectPrompt(object_id, points=(point,), labels=(1,)))
+            self.prompts = self.prompts.add(ObjectPrompt(object_id, points=(point,), labels=(1,), pts=pts))
             return object_id
         label = 1 if gesture == ADD else 0
         what = "a foreground" if label else "a background"
@@ -57,13 +58,14 @@ class PromptEditor:
         if not old.points:
             raise PromptError(f"object {old.object_id} was picked by its {old.kind}: points can only be added to "
                               "an object picked by clicking")
-        self.prompts = self.prompts.add(replace(old, points=old.points + (point,), labels=old.labels + (label,)))
+        self.prompts = self.prompts.add(replace(old, points=old.points + (point,), labels=old.labels + (label,),
+                                                pts=pts))
         return old.object_id
 
-    def box(self, x1: float, y1: float, x2: float, y2: float) -> int:
+    def box(self, x1: float, y1: float, x2: float, y2: float, pts: float | None = None) -> int:
         box = (round(min(x1, x2), 1), round(min(y1, y2), 1), round(max(x1, x2), 1), round(max(y1, y2), 1))
         object_id = self._allocate()
-        self.prompts = self.prompts.add(ObjectPrompt(object_id, box=box))
+        self.prompts = self.prompts.add(ObjectPrompt(object_id, box=box, pts=pts))
         return object_id
 
     def text(self, text: str) -> int:

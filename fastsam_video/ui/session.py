@@ -76,7 +76,7 @@ class PipelineFactory:
                 item.close()
             raise
         return build_pipeline(source, self.options.model, stream, output, prompts, on_result=on_result,
-                              segmenter=segmenter)
+                              segmenter=segmenter, zones=getattr(self.options, "zones", None))
 
 
 class FailedSource(FrameSource):

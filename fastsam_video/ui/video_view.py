@@ -24,6 +24,7 @@ class VideoView(QWidget):
 
     pointClicked = pyqtSignal(float, float, object, object)  # x, y, Qt.MouseButton, Qt.KeyboardModifier
     boxDrawn = pyqtSignal(float, float, float, float)
+    dragged = pyqtSignal(float, float, float, float)  # from (x1, y1) to (x2, y2), in the drag's direction (lines)
     pressed = pyqtSignal()  # any mouse press (a camera tile is selected by it)
 
     def __init__(self, parent: QWidget | None = None):
@@ -141,6 +142,7 @@ class VideoView(QWidget):
         if dragged:
             a, b = self.to_frame(start, clamp=True), self.to_frame(pos, clamp=True)
             if a is not None and b is not None:
+                self.dragged.emit(a[0], a[1], b[0], b[1])
                 x1, x2 = sorted((a[0], b[0]))
                 y1, y2 = sorted((a[1], b[1]))
                 if x2 - x1 >= 2 and y2 - y1 >= 2:  # a box squashed against the border is no box

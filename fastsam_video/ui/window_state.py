@@ -167,13 +167,20 @@ class WindowState:
         self.follow_everything_rule()
         return object_id
 
+    def shown_pts(self) -> float | None:
+        """The time of the frame the window shows: a prompt drawn on it is resolved on it."""
+        latest = self.cam.latest
+        if latest is None:
+            return None
+        return latest.frame.pts if latest.frame.pts is not None else latest.frame.t_capture
+
     def edit_click(self, x: float, y: float, gesture: str, selected: int | None) -> tuple[int, str]:
-        object_id = self._made(self.editor.click(x, y, gesture, selected))
+        object_id = self._made(self.editor.click(x, y, gesture, selected, pts=self.shown_pts()))
         label = "background point" if gesture == BACKGROUND else "point"
         return object_id, f"object {object_id}: {label} at ({x:.0f}, {y:.0f})"
 
     def edit_box(self, x1: float, y1: float, x2: float, y2: float) -> tuple[int, str]:
-        object_id = self._made(self.editor.box(x1, y1, x2, y2))
+        object_id = self._made(self.editor.box(x1, y1, x2, y2, pts=self.shown_pts()))
         return object_id, f"object {object_id}: box ({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f})"
 
     def edit_text(self, text: str) -> tuple[int, str]:

@@ -16,12 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from ..metrics import Metrics
 from ..sources import redact_url
 from ..types import FastSAMVideoError
 from .auth import TokenMiddleware
 from .imaging import BadRequest, ImageSegmenter, NotFound
 from .routes import ROUTERS
-from .service import Conflict, LiveService
+from .service import Conflict, LiveService, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,11 @@ class BodyLimit:
 
 
 def create_app(live: LiveService, images: ImageSegmenter, *, token: str | None = None,
-               max_upload: int = MAX_UPLOAD) -> FastAPI:
+               max_upload: int = MAX_UPLOAD, metrics: Metrics | None = None) -> FastAPI:
     app = FastAPI(title="fastsam-video", summary="Live promptable video segmentation and FastSAM's image demo",
                   version="0.1.0")
     app.state.live = live
+    app.state.metrics = metrics or Metrics(live)
     app.state.images = images
     for router in ROUTERS:
         app.include_router(router)
@@ -89,6 +91,10 @@ def create_app(live: LiveService, images: ImageSegmenter, *, token: str | None =
     @app.exception_handler(Conflict)
     async def conflict(request: Request, err: Conflict):
         return error(409, str(err))
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, err: Unavailable):
+        return error(503, str(err))
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, err: BadRequest):

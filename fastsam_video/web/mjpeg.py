@@ -29,8 +29,10 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
-def part(jpeg: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+def part(jpeg: bytes, pts: float | None = None) -> bytes:
+    """One multipart part; `pts` (the frame's time, seconds) as its X-Frame-Pts header."""
+    stamp = "" if pts is None else f"X-Frame-Pts: {pts:.6f}\r\n"
+    return (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n{stamp}\r\n".encode()
             + jpeg + b"\r\n")
 
 
@@ -43,6 +45,7 @@ class JpegStream:
         self.encoded = 0  # JPEGs made (for the tests and the benchmark)
         self._stop = stop
         self._frame: np.ndarray | None = None
+        self._frame_pts: float | None = None
         self._frame_seq = 0
         self._jpeg: bytes | None = None
         self._jpeg_seq = 0
@@ -53,8 +56,8 @@ class JpegStream:
         self._worker = Worker(self._run, name=f"mjpeg {name}").start()
 
     # -------------------------------------------------------------- pipeline side (results thread)
-    def publish(self, image: np.ndarray) -> None:
-        self._frame, self._frame_seq = image, self._frame_seq + 1
+    def publish(self, image: np.ndarray, pts: float | None = None) -> None:
+        self._frame, self._frame_pts, self._frame_seq = image, pts, self._frame_seq + 1
         if self._viewers:
             self._wake.set()
 
@@ -73,14 +76,14 @@ class JpegStream:
             if not self._wake.wait(0.2):
                 continue
             self._wake.clear()
-            frame, seq = self._frame, self._frame_seq
+            frame, seq, pts = self._frame, self._frame_seq, self._frame_pts
             if frame is None or seq == done_seq or not self._viewers:
                 continue
             pause = last + 1.0 / self.max_fps - time.monotonic()
             if pause > 0:  # at most max_fps: the newest frame after the pause is the one encoded
                 self._stop.wait(pause)
-                frame, seq = self._frame, self._frame_seq
-            jpeg = encode_jpeg(frame, self.quality)
+                frame, seq, pts = self._frame, self._frame_seq, self._frame_pts
+            jpeg = part(encode_jpeg(frame, self.quality), pts)  # the whole multipart part
             last, done_seq = time.monotonic(), seq
             with self._lock:
                 self._jpeg, self._jpeg_seq = jpeg, self._jpeg_seq + 1
@@ -96,7 +99,8 @@ class JpegStream:
 
     # -------------------------------------------------------------- viewers (event loop)
     async def next_jpeg(self, after: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
-        """The first JPEG newer than sequence number `after` (waits up to `timeout`)."""
+        """The first part (JPEG with its headers) newer than sequence number `after` (waits up to
+        `timeout`)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._jpeg_seq > after and self._jpeg is not None:
@@ -123,7 +127,7 @@ class JpegStream:
             while not self._stop.is_set():
                 seq, jpeg = await self.next_jpeg(seq)
                 if jpeg is not None:
-                    yield part(jpeg)
+                    yield jpeg
         finally:
             with self._lock:
                 self._viewers -= 1

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between tries of one event; then it is dropped
 
 
+CAMERA_STATUS = {"camera_added": "online", "camera_connected": "online", "camera_reconnecting": "reconnecting",
+                 "camera_ended": "ended", "camera_failed": "failed", "camera_removed": "removed"}
+
+
 class OutletError(ValueError):
     """A webhook or MQTT URL that cannot work."""
 
@@ -152,9 +156,15 @@ class MqttOutlet(Outlet):
             raise OutletError(f"--mqtt: expected mqtt://host[:port]/topic, got {redact_url(url)!r}")
         super().__init__(f"mqtt {redact_url(url)}", **kwargs)
         self.topic = parts.path.lstrip("/") or "fastsam-video/events"
+        # availability beside the events topic: site/events -> site/availability, site/cameras/<id>/status
+        self.base = self.topic.rsplit("/", 1)[0] if "/" in self.topic else self.topic
+        self.availability = f"{self.base}/availability"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"fastsam-video-{id(self):x}")
         if parts.username:
             self.client.username_pw_set(parts.username, parts.password)
+        # the broker publishes "offline" (retained) for us when the process dies without a word
+        self.client.will_set(self.availability, "offline", qos=1, retain=True)
+        self.client.on_connect = lambda client, *_: client.publish(self.availability, "online", qos=1, retain=True)
         self.client.reconnect_delay_set(1, 30)
         self.client.connect_async(parts.hostname, parts.port or 1883)
         self.client.loop_start()
@@ -162,14 +172,27 @@ class MqttOutlet(Outlet):
     def send(self, event: Event) -> None:
         if not self.client.is_connected():
             raise OSError("not connected to the broker")
-        info = self.client.publish(self.topic, json.dumps(event.to_dict()), qos=1)
-        if info.rc != 0:
-            raise OSError(f"publish failed (rc {info.rc})")
+        payload = json.dumps(event.to_dict())
+        topics = [self.topic] + ([zone_topic(self.topic, event)] if event.zone is not None else [])
+        for topic in topics:
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc != 0:
+                raise OSError(f"publish failed (rc {info.rc})")
+        state = CAMERA_STATUS.get(event.kind.value)
+        if state is not None and event.camera is not None:  # retained: a new subscriber sees each camera's state
+            self.client.publish(f"{self.base}/cameras/{event.camera}/status", state, qos=1, retain=True)
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)
+        if self.client.is_connected():
+            self.client.publish(self.availability, "offline", qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def zone_topic(base: str, event: Event) -> str:
+    """A zone event's own topic besides the base one: BASE/camera/ID/zone/NAME."""
+    return f"{base}/camera/{event.camera}/zone/{event.zone}"
 
 
 def open_outlets(webhooks: list[str], mqtt_urls: list[str]) -> list[Outlet]:

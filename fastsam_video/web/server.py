@@ -10,43 +10,13 @@ from pathlib import Path
 
 from .. import assets
 from ..prompts import ClipEncoder
-from ..sources import FrameSource, open_source
-from ..types import Frame, SourceError
+from ..sources import FrameSource, LoopingSource
+from ..types import FastSAMVideoError
 
 log = logging.getLogger(__name__)
 
 DEMO_CLIP = assets.demo_clip() / "video.mp4"  # in the wheel, or the checkout's samples/
 DEMO_SPEC = "demo"
-
-
-class LoopingSource(FrameSource):
-    """A video file played at its own rate, from the start again at its end, like a camera
-    (the server's demo). Timestamps keep increasing across loops."""
-
-    def __init__(self, path: str | Path, source_id: int = 0, realtime: bool = True):
-        super().__init__(source_id)
-        self.path = Path(path)
-        self.realtime = self.live = realtime  # not realtime: as fast as the pipeline takes frames (benchmarks)
-        self._inner = open_source(str(self.path), realtime=realtime, source_id=source_id)
-        self.name = f"{self.path.parent.name}/{self.path.name} (loop)"
-        self.fps = self._inner.fps
-        self._offset = 0.0
-        self._last = 0.0
-
-    def _read_image(self):
-        frame: Frame | None = self._inner.read()
-        if frame is None:  # the end: start again where the timeline left off
-            self._inner.close()
-            self._offset = self._last + 1.0 / (self.fps or 30.0)
-            self._inner = open_source(str(self.path), realtime=self.realtime, source_id=self.source_id)
-            frame = self._inner.read()
-            if frame is None:
-                raise SourceError(f"{self.path} has no frames to loop over")
-        self._last = self._offset + (frame.pts or 0.0)
-        return frame.image, self._last
-
-    def _release(self) -> None:
-        self._inner.close()
 
 
 def source_opener(stream, ray: bool = False):
@@ -64,63 +34,132 @@ def source_opener(stream, ray: bool = False):
     return open_one
 
 
-def build(args):
-    """(app, live service, outlets) from the parsed `serve` arguments."""
+class Site:
+    """What `serve` runs besides uvicorn: the live service, outlets, the state keeper, retention."""
+
+    def __init__(self):
+        self.live = None
+        self.outlets: list = []
+        self.retention = None
+        self.keeper = None
+
+    def close(self) -> None:
+        for part in (self.retention, self.live, *self.outlets):
+            if part is not None:
+                part.close()
+
+
+def build(args, site: Site | None = None):
+    """(app, site) from the parsed `serve` arguments; on failure what was opened is closed."""
+    from ..state import StateFile
+
+    state = StateFile(args.state_path) if getattr(args, "state_path", None) else None
+    saved = state.load() if state else None  # a broken file: one line, before anything loads
+
+    from ..analytics.cooldown import OutletCooldown
+    from ..clip_loader import ClipLoader
     from ..factory import build_pipeline
-    from ..options import ModelOptions, OutputOptions, StreamOptions
+    from ..metrics import Metrics
+    from ..options import ModelOptions, OutputOptions, StreamOptions, zone_set
+    from ..retention import Retention
     from .app import create_app
     from .imaging import ImageSegmenter
     from .outlets import EventBus, open_outlets
+    from .persistence import StateKeeper, rules, start_cameras
     from .service import LiveService
 
+    site = site or Site()
+    config = getattr(args, "site_config", None)
     model = ModelOptions.from_args(args)
     stream = replace(StreamOptions.from_args(args), queue_size=2)  # a click refers to the frame on screen
-    outlets = open_outlets(args.webhook, args.mqtt)
-    bus = EventBus()
-    for outlet in outlets:
-        bus.subscribe(outlet.offer)
+    ray = bool(getattr(args, "ray", None))
+    zones = zone_set(args)
+    cooldown = OutletCooldown()  # the zones' cooldowns, looked up from the live service once it exists
     try:
-        if getattr(args, "ray", None):  # the cameras and the model on a Ray cluster
+        site.outlets = outlets = open_outlets(args.webhook, args.mqtt)
+        bus = EventBus()
+
+        def to_outlets(event) -> None:
+            if outlets and cooldown.allow(event):
+                for outlet in outlets:
+                    outlet.offer(event)
+        bus.subscribe(to_outlets)
+        output = OutputOptions(segment_seconds=getattr(args, "segment_seconds", None))
+        # CLIP is loaded by requests and at start, never by the results thread (the trackers only get it)
+        clip = ClipLoader(lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device),
+                          background=False)
+        if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            pipeline = cluster_pipeline(args.ray, [], model, stream, OutputOptions(), stay_open=True)
+            if len(zones):
+                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
+            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
         else:
-            pipeline = build_pipeline([], model, stream, OutputOptions(), stay_open=True)
-        live = LiveService(pipeline, source_opener(stream, ray=bool(getattr(args, "ray", None))),
-                           output_dir=args.output, bus=bus)
-        try:
-            for spec in args.sources or [DEMO_SPEC]:
-                live.add_camera(spec)
-        except BaseException:
-            live.close()
-            raise
+            pipeline = build_pipeline([], model, stream, output, stay_open=True, zones=zones, text_encoder=clip)
+        site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,
+                                       clip=clip)
+        cooldown.cooldown_of = live.cooldown_of
+        if _text_prompts(saved, config):
+            clip.load()  # restored or configured text prompts: CLIP now (missing weights: one line, status 2)
+        if state is not None:
+            site.keeper = StateKeeper(live, state)
+        unrestored = start_cameras(live, stream, saved, config, args.sources or [DEMO_SPEC], live._open_source)
+        if site.keeper is not None:
+            site.keeper.unrestored = unrestored  # kept in the file: a file camera whose disk is back next time
+            site.keeper.paused = False
+            site.keeper.save()
+        retained = rules(live.output_dir, args.keep_days, args.keep_max_size, config)
+        if not hasattr(pipeline, "files_being_written"):  # a Ray cluster's: the open segments are not known here
+            if any(r.active for r in retained):
+                log.warning("retention is off with --ray: the cluster does not say which segments are open")
+            retained = []
+        site.retention = Retention(retained, getattr(pipeline, "files_being_written", set)).start()
     except BaseException:
-        for outlet in outlets:
-            outlet.close()
+        site.close()
         raise
-    images = ImageSegmenter(pipeline.segmenter, lambda: ClipEncoder(model.clip_model, device=pipeline.segmenter.device))
-    return create_app(live, images, token=args.token), live, outlets
+    images = ImageSegmenter(pipeline.segmenter, clip.load)
+    app = create_app(live, images, token=args.token, metrics=Metrics(live, site.retention))
+    return app, site
+
+
+def _text_prompts(saved, config) -> bool:
+    cameras = list(saved.cameras if saved else []) + list(config.cameras.values() if config else [])
+    return any(o.text for c in cameras for o in (getattr(c, "objects", None) or getattr(c, "prompts", None) or []))
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    """Binds the socket first (a port in use or a foreign host: one line at once), then loads the
+    model and the cameras; the URL is printed once uvicorn serves on that socket."""
     from .auth import TOKEN_ENV, resolve_token
+    from .listener import listen
 
     token, generated = resolve_token(args.host, args.token)
     args.token = token
-    app, live, outlets = build(args)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{args.port}/" + (f"?token={token}" if token else "")
-    if generated:
-        print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
-              f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
-    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+    sock = listen(args.host, args.port)
+    site = Site()
     try:
+        import uvicorn
+
+        app, site = build(args, site)
+        port = sock.getsockname()[1]
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+        if generated:
+            print(f"serve: {args.host} is not loopback, so every request needs a token; this run's token is in the "
+                  f"URL below (set --token or ${TOKEN_ENV} to choose one)", file=sys.stderr)
+
+        class Announcing(uvicorn.Server):
+            async def startup(self, sockets=None):
+                await super().startup(sockets)
+                if self.started:
+                    print(f"fastsam-video: open {url}  (image page: /image, API docs: /docs)", flush=True)
+
         # open streams (MJPEG, events) never end by themselves: close them 2 s after Ctrl-C
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+        try:
+            Announcing(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled (uvicorn.run swallows it too)
+            pass
     finally:
-        live.close()
-        for outlet in outlets:
-            outlet.close()
+        site.close()
+        sock.close()
     return 0

@@ -10,6 +10,7 @@ waits, so no viewer or outlet can stall the cameras.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..analytics.geometry import ZoneError, ZoneSet, region_from_dict
 from ..events import Event, EventKind
 from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
@@ -36,6 +38,10 @@ class Conflict(RuntimeError):
     """A request that cannot be answered in the camera's present state (409)."""
 
 
+class Unavailable(RuntimeError):
+    """A part the request needs cannot be loaded here (503), e.g. CLIP without its weights."""
+
+
 @dataclass
 class Camera:
     """What the server keeps of one camera besides the pipeline's own state."""
@@ -44,6 +50,12 @@ class Camera:
     stream: JpegStream
     latest: Result | None = None
     notes: dict[int, Event] = field(default_factory=dict)  # objects whose prompt found nothing or was rejected
+    spec: str = ""  # the source as given (what a restart reopens)
+    name: str | None = None  # the config file's camera name
+    record_folder: Path | None = None  # where `record: true` / a restart records it (segments)
+    zones: list[dict] = field(default_factory=list)  # zones / lines, to_dict form (kept in the state file)
+    segment_seconds: float | None = None  # its recordings' segment length, if not the server's
+    opener: Callable[[str], FrameSource] | None = None  # its own source opener (the config's stream options)
 
 
 def prompt_json(prompt: ObjectPrompt) -> dict:
@@ -60,8 +72,12 @@ class LiveService:
     its `on_result`, subscribes the bus to its events and starts it."""
 
     def __init__(self, pipeline: Pipeline, open_source: Callable[[str], FrameSource], *,
-                 output_dir: str | Path = "output", bus: EventBus | None = None, display_fps: float = 15.0):
+                 output_dir: str | Path = "output", bus: EventBus | None = None, display_fps: float = 15.0,
+                 clip=None):
         self.pipeline = pipeline
+        self.clip = clip  # a ClipLoader: text prompts load CLIP on the request's thread, never the results thread
+        self._listeners: list[Callable[[], None]] = []  # told after every change (the state file)
+        self._observers: list[Callable[[Result], None]] = []
         self.segmenter = pipeline.segmenter
         self.bus = bus or EventBus()
         self.output_dir = Path(output_dir).resolve()
@@ -74,19 +90,34 @@ class LiveService:
         pipeline.start()
 
     # -------------------------------------------------------------- cameras
-    def add_camera(self, spec: str, prompts: PromptSet | None = None) -> int:
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs after each change of cameras, objects, everything mode or recording."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def add_camera(self, spec: str, prompts: PromptSet | None = None, *, camera_id: int | None = None,
+                   name: str | None = None, open_source: Callable[[str], FrameSource] | None = None,
+                   segment_seconds: float | None = None) -> int:
+        """A new camera on `spec` (`open_source`: its own opener, e.g. with its config's stream
+        options); `camera_id`: a given id (a restart restores the same ones)."""
         if not isinstance(spec, str) or not spec.strip():
             raise BadRequest(f"source: expected a file, webcam index or stream URL, got {spec!r:.60}")
-        source = self._open_source(spec)  # SourceError: a 4xx with its one-line message
+        source = (open_source or self._open_source)(spec)  # SourceError: a 4xx with its one-line message
         prompts = prompts or PromptSet(everything=True)
         with self._lock:  # the camera is known before its first result comes
-            cid = self.pipeline.add_camera(source, prompts)
+            given = {k: v for k, v in (("camera_id", camera_id), ("segment_seconds", segment_seconds)) if v is not None}
+            cid = self.pipeline.add_camera(source, prompts, **given)
             self._cameras[cid] = Camera(cid, JpegStream(f"camera {cid}", threading.Event(),
-                                                        max_fps=self.display_fps))
+                                                        max_fps=self.display_fps), spec=spec, name=name,
+                                        segment_seconds=segment_seconds, opener=open_source)
         log.info("camera %d added: %s", cid, redact_url(source.name))
+        self._changed()
         return cid
 
-    def remove_camera(self, cid: int) -> None:
+    def remove_camera(self, cid: int, *, changed: bool = True) -> Camera:
         with self._lock:
             camera = self._cameras.pop(self._known(cid).id)
         camera.stream.close()
@@ -95,6 +126,26 @@ class LiveService:
         except FastSAMVideoError as err:  # an output that failed to finish: reported, the camera is gone
             log.warning("camera %d: %s", cid, err)
         log.info("camera %d removed", cid)
+        if changed:
+            self._changed()
+        return camera
+
+    def replay(self, cid: int) -> None:
+        """A file camera that ended plays again from its start: same id, objects and recording."""
+        camera = self.camera(cid)
+        status = self.status(cid)
+        if status.state.value != "ended":  # network cameras and webcams reconnect instead: they never end
+            raise Conflict(f"camera {cid} is {status.state.value}: only a camera whose file ended can be replayed")
+        prompts, recording = self.pipeline.prompts_of(cid), self.pipeline.recording_of(cid)
+        zones = self.pipeline.zones_of(cid) if hasattr(self.pipeline, "zones_of") else None
+        self.remove_camera(cid, changed=False)
+        self.add_camera(camera.spec, prompts, camera_id=cid, name=camera.name, segment_seconds=camera.segment_seconds,
+                        open_source=camera.opener)
+        self._cameras[cid].record_folder, self._cameras[cid].zones = camera.record_folder, camera.zones
+        if zones is not None:
+            self.pipeline.set_zones(zones, cid)
+        if recording is not None:
+            self.start_recording(cid)
 
     def _known(self, cid: int) -> Camera:
         camera = self._cameras.get(cid)
@@ -133,7 +184,8 @@ class LiveService:
                 "everything": prompts.everything, "objects": len(prompts.objects),
                 "recording": recording.name if recording else None,
                 "viewers": camera.stream.viewers,
-                "size": list(status.frame_size) if status.frame_size else None}
+                "size": list(status.frame_size) if status.frame_size else None,
+                "zones": [count.to_dict() for count in status.zones]}
 
     def _on_result(self, result: Result) -> None:
         """The pipeline's results thread: references only, nothing waits."""
@@ -142,7 +194,13 @@ class LiveService:
             return
         camera.latest = result
         self.pipeline.mark_displayed(result.camera)
-        camera.stream.publish(result.annotated)
+        camera.stream.publish(result.annotated, frame_time(result.frame))
+        for observe in self._observers:
+            observe(result)
+
+    def observe_results(self, observe: Callable[[Result], None]) -> None:
+        """`observe(result)` for every result, on the results thread: it must not wait (the metrics)."""
+        self._observers.append(observe)
 
     def _on_event(self, event: Event) -> None:
         camera = self._cameras.get(event.camera)
@@ -170,21 +228,27 @@ class LiveService:
                  "prompt": prompt_json(p)}
                 for p in sorted(self.pipeline.prompts_of(cid).objects, key=lambda p: p.object_id)]
 
-    def add_object(self, cid: int, *, points=None, box=None, text=None) -> int:
-        """A new tracked object from one prompt; its id."""
-        return self._put_object(cid, None, points, box, text)
+    def add_object(self, cid: int, *, points=None, box=None, text=None, pts=None) -> int:
+        """A new tracked object from one prompt; its id. `pts`: the time of the frame the prompt
+        was given on (X-Frame-Pts of what the viewer saw), else the next frame."""
+        return self._put_object(cid, None, points, box, text, pts)
 
-    def update_object(self, cid: int, oid: int, *, points=None, box=None, text=None) -> None:
+    def update_object(self, cid: int, oid: int, *, points=None, box=None, text=None, pts=None) -> None:
         """Replace an object's prompt (e.g. a background point added to its points); same id and colour."""
-        self._put_object(cid, oid, points, box, text)
+        self._put_object(cid, oid, points, box, text, pts)
 
-    def _put_object(self, cid: int, oid: int | None, points, box, text) -> int:
+    def _put_object(self, cid: int, oid: int | None, points, box, text, pts=None) -> int:
         camera = self.camera(cid)
         given = [name for name, value in (("points", points), ("box", box), ("text", text)) if value is not None]
         if len(given) != 1:
             raise BadRequest(f"expected exactly one of points, box or text, got {len(given)}")
+        if pts is not None and not math.isfinite(pts):
+            raise BadRequest(f"pts: expected the time in seconds of the frame the prompt was drawn on, got {pts}")
         if text is None and camera.latest is None:
             raise Conflict(f"camera {cid} has no frame yet: retry when its state is running")
+        if text is not None:
+            parse_text(text)
+            self._load_clip()
         if text is None:
             h, w = camera.latest.frame.shape
         with self._lock:
@@ -195,14 +259,24 @@ class LiveService:
                 raise NotFound(f"camera {cid} has no object {oid}: GET /api/cameras/{cid}/objects lists them")
             if points is not None:
                 p = parse_points(points, w, h)
-                prompt = ObjectPrompt(oid, points=p.points, labels=p.labels)
+                prompt = ObjectPrompt(oid, points=p.points, labels=p.labels, pts=pts)
             elif box is not None:
-                prompt = ObjectPrompt(oid, box=parse_box(box, w, h).box)
+                prompt = ObjectPrompt(oid, box=parse_box(box, w, h).box, pts=pts)
             else:
                 prompt = ObjectPrompt(oid, text=parse_text(text).text)
             camera.notes.pop(oid, None)
             self.pipeline.set_prompts(prompts.add(prompt), cid)
+        self._changed()
         return oid
+
+    def _load_clip(self) -> None:
+        """CLIP for a text prompt, loaded here (a request thread) so the cameras never wait."""
+        if self.clip is None:
+            return
+        try:
+            self.clip.load()
+        except FastSAMVideoError as err:
+            raise Unavailable(f"text prompts need CLIP, which cannot load: {err}") from None
 
     def remove_object(self, cid: int, oid: int) -> None:
         camera = self.camera(cid)
@@ -212,11 +286,66 @@ class LiveService:
                 raise NotFound(f"camera {cid} has no object {oid}: GET /api/cameras/{cid}/objects lists them")
             camera.notes.pop(oid, None)
             self.pipeline.set_prompts(prompts.remove(oid), cid)
+        self._changed()
 
     def set_everything(self, cid: int, on: bool) -> None:
         self.camera(cid)
         with self._lock:
             self.pipeline.set_prompts(PromptSet(self.pipeline.prompts_of(cid).objects, everything=bool(on)), cid)
+        self._changed()
+
+    # -------------------------------------------------------------- zones and lines
+    def _zone_set(self, cid: int) -> ZoneSet:
+        """The camera's zones (the caller holds `_lock`)."""
+        self._known(cid)
+        if not hasattr(self.pipeline, "zones_of"):
+            raise Conflict("zones run in the local pipeline: this server runs its cameras on a cluster (--ray)")
+        return self.pipeline.zones_of(cid)
+
+    def zones(self, cid: int) -> list[dict]:
+        """Each zone's and line's definition (normalised coordinates) and its counts."""
+        with self._lock:
+            zones = self._zone_set(cid)
+        counts = {c.name: c.to_dict() for c in self.status(cid).zones}
+        return [{**region.to_dict(), "kind": region.kind,
+                 "counts": counts.get(region.name, {"name": region.name, "kind": region.kind, "count": 0})}
+                for region in zones]
+
+    def put_zone(self, cid: int, data: dict, name: str | None = None) -> dict:
+        """Adds a zone or line (`name` None: a new one, 409 when the name is taken) or replaces the
+        one called `name` (PUT: created when missing)."""
+        if name is not None:
+            if data.get("name") not in (None, name):
+                raise BadRequest(f"name: the body names {data['name']!r} but the path {name!r}: they must agree")
+            data = {**data, "name": name}
+        try:
+            region = region_from_dict(data)
+        except ZoneError as err:
+            raise BadRequest(str(err)) from None
+        with self._lock:
+            zones = self._zone_set(cid)
+            if name is None and zones.get(region.name) is not None:
+                raise Conflict(f"camera {cid} already has a zone or line {region.name!r}: "
+                               f"PUT /api/cameras/{cid}/zones/{region.name} replaces it")
+            self.pipeline.set_zones(zones.put(region), cid)
+        self._changed()
+        return {**region.to_dict(), "kind": region.kind}
+
+    def remove_zone(self, cid: int, name: str) -> None:
+        with self._lock:
+            zones = self._zone_set(cid)
+            if zones.get(name) is None:
+                raise NotFound(f"camera {cid} has no zone or line {name!r}: GET /api/cameras/{cid}/zones lists them")
+            self.pipeline.set_zones(zones.remove(name), cid)
+        self._changed()
+
+    def cooldown_of(self, cid: int, name: str) -> float:
+        """The outlets' cooldown of a camera's zone or line (0 when it is gone)."""
+        try:
+            region = self.pipeline.zones_of(cid).get(name)
+        except (FastSAMVideoError, AttributeError):
+            return 0.0
+        return region.cooldown if region is not None else 0.0
 
     # -------------------------------------------------------------- recording
     def recording_path(self, cid: int, name: str | None) -> Path:
@@ -234,15 +363,20 @@ class LiveService:
         return path
 
     def start_recording(self, cid: int, name: str | None = None) -> Path:
-        self.camera(cid)
-        path = self.recording_path(cid, name)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        camera = self.camera(cid)
+        if name is None and camera.record_folder is not None:  # the config's `record: true`: segments there
+            path = camera.record_folder
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path = self.recording_path(cid, name)
+            self.output_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             current = self.pipeline.recording_of(cid)
             if current is not None:
                 raise Conflict(f"camera {cid} is already recording to {current.name}: "
                                f"DELETE /api/cameras/{cid}/recording first")
             self.pipeline.set_recording(path, cid)
+        self._changed()
         return path
 
     def stop_recording(self, cid: int) -> Path:
@@ -252,6 +386,7 @@ class LiveService:
             if path is None:
                 raise Conflict(f"camera {cid} is not recording: POST /api/cameras/{cid}/recording starts it")
             self.pipeline.set_recording(None, cid)
+        self._changed()
         return path
 
     # -------------------------------------------------------------- lifetime
@@ -263,3 +398,8 @@ class LiveService:
             camera.stream.close()
         self._unsubscribe()
         self.pipeline.close()
+
+
+def frame_time(frame) -> float:
+    """A frame's time as the tracker and the viewers see it (X-Frame-Pts, a prompt's pts)."""
+    return frame.pts if frame.pts is not None else frame.t_capture

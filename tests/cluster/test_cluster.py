@@ -134,7 +134,8 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
     still = str(still_clip(tmp_path, frames=450))  # 30 s of a still scene at its own rate: a camera
     args = build_parser().parse_args(["serve", still, "--ray", head.address, "--realtime", "--imgsz", "320",
                                       "--device", "cpu", "--backend", "torch", "--output", str(tmp_path / "out")])
-    app, live, outlets = build(args)
+    app, site = build(args)
+    live = site.live
     events = []
     live.bus.subscribe(events.append)
     try:
@@ -164,7 +165,7 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
                     (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)}
         wait_for(lambda: expected <= {(e.kind, e.camera) for e in events}, 10, f"the events {expected}")
     finally:
-        live.close()
+        site.close()
     assert frames_in([tmp_path / "out" / "cam0.mp4"]) > 0
 
 

@@ -48,7 +48,7 @@ def main() -> None:
     from fastsam_video.pipeline import Pipeline
     from fastsam_video.web.app import create_app
     from fastsam_video.web.imaging import ImageSegmenter
-    from fastsam_video.web.server import LoopingSource
+    from fastsam_video.sources import LoopingSource
     from fastsam_video.web.service import LiveService
     from tests.web.conftest import Server, still_clip
 

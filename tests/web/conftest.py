@@ -45,7 +45,7 @@ def tiny_text_encoder():
 
 def opener(spec: str):
     from fastsam_video.sources import open_source
-    from fastsam_video.web.server import LoopingSource
+    from fastsam_video.sources import LoopingSource
 
     if spec.endswith(".mp4"):
         return LoopingSource(spec)

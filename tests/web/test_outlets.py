@@ -145,3 +145,74 @@ def _try_subscribe(port, received):
         return None
     time.sleep(0.3)  # the subscription is in place
     return client
+
+
+def test_mqtt_availability_is_retained_online_then_offline_even_after_kill_9(mosquitto, tmp_path):
+    """The last will: a server killed with SIGKILL is reported offline by the broker itself."""
+    import signal
+    import sys
+
+    import paho.mqtt.client as mqtt
+
+    mosquitto["process"] = mosquitto["start"]()
+    port = mosquitto["port"]
+    wait_for(lambda: _try_subscribe(port, []), 10, "the broker up").disconnect()
+    script = (f"import time\nfrom fastsam_video.events import Event, EventKind\n"
+              f"from fastsam_video.web.outlets import MqttOutlet\n"
+              f"o = MqttOutlet('mqtt://127.0.0.1:{port}/site/events').start()\n"
+              f"o.offer(Event(EventKind.CAMERA_ADDED, camera=3, detail='x'))\nprint('up', flush=True)\n"
+              f"time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    seen: dict[str, str] = {}
+
+    def watch(topics):
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.on_connect = lambda c, *a: [c.subscribe(t, qos=1) for t in topics]
+        client.on_message = lambda c, u, msg: seen.update({msg.topic: (msg.payload.decode(), msg.retain)})
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        return client
+
+    try:
+        assert writer.stdout.readline().strip() == "up"
+        watcher = watch(["site/availability", "site/cameras/+/status"])
+        wait_for(lambda: seen.get("site/availability", ("",))[0] == "online"
+                 and "site/cameras/3/status" in seen, 15, "online and the camera's status")
+        assert seen["site/cameras/3/status"][0] == "online"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+        # the broker notices the dead connection (keepalive 60 s at most; at once when the socket closes)
+        wait_for(lambda: seen.get("site/availability", ("",))[0] == "offline", 90, "offline via the last will")
+        watcher.loop_stop()
+        watcher.disconnect()
+        seen.clear()
+        late = watch(["site/availability"])  # a subscriber that comes later gets the retained state
+        wait_for(lambda: seen.get("site/availability") == ("offline", True), 10, "the retained offline")
+        late.loop_stop()
+        late.disconnect()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+
+
+def test_a_clean_close_publishes_offline(mosquitto):
+    mosquitto["process"] = mosquitto["start"]()
+    port = mosquitto["port"]
+    wait_for(lambda: _try_subscribe(port, []), 10, "the broker up").disconnect()
+    outlet = MqttOutlet(f"mqtt://127.0.0.1:{port}/site/events").start()
+    wait_for(lambda: outlet.client.is_connected(), 10, "connected")
+    time.sleep(0.3)
+    outlet.close()
+    import paho.mqtt.client as mqtt
+
+    got = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda c, *a: c.subscribe("site/availability", qos=1)
+    client.on_message = lambda c, u, msg: got.append((msg.payload.decode(), msg.retain))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        wait_for(lambda: got == [("offline", True)], 10, "offline retained")
+    finally:
+        client.loop_stop()
+        client.disconnect()

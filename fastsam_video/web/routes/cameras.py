@@ -5,7 +5,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from ..mjpeg import MEDIA_TYPE, encode_jpeg
-from ..service import Conflict
+from ..service import Conflict, frame_time
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 NO_CACHE = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}
@@ -50,6 +50,13 @@ def set_everything(cid: int, body: Everything, request: Request) -> dict:
     return {"everything": body.on}
 
 
+@router.post("/{cid}/replay")
+def replay(cid: int, request: Request) -> dict:
+    """A file camera that ended plays again from its start (same id, objects and recording)."""
+    request.app.state.live.replay(cid)
+    return {"id": cid}
+
+
 @router.get("/{cid}/stream.mjpg", response_class=StreamingResponse)
 def stream(cid: int, request: Request) -> StreamingResponse:
     """The annotated video as MJPEG (multipart/x-mixed-replace), for an <img>."""
@@ -59,8 +66,9 @@ def stream(cid: int, request: Request) -> StreamingResponse:
 
 @router.get("/{cid}/snapshot.jpg", response_class=Response)
 def snapshot(cid: int, request: Request) -> Response:
-    """The newest annotated frame as a JPEG."""
+    """The newest annotated frame as a JPEG; X-Frame-Pts: its time, for a prompt drawn on it."""
     latest = request.app.state.live.camera(cid).latest
     if latest is None:
         raise Conflict(f"camera {cid} has no frame yet: retry when its state is running")
-    return Response(encode_jpeg(latest.annotated), media_type="image/jpeg", headers=NO_CACHE)
+    return Response(encode_jpeg(latest.annotated), media_type="image/jpeg",
+                    headers={**NO_CACHE, "X-Frame-Pts": f"{frame_time(latest.frame):.6f}"})

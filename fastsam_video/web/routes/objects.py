@@ -8,11 +8,14 @@ router = APIRouter(prefix="/api/cameras/{cid}/objects", tags=["objects"])
 
 class ObjectIn(BaseModel):
     """Exactly one of: points [[x, y, label], ...] (label 1 = foreground, 0 = background),
-    box [x1, y1, x2, y2], or text; coordinates in frame pixels."""
+    box [x1, y1, x2, y2], or text; coordinates in frame pixels. Optional pts: the time (seconds,
+    the X-Frame-Pts of snapshot.jpg or of an MJPEG part) of the frame the prompt was drawn on; it
+    is resolved on that frame (the last 2 s are kept) and carried to the present."""
 
     points: list[list[float]] | None = None
     box: list[float] | None = None
     text: str | None = None
+    pts: float | None = None
 
 
 @router.get("")
@@ -23,13 +26,14 @@ def list_objects(cid: int, request: Request) -> list[dict]:
 
 @router.post("", status_code=201)
 def add_object(cid: int, body: ObjectIn, request: Request) -> dict:
-    return {"id": request.app.state.live.add_object(cid, points=body.points, box=body.box, text=body.text)}
+    return {"id": request.app.state.live.add_object(cid, points=body.points, box=body.box, text=body.text,
+                                                    pts=body.pts)}
 
 
 @router.put("/{oid}")
 def update_object(cid: int, oid: int, body: ObjectIn, request: Request) -> dict:
     """Replace the object's prompt (same id and colour), e.g. its points with a background point added."""
-    request.app.state.live.update_object(cid, oid, points=body.points, box=body.box, text=body.text)
+    request.app.state.live.update_object(cid, oid, points=body.points, box=body.box, text=body.text, pts=body.pts)
     return {"id": oid}
 
 

@@ -10,16 +10,32 @@ function tile(camera) {
   el.className = "tile";
   el.dataset.camera = camera.id;
   el.innerHTML = `<div class="title"><b class="name"></b><span class="stats"></span></div>
-    <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div></div>`;
+    <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div>
+    <div class="ended" hidden><span>ended</span><button class="replay">Replay</button></div></div>`;
   const img = el.querySelector("img");
+  el.querySelector(".replay").addEventListener("click", async (e) => {
+    e.stopPropagation();
+    await send(() => api("POST", `/api/cameras/${camera.id}/replay`));
+    refreshCameras();
+  });
   el.addEventListener("mousedown", () => select(camera.id));
+  img.addEventListener("mousedown", () => noteShownPts(camera.id));
   pointerPrompts(img, el.querySelector(".rubber"),
     (point, how) => pointPrompt(camera.id, point, how),
-    (box) => send(() => api("POST", `/api/cameras/${camera.id}/objects`, { box })));
+    async (box) => send(async () => api("POST", `/api/cameras/${camera.id}/objects`, { box, pts: await shownPts.get(camera.id) })));
   document.getElementById("grid").appendChild(el);
-  t = { el, img };
+  t = { el, img, ended: false };
   state.tiles.set(camera.id, t);
   return t;
+}
+
+// The time of the frame on screen when the mouse went down (the stream lags the camera): the
+// prompt is resolved on that frame, then carried to the present.
+const shownPts = new Map();
+function noteShownPts(cid) {
+  shownPts.set(cid, fetch(`/api/cameras/${cid}/snapshot.jpg`)
+    .then((r) => parseFloat(r.headers.get("X-Frame-Pts")))
+    .then((v) => (Number.isFinite(v) ? v : undefined), () => undefined));
 }
 
 async function send(request) {
@@ -32,10 +48,12 @@ async function pointPrompt(cid, [x, y], { background, add }) {
   if (background || (chosen && add)) {
     if (!chosen) { showError("select a point-prompted object first (click it in the list)"); return; }
     const points = [...chosen.prompt.points, [x, y, background ? 0 : 1]];
-    await send(() => api("PUT", `/api/cameras/${cid}/objects/${chosen.id}`, { points }));
+    const pts = await shownPts.get(cid);
+    await send(() => api("PUT", `/api/cameras/${cid}/objects/${chosen.id}`, { points, pts }));
     return;
   }
-  const out = await send(() => api("POST", `/api/cameras/${cid}/objects`, { points: [[x, y, 1]] }));
+  const pts = await shownPts.get(cid);
+  const out = await send(() => api("POST", `/api/cameras/${cid}/objects`, { points: [[x, y, 1]], pts }));
   if (out) { state.selectedObject = out.id; await refreshObjects(); }
 }
 
@@ -67,9 +85,19 @@ async function refreshCameras() {
     t.el.querySelector(".stats").textContent = `${camera.state}${camera.error ? " (" + camera.error + ")" : ""} · `
       + `${camera.fps} fps · ${camera.latency_ms} ms · dropped ${camera.dropped}`
       + (camera.connection ? ` · ${camera.connection}` : "") + (camera.recording ? " · ● REC" : "");
+    showEnded(t, camera);
   }
   if (state.selected === null || !ids.has(state.selected)) select(state.cameras.length ? state.cameras[0].id : null);
   renderPanel();
+}
+
+function showEnded(t, camera) {
+  // a file that ended: its last frame stays (the snapshot, not a stream that sends nothing more)
+  const ended = camera.state === "ended";
+  if (ended === t.ended) return;
+  t.ended = ended;
+  t.el.querySelector(".ended").hidden = !ended;
+  t.img.src = `/api/cameras/${camera.id}/${ended ? "snapshot.jpg" : "stream.mjpg"}?t=${Date.now()}`;
 }
 
 async function refreshObjects() {
