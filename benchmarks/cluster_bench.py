@@ -36,7 +36,7 @@ from fastsam_video.bench import architecture_checkpoint, machine  # noqa: E402
 from fastsam_video.cluster import ClusterOptions, ClusterPipeline, connect  # noqa: E402
 from fastsam_video.cluster.camera import model_input  # noqa: E402
 from fastsam_video.cluster.model import split  # noqa: E402
-from fastsam_video.engine import Segmenter  # noqa: E402
+from fastsam_video.engines.pytorch import Segmenter  # noqa: E402
 from fastsam_video.options import ModelOptions, StreamOptions  # noqa: E402
 from fastsam_video.pipeline import Pipeline  # noqa: E402
 from fastsam_video.sources import open_source  # noqa: E402

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 IMAGES = sorted((ROOT / "samples" / "images").glob("scene*.jpg"))
 PROCESS = {
-    "OnnxSegmenter": "from fastsam_video.onnx_engine import OnnxSegmenter as E; e = E(imgsz={imgsz})",
-    "Segmenter onnx": "from fastsam_video.engine import Segmenter as E; e = E(device='cpu', backend='onnx', imgsz={imgsz})",
-    "Segmenter torch": "from fastsam_video.engine import Segmenter as E; e = E(device='cpu', backend='torch', imgsz={imgsz})",
+    "OnnxSegmenter": "from fastsam_video.engines.onnxrt import OnnxSegmenter as E; e = E(imgsz={imgsz})",
+    "Segmenter onnx": "from fastsam_video.engines.pytorch import Segmenter as E; e = E(device='cpu', backend='onnx', imgsz={imgsz})",
+    "Segmenter torch": "from fastsam_video.engines.pytorch import Segmenter as E; e = E(device='cpu', backend='torch', imgsz={imgsz})",
 }
 SEGMENT_ONE = ("import sys, cv2\n{load}\nseg = e(cv2.imread({image!r}))\n"
                "print(len(seg), [m for m in ('torch', 'torchvision', 'ultralytics') if m in sys.modules])")
@@ -34,8 +34,8 @@ SEGMENT_ONE = ("import sys, cv2\n{load}\nseg = e(cv2.imread({image!r}))\n"
 def per_image(sizes: list[int], repeat: int) -> None:
     import cv2
 
-    from fastsam_video.engine import Segmenter
-    from fastsam_video.onnx_engine import OnnxSegmenter
+    from fastsam_video.engines.pytorch import Segmenter
+    from fastsam_video.engines.onnxrt import OnnxSegmenter
 
     images = [cv2.imread(str(p)) for p in IMAGES]
     for imgsz in sizes:

@@ -47,6 +47,7 @@ def setup_errors(tmp: Path) -> None:
 
 
 def scrape(tmp: Path, scrapes: int) -> None:
+    from fastsam_video.engines import open_engine
     from fastsam_video.options import ModelOptions
     from fastsam_video.pipeline import Pipeline
     from fastsam_video.web.app import create_app
@@ -54,7 +55,7 @@ def scrape(tmp: Path, scrapes: int) -> None:
     from fastsam_video.web.service import LiveService
     from tests.web.conftest import Server, opener, still_clip
 
-    segmenter = ModelOptions(device="cpu", imgsz=160).segmenter()
+    segmenter = open_engine(ModelOptions(device="cpu", imgsz=160))
     clip = still_clip(tmp)
     pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True)
     live = LiveService(pipeline, opener, output_dir=tmp)

@@ -75,7 +75,7 @@ def resize_recovery() -> str:
     """In process: frames lost at a 2x size change, frames until every object is tracked again."""
     import cv2
 
-    from fastsam_video.engine import Segmenter
+    from fastsam_video.engines.pytorch import Segmenter
     from fastsam_video.pipeline import Pipeline
     from fastsam_video.sources import FrameSource, open_source
     from fastsam_video.tracker import ObjectPrompt, PromptSet

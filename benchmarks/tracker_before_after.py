@@ -23,6 +23,7 @@ import numpy as np
 
 from fastsam_video.bench import time_tracker, tracker_frames
 from fastsam_video.evaluate import evaluate_kinds
+from fastsam_video.engines import open_engine  # noqa: E402
 from fastsam_video.options import ModelOptions
 from fastsam_video.scenarios import all_scenarios
 from fastsam_video.synth import write_clip
@@ -70,7 +71,7 @@ def main() -> None:
     if args.bench:
         bench(old, args.rounds)
         return
-    segmenter = ModelOptions(device="cpu").segmenter()
+    segmenter = open_engine(ModelOptions(device="cpu"))
     print("| clip | obj | prompt | J before | J after | F before | F after | lost before | lost after "
           "| idsw before | idsw after | reacq before | reacq after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -10,7 +10,8 @@ import importlib
 
 _EXPORTS = {
     "api": ("FastSAM", "FastSAMPrompt"),
-    "engine": ("Segmenter",),
+    "engines.pytorch": ("Segmenter",),
+    "engines": ("open_engine", "SegmentationEngine"),
     "pipeline": ("Pipeline", "Result", "CameraStatus", "StatsSnapshot"),
     "factory": ("build_pipeline",),
     "options": ("ModelOptions", "StreamOptions", "OutputOptions"),

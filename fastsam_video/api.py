@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Sequence
 import cv2
 import numpy as np
 
+from .engines import open_engine
 from .options import ModelOptions, checked, image_size, positive_int, unit_interval
 from .prompts import ClipEncoder, masks_to_boxes, select_by_boxes, select_by_points, select_by_text
 from .render import Annotator, Markers
 from .types import FastSAMVideoError, Segmentation
 
 if TYPE_CHECKING:
-    from .engine import Segmenter
+    from .engines import SegmentationEngine as Segmenter
 
 
 def read_image(source: str | Path | np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ class FastSAM:
         key = device or "auto"
         if key not in self._segmenters:  # the engine the command line would pick (no PyTorch on the CPU path)
             model = None if self.model_path is None else str(self.model_path)
-            self._segmenters[key] = ModelOptions(model, device=device).segmenter()
+            self._segmenters[key] = open_engine(ModelOptions(model, device=device))
         return self._segmenters[key]
 
     def __call__(self, source, device: str | None = None, retina_masks: bool = True, imgsz: int | None = None,

@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # a source checkout (or an editable install), not an installed wheel in site-packages
 CHECKOUT = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else None
 BUNDLED_NAME = "fastsam-video-n.pt"
-BUNDLED_ONNX_NAME = "fastsam-video-n.onnx"  # written by `python -m fastsam_video.onnx_engine`
+BUNDLED_ONNX_NAME = "fastsam-video-n.onnx"  # written by `python -m fastsam_video.engines.export`
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
 # Names ultralytics' own download path knows; "FastSAM.pt" is the original repo's name for -x.
 DOWNLOADABLE = {"FastSAM-s.pt", "FastSAM-x.pt"} | {f"yolov8{s}-seg.pt" for s in "nsmlx"}

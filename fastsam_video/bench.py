@@ -29,7 +29,7 @@ from .sources import FrameSource
 from .types import Segmentation
 
 if TYPE_CHECKING:
-    from .engine import Segmenter
+    from .engines import SegmentationEngine as Segmenter
 
 ARCHITECTURES = {"fastsam-s": "yolov8s-seg.yaml", "fastsam-x": "yolov8x-seg.yaml"}
 

@@ -24,9 +24,10 @@ STARTED = time.monotonic()  # the process started a few tens of ms before: its i
 os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics prints model summaries otherwise
 
 from . import assets  # noqa: E402
+from .engines import open_engine  # noqa: E402  (loads no backend until called)
 from .errors import FastSAMVideoError, PromptError, SourceError  # noqa: E402
 from .options import (ModelOptions, OutputOptions, StreamOptions, add_model_options, add_ray_option,  # noqa: E402
-                      add_stream_options, as_argument, parse_bool, parse_box,
+                      add_stream_options, as_argument, image_size, parse_bool, parse_box,
                       parse_labels, parse_nested_list, parse_point, non_negative_float, positive_float, positive_int,
                       output_file, prompt_set, zone_set)
 from .event_log import EventLog  # noqa: E402
@@ -69,7 +70,7 @@ def check_sources(specs) -> None:
 
 def make_segmenter(args):
     """The model the command line asks for (kept for callers holding a Namespace)."""
-    return ModelOptions.from_args(args).segmenter()
+    return open_engine(ModelOptions.from_args(args))
 
 
 # ---------------------------------------------------------------- image
@@ -251,9 +252,11 @@ def summary(pipeline, ids: list[int], elapsed: float, stop: GracefulStop) -> int
     statuses = [pipeline.status(camera) for camera in ids]
     frames = sum(s.stats.frames for s in statuses)
     first = statuses[0].stats
-    log.info("%s: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d",
+    modelled = [s.stats.model_frames for s in statuses if s.stats.model_frames is not None]
+    log.info("%s: %d frames in %.1f s (%.1f fps), latency p50 %.0f ms p99 %.0f ms, dropped %d%s",
              f"stopped by {stop.name}" if stop.signal else "done", frames, elapsed, frames / max(elapsed, 1e-9),
-             first.latency_p50 * 1e3, first.latency_p99 * 1e3, sum(s.stats.dropped for s in statuses))
+             first.latency_p50 * 1e3, first.latency_p99 * 1e3, sum(s.stats.dropped for s in statuses),
+             f", model on {sum(modelled)}/{frames} frames" if modelled else "")
     if first.first_result is not None:
         log.info("first frame %.2f s after start", first.first_result - STARTED)
     faults = 0
@@ -328,7 +331,7 @@ def run_file_mode(args, schedule) -> int:
 
     def load_model():  # once the file and the prompts' frames are checked
         note_bundled_model(args, args.sources)
-        return model.segmenter()
+        return open_engine(model)
 
     report = run_file(args.sources[0], load_model, schedule, OutputOptions.from_args(args),
                       StreamOptions.from_args(args), lambda seg: text_encoder_loader(model.clip_model, seg.device))
@@ -465,6 +468,12 @@ def cmd_bench(args) -> int:
             args.model = str(bench.architecture_checkpoint(args.arch, Path(tmp)))
             args.conf = 0.0 if args.conf is None else args.conf  # random weights: a fixed detection count
             args.max_det = args.detections
+        if args.what == "cameras":
+            from .camera_bench import bench_cameras, camera_engines
+
+            print(bench_cameras(camera_engines(ModelOptions.from_args(args), args.engines), args.camera_fps,
+                                args.seconds, report=lambda line: print(line, flush=True)))
+            return 0
         segmenter = make_segmenter(args)
         if args.what == "pipeline":
             report = bench.bench_pipeline(args.source or str(DEMO_CLIP / "video.mp4"), segmenter, args.frames,
@@ -474,6 +483,10 @@ def cmd_bench(args) -> int:
                                       args.objects, report=lambda line: print(line, flush=True))
         elif args.what == "prompts":
             report = bench.bench_prompts(segmenter)
+        elif args.what == "schedule":
+            from .camera_bench import format_schedule_scores, score_detect_every
+
+            report = format_schedule_scores(score_detect_every(segmenter, (1, args.detect_every)))
         else:
             report = bench.bench_tracker(segmenter)
     print(report)
@@ -483,7 +496,9 @@ def cmd_bench(args) -> int:
 def add_bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks: pipeline vs bare forward vs ultralytics; prompts; tracker",
                        description="Print FPS and per-stage milliseconds measured side by side in one run.")
-    p.add_argument("what", choices=("pipeline", "soak", "prompts", "tracker"))
+    p.add_argument("what", choices=("pipeline", "soak", "prompts", "tracker", "cameras", "schedule"))
+    p.add_argument("--detect-every", type=positive_int, default=3, metavar="K",
+                   help="`schedule`: J and frames per CPU-second with the model on 1 frame in K vs every frame")
     p.add_argument("source", nargs="?", help="video for `pipeline` and `soak` (default: the bundled clip)")
     add_model_options(p)
     p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "
@@ -493,6 +508,10 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--objects", type=positive_int, default=5, help="tracked objects in the pipeline run (default 5)")
     p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
     p.add_argument("--minutes", type=positive_float, default=10.0, help="length of the `soak` run (default 10)")
+    p.add_argument("--engines", default="onnx,openvino,int8", help="`cameras`: engines to compare "
+                   "(onnx, openvino, int8, torch; default onnx,openvino,int8)")
+    p.add_argument("--camera-fps", type=positive_float, default=5.0, help="`cameras`: each camera's rate (default 5)")
+    p.add_argument("--seconds", type=positive_float, default=8.0, help="`cameras`: seconds per run (default 8)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -519,6 +538,29 @@ def add_models_parser(sub) -> None:
     p.set_defaults(func=cmd_models)
 
 
+# ---------------------------------------------------------------- quantize
+
+def cmd_quantize(args) -> int:
+    from .engines.quantize import quantize_command
+
+    print(quantize_command(args.model, args.calib, args.frames, args.imgsz))
+    return 0
+
+
+def add_quantize_parser(sub) -> None:
+    p = sub.add_parser("quantize", help="the INT8 model for --int8 (OpenVINO, CPU), calibrated on your video",
+                       description="Quantize a model to INT8 with NNCF on frames of VIDEO (default: the shipped "
+                                   "clips), keep it in the cache for --int8, and print its agreement with FP32 "
+                                   "on held-out frames.")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help="checkpoint (.pt) or its ONNX export (default: the bundled model)")
+    p.add_argument("--calib", default=None, metavar="VIDEO",
+                   help="video whose frames calibrate the INT8 ranges (default: the shipped clips)")
+    p.add_argument("--frames", type=positive_int, default=120, help="calibration frames (default 120)")
+    p.add_argument("--imgsz", type=image_size, default=None, help="inference size (default: the model's)")
+    p.set_defaults(func=cmd_quantize)
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -536,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_review_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
+    add_quantize_parser(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """The model's input and output without PyTorch: letterboxing, NMS and mask decoding in numpy / OpenCV.
 
-Both engines use it on the CPU (`engine.Segmenter`, whose GPU path decodes on the device, and
-`onnx_engine.OnnxSegmenter`, which never imports torch):
+Every engine uses it on the CPU (`engines.pytorch.Segmenter`, whose GPU path decodes on the device,
+and the engines without torch, `engines.onnxrt` and `engines.openvino`):
 
     batch, boxes = letterbox_batch(images, imgsz, stride)     # (B, 3, h, w) float32 RGB input
     raw, proto = <the network>(batch)                         # (B, 4 + nc + 32, A), (B, 32, h/4, w/4)
@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .assets import BUNDLED_NAME
-from .types import Frame, Segmentation
+from .types import Frame, Segmentation, WeightsError
 
 MAX_NMS = 30_000  # ultralytics' cap on the candidates that enter NMS (the highest scores)
 
@@ -340,3 +341,40 @@ class SegmenterBase:
 
     def __call__(self, image) -> Segmentation:
         return self.segment(image)
+
+
+class CpuSegmenterBase(SegmenterBase):
+    """What the CPU engines without PyTorch share: letterbox in OpenCV -> `forward` (theirs, numpy
+    in and out) -> numpy decoding. A subclass sets the attributes above, `stride` and `forward`."""
+
+    device = "cpu"
+    device_type = "cpu"
+    half = False
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def warmup(self) -> None:
+        self.forward(np.zeros((1, 3, self.imgsz, self.imgsz), np.float32))
+
+    def preprocess(self, images: list[np.ndarray]):
+        return letterbox_batch(images, self.imgsz, self.stride)
+
+    def infer(self, images: list[np.ndarray]) -> NetworkOutput:
+        """Letterbox BGR uint8 (H, W, 3) images into one batch and run the network."""
+        t0 = time.perf_counter()
+        batch, boxes = self.preprocess([check_image(im) for im in images])
+        t1 = time.perf_counter()
+        raw, proto = self.forward(batch)
+        t2 = time.perf_counter()
+        return NetworkOutput(raw, proto, tuple(boxes), tuple(im.shape[:2] for im in images),
+                             {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3})
+
+    def classes_from_outputs(self, source: Path | str) -> int:
+        """The class count from the output channels of one tiny forward (the ONNX shapes are symbolic):
+        raw has 4 box + nc class + as many coefficient channels as proto has prototypes."""
+        raw, proto = self.forward(np.zeros((1, 3, self.stride, self.stride), np.float32))
+        if raw.ndim != 3 or proto.ndim != 4 or raw.shape[1] <= 4 + proto.shape[1]:
+            raise WeightsError(f"{source} gives outputs {raw.shape} and {proto.shape}, not a segmentation "
+                               "model's (B, 4 + nc + 32, A) and (B, 32, h, w): use a FastSAM / YOLOv8-seg export")
+        return int(raw.shape[1] - 4 - proto.shape[1])

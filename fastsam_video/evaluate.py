@@ -186,7 +186,7 @@ def inject_misses(segment: Callable[[np.ndarray, int], Segmentation], truth: lis
 
     def dropped(image: np.ndarray, index: int) -> Segmentation:
         seg = segment(image, index)
-        if index not in drops or index >= len(truth) or len(seg) == 0:
+        if seg is None or index not in drops or index >= len(truth) or len(seg) == 0:  # None: the model skipped
             return seg
         target = np.isin(truth[index], drops[index])
         on_target = np.array([np.count_nonzero(mask & target) for mask in seg.masks])

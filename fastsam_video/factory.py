@@ -14,9 +14,11 @@ from typing import Callable, Sequence
 
 from .analytics.geometry import ZoneSet
 from .clip_loader import ClipLoader
+from .engines import open_engine
 from .options import ModelOptions, OutputOptions, StreamOptions
 from .outputs import check_outputs
 from .pipeline import Pipeline, Result
+from .schedule import ScheduleOptions
 from .sources import FrameSource, open_source
 from .tracker import PromptSet, TrackerConfig
 
@@ -50,7 +52,7 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
         check_outputs(output.record, output.export_masks, output.export_coco, len(cameras),
                       segmented=bool(output.segment_seconds))  # a bad path fails now, not after the model has loaded
         if segmenter is None:
-            segmenter = model.segmenter()
+            segmenter = open_engine(model)
         text_encoder = text_encoder or text_encoder_loader(model.clip_model, segmenter.device)
         if prompts is not None and any(p.text for p in prompts.objects):
             text_encoder.load()  # missing CLIP weights fail now, not on the results thread mid-run
@@ -59,7 +61,8 @@ def build_pipeline(sources: str | FrameSource | Sequence[str | FrameSource], mod
                         export_yolo=output.export_yolo, export_every=output.export_every,
                         segment_seconds=output.segment_seconds, hud=output.hud, max_frames=stream.max_frames,
                         queue_size=stream.queue_size, tracker_config=TrackerConfig(max_lost_seconds=stream.max_lost),
-                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open, zones=zones)
+                        text_encoder=text_encoder, on_result=on_result, stay_open=stay_open, zones=zones,
+                        schedule=ScheduleOptions(stream.detect_every, stream.skip_still))
     except BaseException:
         for source in opened:
             source.close()

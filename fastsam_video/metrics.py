@@ -110,6 +110,9 @@ class _Collector:
                                          labels=["camera"])
         recording = GaugeMetricFamily(f"{PREFIX}_recording_bytes", "Bytes of the camera's recordings on disk",
                                       labels=["camera"])
+        modelled = CounterMetricFamily(f"{PREFIX}_frames_modelled", "Frames that went through the model (the "
+                                       "others reused or carried a result: --skip-still, --detect-every)",
+                                       labels=["camera"])
         sizes = self.metrics.recording_bytes()
         for camera in live.cameras():
             try:
@@ -119,6 +122,7 @@ class _Collector:
             label = [camera.name or str(camera.id)]
             stats = status.stats
             frames.add_metric(label, stats.frames)
+            modelled.add_metric(label, stats.frames if stats.model_frames is None else stats.model_frames)
             dropped.add_metric(label, stats.dropped)
             capture.add_metric(label, stats.capture_fps)
             inference.add_metric(label, stats.inference_fps)
@@ -126,7 +130,7 @@ class _Collector:
             objects.add_metric(label, sum(o.state.value in SHOWN for o in status.objects))
             reconnects.add_metric(label, self.metrics.reconnects.get(camera.id, 0))
             recording.add_metric(label, sizes.get(camera.id, 0))
-        yield from (frames, dropped, capture, inference, up, objects, reconnects, recording)
+        yield from (frames, modelled, dropped, capture, inference, up, objects, reconnects, recording)
         retention = self.metrics.retention
         if retention is not None:
             yield CounterMetricFamily(f"{PREFIX}_retention_deleted_files", "Recording segments deleted by retention",

@@ -10,7 +10,7 @@ argparse namespace and hands them to `factory.build_pipeline`:
 Each flag's `type=` checks its value and raises `argparse.ArgumentTypeError` with one line
 naming what is allowed ("expected a positive integer, got -5"), so argparse exits with status 2
 before anything is loaded. The prompt flags (--point, --box, --text, --object-points) become
-`ObjectPrompt`s here too. Nothing in this module imports a front end, torch or the model.
+`ObjectPrompt`s here too. Nothing in this module imports a front end, torch, an engine or the model: `engines.open_engine(options)` loads it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .errors import FastSAMVideoError, PromptError
 from .frame_prompts import AtFrame, framed
 
 RTSP_TRANSPORTS = ("tcp", "udp")
-BACKENDS = ("torch", "onnx", "auto")
+BACKENDS = ("torch", "onnx", "openvino", "auto")
 
 
 # ---------------------------------------------------------------- value checks (argparse `type=`)
@@ -261,58 +261,14 @@ class ModelOptions:
     max_det: int = 300
     retina: bool = True
     clip_model: str = "ViT-B/32"
+    int8: bool = False  # the OpenVINO INT8 model (quantized once, cached)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:
         return cls(model=None if args.model is None else str(args.model), device=args.device,
                    backend=getattr(args, "backend", "auto"), imgsz=args.imgsz, conf=args.conf, iou=args.iou,
                    fp32=args.fp32, max_det=args.max_det, retina=args.retina,
-                   clip_model=getattr(args, "clip_model", "ViT-B/32"))
-
-    def segmenter(self):
-        """Loads the model (seconds). On the CPU with an ONNX file for the checkpoint (shipped for
-        the bundled model, cached after one `--backend onnx` run for others): an
-        `onnx_engine.OnnxSegmenter`, with no PyTorch in the process; otherwise an `engine.Segmenter`."""
-        kwargs = dict(device=self.device, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
-                      retina=self.retina)
-        onnx_file = self.onnx_file()
-        if onnx_file is not None:
-            from .onnx_engine import OnnxSegmenter
-
-            return OnnxSegmenter(self.model, onnx_path=onnx_file, **kwargs)
-        from .engine import Segmenter
-
-        return Segmenter(self.model, half=False if self.fp32 else None, backend=self.backend, **kwargs)
-
-    def onnx_file(self) -> Path | None:
-        """The ONNX file the CPU engine without PyTorch would run, None when this model and these
-        options take the PyTorch engine (torch backend, a GPU, no export yet, no onnxruntime)."""
-        import importlib.util
-
-        from .assets import locate_weights
-
-        on_cpu = self.device == "cpu" or (not self.device and not nvidia_gpu_present() and not apple_gpu_present())
-        if not on_cpu or self.backend == "torch" or importlib.util.find_spec("onnxruntime") is None:
-            return None
-        weights = locate_weights(self.model)  # raises the one-line error for a missing file
-        if weights is None:  # a known name not downloaded yet: the PyTorch engine downloads it
-            return None
-        from .onnx_engine import find_onnx
-
-        return find_onnx(weights)
-
-
-def apple_gpu_present() -> bool:
-    """Apple silicon, where PyTorch runs the model on the GPU (MPS)."""
-    import platform
-
-    return platform.system() == "Darwin" and platform.machine() == "arm64"
-
-
-def nvidia_gpu_present() -> bool:
-    """Whether the NVIDIA driver sees a GPU, without importing torch (which takes seconds)."""
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
+                   clip_model=getattr(args, "clip_model", "ViT-B/32"), int8=bool(getattr(args, "int8", False)))
 
 
 @dataclass(frozen=True)
@@ -326,6 +282,8 @@ class StreamOptions:
     queue_size: int = 8  # a file's frames read ahead of the model
     max_frames: int | None = None  # per camera
     max_lost: float = 10.0  # seconds a lost object is searched for
+    detect_every: int = 1  # the model on every K-th frame, the tracker carries the others
+    skip_still: bool | None = None  # reuse the last result when nothing moved; None: on for live sources
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> StreamOptions:
@@ -333,7 +291,8 @@ class StreamOptions:
                    rtsp_transport=args.rtsp_transport, open_timeout=args.open_timeout,
                    read_timeout=args.read_timeout, reconnect=not getattr(args, "no_reconnect", False),
                    queue_size=getattr(args, "queue_size", 8), max_frames=getattr(args, "max_frames", None),
-                   max_lost=getattr(args, "max_lost", 10.0))
+                   max_lost=getattr(args, "max_lost", 10.0), detect_every=getattr(args, "detect_every", 1),
+                   skip_still=getattr(args, "skip_still", None))
 
 
 @dataclass(frozen=True)
@@ -375,7 +334,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="full-resolution mask edges (default true)")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="forward pass: torch, onnx (ONNX Runtime on the CPU, exported once and cached), "
-                            "auto (default: onnx on the CPU when installed, else torch)")
+                            "openvino (OpenVINO on the CPU, the same export compiled once), auto (default: on the "
+                            "CPU onnx, or openvino where it is measured faster; torch on a GPU)")
+    group.add_argument("--int8", action="store_true",
+                       help="the INT8 model on OpenVINO (CPU): quantized once on frames of the shipped clips, or "
+                            "your own with `fastsam-video quantize MODEL --calib VIDEO`, then cached")
 
 
 def add_ray_option(p: argparse.ArgumentParser) -> None:
@@ -383,6 +346,17 @@ def add_ray_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run on a Ray cluster: auto (the one `ray start` joined here), local (one started in "
                         "this process) or HOST:PORT; needs the cluster extra (pip install fastsam-video[cluster])")
+
+
+def add_schedule_options(p: argparse.ArgumentParser) -> None:
+    """When the model runs (`schedule`): --detect-every K and --skip-still / --no-skip-still."""
+    group = p.add_argument_group("model schedule (more cameras per machine)")
+    group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
+                       help="run the model on every K-th frame; the tracker carries the frames between (a new "
+                            "prompt or a lost object runs it at once; default 1: every frame)")
+    group.add_argument("--skip-still", action=argparse.BooleanOptionalAction, default=None,
+                       help="reuse the last result on frames where nothing moved (default: on for live cameras "
+                            "and --realtime files, off for files)")
 
 
 def add_stream_options(p: argparse.ArgumentParser) -> None:
@@ -430,11 +404,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--queue-size", type=positive_int, default=8, metavar="N",
                      help="frames of a file read ahead of the model (default 8)")
     add_zone_options(p)
+    add_schedule_options(p)
     p.set_defaults(ordered_prompts=[])
 
 
 __all__ = [
     "ModelOptions", "StreamOptions", "OutputOptions", "add_model_options", "add_zone_options", "zone_set", "add_ray_option", "add_stream_options",
+    "add_schedule_options",
     "object_prompts", "prompt_set", "parse_point", "parse_box", "parse_point_set", "parse_nested_list",
     "parse_labels", "parse_bool", "as_argument", "OrderedPrompt", "positive_int", "positive_float",
     "non_negative_float", "unit_interval", "image_size", "output_file", "output_folder", "recording_file",

@@ -34,13 +34,14 @@ from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
 from .render import Annotator, LostObject, draw_hud, draw_zones
 from .sinks import CocoExporter, DavisExporter, SegmentedRecorder, SinkThread, VideoRecorder, YoloExporter
+from .schedule import CameraSchedule, ScheduleOptions
 from .sources import CaptureThread, ConnectionState, FrameSource, close_all
 from .tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
-if TYPE_CHECKING:  # either engine: engine.Segmenter (PyTorch) or onnx_engine.OnnxSegmenter (no PyTorch)
-    from .engine import Segmenter
+if TYPE_CHECKING:  # any engine: PyTorch, ONNX Runtime or OpenVINO
+    from .engines import SegmentationEngine as Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class StatsSnapshot:
     connection: ConnectionState | None = None  # network cameras: connected / reconnecting in N s
     gpu_memory_mb: float | None = None  # CUDA: memory held by PyTorch's allocator
     first_result: float | None = None  # time.monotonic() when the first result was ready
+    model_frames: int | None = None  # frames that went through the model (None: every frame does)
 
     def line(self) -> str:
         stages = " ".join(f"{k} {v:.0f}" for k, v in self.stage_ms.items())
@@ -109,6 +111,7 @@ class StatsSnapshot:
                 + (f", display {self.display_fps:.1f} fps" if self.display_fps else "")
                 + f" | latency p50 {self.latency_p50 * 1e3:.0f} ms p95 {self.latency_p95 * 1e3:.0f} ms"
                 + f" p99 {self.latency_p99 * 1e3:.0f} ms | dropped {self.dropped}"
+                + (f" | model on {self.model_frames}/{self.frames} frames" if self.model_frames is not None else "")
                 + (f", sinks dropped {self.sink_dropped}" if self.sink_dropped else "")
                 + f" | {self.device} {self.precision}"
                 + (f" {self.gpu_memory_mb:.0f} MB" if self.gpu_memory_mb is not None else "")
@@ -240,7 +243,7 @@ class Channel:
 
     def __init__(self, camera: int, source: FrameSource, prompts: PromptSet, tracker: PromptTracker,
                  segment_seconds: float | None = None, emit: Callable[[Event], None] | None = None,
-                 zones: ZoneSet | None = None):
+                 zones: ZoneSet | None = None, schedule: ScheduleOptions | None = None):
         self.camera = camera
         self.source = source
         if hasattr(source, "source_id"):
@@ -268,6 +271,10 @@ class Channel:
         self.analyser = ZoneAnalyser(zones)  # results thread; `zones` is set from any thread
         self.zones = zones or ZoneSet()
         self._emit = emit or (lambda event: None)
+        # inference thread: which frames go through the model; results thread: the last model output
+        self.schedule = CameraSchedule(schedule or ScheduleOptions(skip_still=False), live=source.live)
+        self.scheduled_prompts = prompts
+        self.last_everything: Segmentation | None = None
 
     def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
         self._emit(Event(kind, self.camera, pts=pts, detail=detail))
@@ -387,7 +394,8 @@ class Pipeline:
                  tracker_config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                  on_result: Callable[[Result], None] | None = None, hud: bool = False, queue_size: int = 8,
                  segment_seconds: float | None = None, stay_open: bool = False, zones: ZoneSet | None = None,
-                 export_yolo: str | Path | None = None, export_every: int = 1):
+                 export_yolo: str | Path | None = None, export_every: int = 1,
+                 schedule: ScheduleOptions | None = None):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.segmenter = segmenter
         self.max_frames = max_frames
@@ -409,6 +417,7 @@ class Pipeline:
         self._export_every = export_every
         self._segment_seconds = segment_seconds
         self._zones = zones  # every camera's zones at the start (`set_zones` changes one camera's)
+        self._schedule = schedule or ScheduleOptions(skip_still=False)  # the model on every frame
         self._single = len(sources) == 1  # one camera: outputs keep their names (else NAME-camN)
         self._lock = threading.Lock()  # adding / removing cameras
         self._subscribers = Subscribers()
@@ -443,7 +452,7 @@ class Pipeline:
         if camera in self._cameras or camera < 0:
             raise FastSAMVideoError(f"camera id {camera} is in use: expected a new id (not {self.camera_ids()})")
         ch = Channel(camera, source, prompts or self._prompts, PromptTracker(self._tracker_config, self._text_encoder),
-                     segment_seconds or self._segment_seconds, self._emit, self._zones)
+                     segment_seconds or self._segment_seconds, self._emit, self._zones, self._schedule)
         single = self._single and camera == 0
         try:
             record, masks, coco, yolo = (per_camera_path(self._outputs[k], camera, 1 if single else 2)
@@ -660,7 +669,8 @@ class Pipeline:
             latency_p50=float(p50), latency_p95=float(p95), latency_p99=float(p99),
             stage_ms=dict(ch.stats.stage_ms), device=str(self.segmenter.device),
             precision=self.segmenter.precision, connection=getattr(ch.source, "connection", None),
-            gpu_memory_mb=gpu_memory_mb(self.segmenter), first_result=ch.stats.first_result)
+            gpu_memory_mb=gpu_memory_mb(self.segmenter), first_result=ch.stats.first_result,
+            model_frames=None if self._schedule.every_frame else ch.schedule.model_frames)
 
     def status(self, camera: int = 0) -> CameraStatus:
         """A frozen snapshot of one camera: state, stats, connection, outputs, objects, errors."""
@@ -732,14 +742,26 @@ class Pipeline:
             self._watch_connections(channels)
             batch = self._next_frames(channels)
             if batch:
-                output = self.segmenter.infer([frame.image for _, frame in batch])
-                put_until_stopped(self._handoff, (batch, output), self.stop_event)
+                modelled, carried = self._scheduled(batch)
+                output = self.segmenter.infer([frame.image for _, frame in modelled]) if modelled else None
+                put_until_stopped(self._handoff, (modelled, output, carried), self.stop_event)
             elif all(ch.done for ch in channels):
                 self.stop_event.wait(0.05)  # stay_open with no camera running: idle
         failed = [ch.error for ch in self.channels if ch.error is not None]
         if failed and len(failed) == len(self.channels) and not self.stay_open:
             raise failed[0]  # every camera failed: nothing left to run
         put_until_stopped(self._handoff, None, self.stop_event)  # the end: the results thread stops
+
+    def _scheduled(self, batch: list[tuple[Channel, Frame]]):
+        """The frames of a batch that go through the model, and those the tracker carries."""
+        modelled, carried = [], []
+        for ch, frame in batch:
+            if ch.prompts is not ch.scheduled_prompts:  # a new prompt: select it on this frame
+                ch.scheduled_prompts = ch.prompts
+                ch.schedule.request()
+            t = frame.pts if frame.pts is not None else frame.t_capture
+            (modelled if ch.schedule.run_model(frame.image, t) else carried).append((ch, frame))
+        return modelled, carried
 
     # -------------------------------------------------------------- results thread
     def _results_loop(self) -> None:
@@ -748,8 +770,10 @@ class Pipeline:
                 item = get_until_stopped(self._handoff, self.stop_event)
                 if item is None or item is STOPPED:  # the end, or stopping
                     break
-                batch, output = item
-                for (ch, frame), everything in zip(batch, self.segmenter.decode(output)):
+                modelled, output, carried = item
+                decoded = self.segmenter.decode(output) if modelled else []
+                # one frame per camera in a batch: the carried ones (everything None) need no order
+                for (ch, frame), everything in [*zip(modelled, decoded), *((item, None) for item in carried)]:
                     with ch.lock:
                         if ch.removed:
                             continue
@@ -774,11 +798,13 @@ class Pipeline:
         old = ch.frame_size
         ch.prompts = rescaled_prompts(ch.prompts, ch.tracker, old, size)
         ch.tracker = PromptTracker(self._tracker_config, self._text_encoder)
+        ch.last_everything = None
         log.info("camera %d (%s): frame size %dx%d -> %dx%d", ch.camera + 1, ch.source.name, *old, *size)
         ch.event(EventKind.CAMERA_RESIZED, f"{old[0]}x{old[1]} -> {size[0]}x{size[1]}")
 
-    def _finish(self, ch: Channel, frame: Frame, everything: Segmentation) -> Result:
-        """Track and render one camera's frame of a decoded batch."""
+    def _finish(self, ch: Channel, frame: Frame, everything: Segmentation | None) -> Result:
+        """Track and render one camera's frame of a decoded batch (`everything` None: the model
+        did not run on it, and the tracker carries the objects)."""
         t2 = time.perf_counter()
         image = frame.image
         size = (image.shape[1], image.shape[0])
@@ -789,11 +815,20 @@ class Pipeline:
         ch.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
         track = ch.tracker.update(everything, image, frame.index, t)
+        ch.schedule.observe(track.objects, track.segmentation, frame.index)  # lost, new or fast: the model next
+        if everything is not None:
+            ch.last_everything = everything
+        shown_everything = ch.last_everything
+        if shown_everything is None or shown_everything.shape != image.shape[:2]:
+            shown_everything = Segmentation.empty(*image.shape[:2])
         t3 = time.perf_counter()
-        shown, annotated = self.renderer.render(image, prompts, everything, track)
+        shown, annotated = self.renderer.render(image, prompts, shown_everything, track)
         t4 = time.perf_counter()
         zone_events = self._zones_of_frame(ch, frame, t, track, everything, annotated)
-        ch.stats.stage_ms = {**everything.timings, "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
+        if zone_events:  # something entered or left a zone: the model looks at the next frame
+            ch.schedule.request()
+        ch.stats.stage_ms = {**shown_everything.timings,  # a carried frame: the last model run's
+                              "track": (t3 - t2) * 1e3, "render": (t4 - t3) * 1e3}
         if len(ch.analyser.zones):
             ch.stats.stage_ms["zones"] = (time.perf_counter() - t4) * 1e3
         done = time.monotonic()

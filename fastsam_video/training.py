@@ -78,7 +78,7 @@ def evaluate(weights: Path, scenes: int = 200, seed: int = 12345, imgsz: int = 3
     import numpy as np
     from ultralytics import YOLO
 
-    from .engine import Segmenter
+    from .engines.pytorch import Segmenter
 
     with tempfile.TemporaryDirectory() as tmp:
         data = write_dataset(Path(tmp), 0, scenes, seed)

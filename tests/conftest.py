@@ -33,17 +33,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def segmenter():
-    """The bundled model on the CPU: the engine every user gets first (ONNX Runtime, no PyTorch);
-    tests/test_engine.py and test_onnx_engine.py hold the PyTorch engine to the same masks."""
+    """The bundled model on the CPU on ONNX Runtime (no PyTorch), the default CPU engine;
+    tests/test_engine.py and test_onnx_engine.py hold the PyTorch engine to the same masks,
+    tests/engines/ the OpenVINO and INT8 ones."""
+    from fastsam_video.engines import open_engine
     from fastsam_video.options import ModelOptions
 
-    return ModelOptions(device="cpu").segmenter()
+    return open_engine(ModelOptions(device="cpu", backend="onnx"))
 
 
 @pytest.fixture(scope="session")
 def torch_segmenter():
     """The bundled model on the PyTorch engine (the reference and the GPU path), on the CPU."""
-    from fastsam_video.engine import Segmenter
+    from fastsam_video.engines.pytorch import Segmenter
 
     return Segmenter(device="cpu")
 

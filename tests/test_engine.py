@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from fastsam_video.decoding import FrameToProto, letterbox_geometry, snap_to_border, upsample_in_boxes
-from fastsam_video.engine import Segmenter, crop_to_boxes, resolve_weights, upsample, upsample_on_device
+from fastsam_video.engines.pytorch import Segmenter, crop_to_boxes, resolve_weights, upsample, upsample_on_device
 from fastsam_video.types import Segmentation, WeightsError
 
 
@@ -239,7 +239,7 @@ def test_fp16_on_cuda_matches_fp32(still_images):
 def test_masks_reach_the_host_whole_though_only_their_box_windows_are_copied():
     """The GPU path's transfer (run here on CPU tensors): every mask, cropped to its box as the
     decoder leaves it, arrives equal; empty and degenerate boxes included."""
-    from fastsam_video.engine import masks_to_host
+    from fastsam_video.engines.pytorch import masks_to_host
 
     rng = np.random.default_rng(0)
     height, width = 90, 120

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from fastsam_video import assets, runtime
+from fastsam_video import assets
+from fastsam_video.engines import export, onnx_file, onnxrt
 from fastsam_video.decoding import nms
-from fastsam_video.onnx_engine import OnnxSegmenter, find_onnx
+from fastsam_video.engines.export import find_onnx
+from fastsam_video.engines.onnxrt import OnnxSegmenter
 from fastsam_video.options import ModelOptions
 from fastsam_video.types import WeightsError
 from tests.conftest import ROOT, SAMPLES, clip_dirs
@@ -135,13 +137,15 @@ def no_torch_run(code: str, **env) -> str:
     return done.stdout
 
 
-def test_segmenting_imports_neither_torch_torchvision_nor_ultralytics():
+@pytest.mark.parametrize("backend, engine", [("onnx", "OnnxSegmenter"), ("openvino", "OpenVinoSegmenter")])
+def test_segmenting_imports_neither_torch_torchvision_nor_ultralytics(backend, engine):
     out = no_torch_run(
+        "from fastsam_video.engines import open_engine\n"
         "from fastsam_video.options import ModelOptions\n"
-        "s = ModelOptions(device='cpu').segmenter()\n"
+        f"s = open_engine(ModelOptions(device='cpu', backend={backend!r}))\n"
         f"seg = s(cv2.imread({str(SAMPLES / 'images' / 'scene1.jpg')!r}))\n"
         "print(type(s).__name__, len(seg))")
-    assert out.startswith("OnnxSegmenter ") and int(out.split()[1]) > 0
+    assert out.startswith(f"{engine} ") and int(out.split()[1]) > 0
     assert "HEAVY []" in out
 
 
@@ -149,15 +153,15 @@ def test_second_run_of_a_checkpoint_finds_its_cached_export_without_torch(segmen
     checkpoint = tmp_path / "mine.pt"
     shutil.copyfile(segmenter.weights, checkpoint)
     cache = tmp_path / "cache"
-    assert runtime.cached_onnx(checkpoint, cache) is None
+    assert export.cached_onnx(checkpoint, cache) is None
     # the shipped file is the export of these weights: copying it stands in for a 10 s export, checked all the same
-    monkeypatch.setattr(runtime, "export_onnx", lambda model, target: shutil.copyfile(assets.bundled_onnx(), target))
-    forward = runtime.OnnxForward(segmenter.model, checkpoint, cache)
-    assert forward.exported and runtime.cached_onnx(checkpoint, cache) == forward.path
+    monkeypatch.setattr(export, "export_onnx", lambda model, target: shutil.copyfile(assets.bundled_onnx(), target))
+    forward = onnxrt.OnnxForward(segmenter.model, checkpoint, cache)
+    assert forward.exported and export.cached_onnx(checkpoint, cache) == forward.path
     monkeypatch.setenv("FASTSAM_VIDEO_CACHE", str(cache))
     assert find_onnx(checkpoint) == forward.path
-    out = no_torch_run(f"from fastsam_video.options import ModelOptions\n"
-                       f"s = ModelOptions({str(checkpoint)!r}, device='cpu', imgsz=320).segmenter()\n"
+    out = no_torch_run(f"from fastsam_video.engines import open_engine\nfrom fastsam_video.options import ModelOptions\n"
+                       f"s = open_engine(ModelOptions({str(checkpoint)!r}, device='cpu', backend='onnx', imgsz=320))\n"
                        f"print(type(s).__name__, s.onnx_path.name)", FASTSAM_VIDEO_CACHE=str(cache))
     assert out.startswith(f"OnnxSegmenter {forward.path.name}") and "HEAVY []" in out
 
@@ -165,16 +169,16 @@ def test_second_run_of_a_checkpoint_finds_its_cached_export_without_torch(segmen
 def test_the_options_pick_the_engine(monkeypatch):
     shipped = assets.bundled_onnx()
     assert shipped is not None and shipped.name == "fastsam-video-n.onnx"
-    assert ModelOptions(device="cpu").onnx_file() == shipped
-    assert ModelOptions(device="cpu", backend="onnx").onnx_file() == shipped
-    assert ModelOptions(device="cpu", backend="torch").onnx_file() is None
-    assert ModelOptions(device="cuda").onnx_file() is None
-    monkeypatch.setattr("fastsam_video.options.nvidia_gpu_present", lambda: True)
-    assert ModelOptions().onnx_file() is None  # a GPU: PyTorch
-    monkeypatch.setattr("fastsam_video.options.nvidia_gpu_present", lambda: False)
-    assert ModelOptions().onnx_file() == shipped
+    assert onnx_file(ModelOptions(device="cpu")) == shipped
+    assert onnx_file(ModelOptions(device="cpu", backend="onnx")) == shipped
+    assert onnx_file(ModelOptions(device="cpu", backend="torch")) is None
+    assert onnx_file(ModelOptions(device="cuda")) is None
+    monkeypatch.setattr("fastsam_video.engines.nvidia_gpu_present", lambda: True)
+    assert onnx_file(ModelOptions()) is None  # a GPU: PyTorch
+    monkeypatch.setattr("fastsam_video.engines.nvidia_gpu_present", lambda: False)
+    assert onnx_file(ModelOptions()) == shipped
     with pytest.raises(WeightsError, match="model file not found"):
-        ModelOptions("nope.pt", device="cpu").onnx_file()
+        onnx_file(ModelOptions("nope.pt", device="cpu"))
 
 
 def test_corrupt_onnx_file_is_one_clear_line(tmp_path):
@@ -190,7 +194,7 @@ def test_shipped_onnx_is_not_run_for_a_retrained_checkpoint(tmp_path):
     retrained = tmp_path / assets.BUNDLED_NAME
     retrained.write_bytes(assets.bundled_weights().read_bytes() + b"\0")
     with pytest.raises(WeightsError, match="exported from another fastsam-video-n.pt .*python -m "
-                                           "fastsam_video.onnx_engine"):
+                                           "fastsam_video.engines.export"):
         OnnxSegmenter(retrained, onnx_path=assets.bundled_onnx())
 
 
@@ -207,7 +211,7 @@ def test_no_export_yet_and_gpu_requests_are_clear_errors(tmp_path):
 def test_device_letterbox_matches_the_opencv_one(still_images):
     """The GPU path's letterbox (run here on CPU tensors) gives OpenCV's input, within resampling error."""
     from fastsam_video.decoding import letterbox_batch
-    from fastsam_video.engine import letterbox_on_device
+    from fastsam_video.engines.pytorch import letterbox_on_device
 
     image = cv2.imread(str(still_images[0][0]))
     frames = [image, np.ascontiguousarray(image[:, :150]), cv2.resize(image, (640, 480))]
@@ -218,7 +222,7 @@ def test_device_letterbox_matches_the_opencv_one(still_images):
 
 
 def test_a_fastsam_architecture_checkpoint_runs_from_its_cached_export(fastsam_s_checkpoint, tmp_path, monkeypatch):
-    from fastsam_video.engine import Segmenter
+    from fastsam_video.engines.pytorch import Segmenter
 
     monkeypatch.setenv("FASTSAM_VIDEO_CACHE", str(tmp_path))
     reference = Segmenter(fastsam_s_checkpoint, device="cpu", backend="onnx", imgsz=320, conf=0.0, max_det=10)

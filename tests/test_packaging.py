@@ -28,7 +28,7 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("FASTSAM_VIDEO_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert assets.cache_dir() == tmp_path / "xdg" / "fastsam-video"
-    from fastsam_video.runtime import default_cache_dir  # the ONNX exports go there too
+    from fastsam_video.engines.export import default_cache_dir  # the ONNX exports go there too
 
     assert default_cache_dir() == tmp_path / "xdg" / "fastsam-video"
 

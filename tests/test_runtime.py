@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from fastsam_video import runtime
-from fastsam_video.engine import Segmenter
-from fastsam_video.runtime import BackendError, OnnxForward, select_backend
+from fastsam_video.engines import export
+from fastsam_video.engines.export import BackendError
+from fastsam_video.engines.onnxrt import OnnxForward
+from fastsam_video.engines.pytorch import Segmenter, select_backend
 from fastsam_video.types import WeightsError
 
 needs_onnx = pytest.mark.skipif(
@@ -75,7 +76,7 @@ def test_second_construction_reuses_the_cached_export(onnx_segmenter, onnx_cache
     def no_export(*args, **kwargs):
         raise AssertionError("exported again although the cache holds the model")
 
-    monkeypatch.setattr(runtime, "export_onnx", no_export)
+    monkeypatch.setattr(export, "export_onnx", no_export)
     again = OnnxForward(onnx_segmenter.model, onnx_segmenter.weights, onnx_cache)
     assert not again.exported and again.path == onnx_segmenter.runtime.path
     monkeypatch.setenv("FASTSAM_VIDEO_CACHE", str(onnx_cache))

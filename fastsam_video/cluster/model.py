@@ -15,6 +15,7 @@ import numpy as np
 from ray import serve
 
 from ..decoding import Letterbox, NetworkOutput
+from ..engines import open_engine
 from ..options import ModelOptions
 from .options import DecodeSettings
 
@@ -38,7 +39,7 @@ class SegmentModel:
     """Owns one Segmenter; every call is one camera's frame, batched with the others'."""
 
     def __init__(self, options: ModelOptions, max_batch_size: int = 8, batch_wait_s: float = 0.005):
-        self.segmenter = options.segmenter()
+        self.segmenter = open_engine(options)
         self.__call__.set_max_batch_size(max_batch_size)
         self.__call__.set_batch_wait_timeout_s(batch_wait_s)
 

@@ -31,6 +31,7 @@ import numpy as np
 import ray
 from ray import serve
 
+from ..engines import open_engine
 from ..events import CameraState, Event, EventKind, Subscribers
 from ..options import ModelOptions, OutputOptions, StreamOptions
 from ..pipeline import CameraStatus, RateMeter, Result, StatsSnapshot, per_camera_path
@@ -139,7 +140,7 @@ class ClusterPipeline:
         web's image page. The cameras never use it."""
         with self._lock:
             if self._segmenter is None:
-                self._segmenter = self.model.segmenter()
+                self._segmenter = open_engine(self.model)
             return self._segmenter
 
     def start(self) -> ClusterPipeline:

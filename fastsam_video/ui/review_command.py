@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engines import open_engine
 from ..options import ModelOptions, add_model_options
 from ..types import FastSAMVideoError
 
@@ -44,7 +45,7 @@ def cmd_review(args) -> int:
     from .file_player import FilePlayer
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "fastsam-video"])
-    player = FilePlayer(video, ModelOptions.from_args(args).segmenter())
+    player = FilePlayer(video, open_engine(ModelOptions.from_args(args)))
     player.setWindowTitle(f"fastsam-video review: {video.name}")
     player.resize(1000, 700)
     player.show()

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from ..engines import open_engine
 from ..factory import build_pipeline, open_camera
 from ..pipeline import Pipeline, Result
 from ..sources import FrameSource, _redact_text, redact_url
@@ -52,7 +53,7 @@ class PipelineFactory:
     def segmenter(self):
         with self._lock:
             if self._segmenter is None:
-                self._segmenter = self.options.model.segmenter()
+                self._segmenter = open_engine(self.options.model)
             return self._segmenter
 
     def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:

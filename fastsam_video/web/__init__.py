@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_ray_option, add_zone_options, positive_float
+from ..options import add_ray_option, add_schedule_options, add_zone_options, positive_float
 from ..retention import add_retention_options
 from .listener import port_number  # the socket module only: cheap
 
@@ -53,5 +53,6 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="recordings roll to a new file every N seconds (what retention deletes)")
     add_retention_options(p)
     add_zone_options(p)
+    add_schedule_options(p)
     add_ray_option(p)
 

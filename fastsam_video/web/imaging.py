@@ -25,7 +25,7 @@ from ..sinks import mask_annotations
 from ..types import PromptError, Segmentation, topmost
 
 if TYPE_CHECKING:
-    from ..engine import Segmenter
+    from ..engines import SegmentationEngine as Segmenter
 
 MAX_SIDE = 1280  # uploads are scaled down to this longer side (masks at full resolution stay bounded)
 CACHE_IMAGES = 8  # uploads kept (LRU), and model outputs kept (LRU, one per image and settings)

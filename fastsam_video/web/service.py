@@ -185,6 +185,7 @@ class LiveService:
         return {**self.brief(camera, status),
                 "connection": connection.describe() if connection is not None else None,
                 "frames": stats.frames, "fps": round(stats.inference_fps, 1), "dropped": stats.dropped,
+                "model_frames": stats.model_frames,  # None: the model runs on every frame
                 "latency_ms": round(stats.latency_p50 * 1e3, 1),
                 "everything": prompts.everything, "objects": len(prompts.objects),
                 "recording": recording.name if recording else None,

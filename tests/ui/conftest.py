@@ -25,7 +25,7 @@ DEV_WEIGHTS = ROOT / "runs" / "segment" / "runs" / "bundled" / "train" / "weight
 @pytest.fixture(scope="session")
 def ui_segmenter():
     """The bundled model on the CPU; while weights/ lacks it, the checkpoint in training."""
-    from fastsam_video.engine import BUNDLED_NAME, Segmenter
+    from fastsam_video.engines.pytorch import BUNDLED_NAME, Segmenter
 
     if (ROOT / "weights" / BUNDLED_NAME).exists():
         return Segmenter(device="cpu")

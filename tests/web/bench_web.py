@@ -44,7 +44,7 @@ def viewer(url: str, stop: threading.Event, counts: list, index: int, stalled: b
 
 
 def main() -> None:
-    from fastsam_video.engine import Segmenter
+    from fastsam_video.engines.pytorch import Segmenter
     from fastsam_video.pipeline import Pipeline
     from fastsam_video.web.app import create_app
     from fastsam_video.web.imaging import ImageSegmenter

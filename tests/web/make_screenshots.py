@@ -19,7 +19,7 @@ from tests.web.conftest import OBJECT_POINT, STILL, make_server, still_clip, wai
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from fastsam_video.engine import Segmenter
+    from fastsam_video.engines.pytorch import Segmenter
     from fastsam_video.web.server import DEMO_CLIP
 
     tmp = Path(tempfile.mkdtemp())

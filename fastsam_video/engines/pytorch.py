@@ -1,6 +1,6 @@
 """Segmenter: loads a FastSAM / YOLOv8-seg checkpoint in PyTorch and turns BGR frames into
 class-agnostic segmentations, FP16 on CUDA. PyTorch is the reference and the GPU path;
-`onnx_engine.OnnxSegmenter` runs the same model on the CPU without it.
+`onnxrt.OnnxSegmenter` and `openvino.OpenVinoSegmenter` run its ONNX export on the CPU without it.
 
 Call order per batch: `infer` = letterbox -> forward; then `decode` = NMS -> mask decoding at the
 frame's resolution for the kept detections only -> FastSAM's border snapping. On the CPU both
@@ -22,16 +22,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_weights,  # noqa: F401  (importable here)
-                     resolve_weights)
-from .decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
+from ..assets import (ASSETS_URL, BUNDLED_NAME, DOWNLOADABLE, REPO_ROOT, bundled_weights,  # noqa: F401  (importable here)
+                      resolve_weights)
+from ..decoding import (BUNDLED_DEFAULTS, FASTSAM_DEFAULTS, DecodeSettings, FrameToProto, Letterbox,  # noqa: F401
                        ModelDefaults, NetworkOutput, SegmenterBase, batch_letterboxes, check_image, letterbox_batch,
                        box_windows, letterbox_geometry, resize, snap_to_border)  # (defined here before `decoding`)
-from .runtime import cpu_cores
-from .types import Segmentation, WeightsError
+from ..types import Segmentation, WeightsError
+from .export import BackendError, cpu_cores
 
 log = logging.getLogger(__name__)
 
+TORCH_BACKENDS = ("torch", "onnx", "auto")  # what runs the network under the PyTorch engine
 UPSAMPLE_PIXELS = 16_000_000  # float logits upsampled at once on the device (64 MB)
 
 
@@ -88,8 +89,6 @@ class Segmenter(SegmenterBase):
         self.stride = int(max(model_fp32.stride.max().item(), 32))
         self.num_classes = int(model_fp32.model[-1].nc)
         self.model = model_fp32.to(self.device, self.dtype).eval()
-        from .runtime import select_backend  # backend: "torch" | "onnx" (ONNX Runtime, CPU) | "auto"
-
         self.backend, self.runtime = select_backend(backend, self.model, self.weights, self.device)
         if warmup:
             self.warmup()
@@ -191,6 +190,27 @@ class Segmenter(SegmenterBase):
             with torch.inference_mode():
                 return self.decode_on_device(output.raw, output.proto, list(output.letterboxes), list(output.shapes))
         return super().decode_output(output)  # numpy (or CPU tensors: np.asarray reads them without a copy)
+
+
+def select_backend(backend: str, model: torch.nn.Module, weights: Path | None, device: torch.device,
+                   cache_dir: str | Path | None = None):
+    """(backend name, forward or None for PyTorch's own) for Segmenter. "auto" = ONNX Runtime on the
+    CPU when it is installed and the export works (exported and cached here), else torch."""
+    if backend not in TORCH_BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}: use one of {', '.join(TORCH_BACKENDS)}")
+    if backend == "torch" or (backend == "auto" and device.type != "cpu"):
+        return "torch", None
+    if device.type != "cpu":
+        raise BackendError(f"the onnx backend runs on the CPU, not {device}: use --device cpu or --backend torch")
+    from .onnxrt import OnnxForward
+
+    try:
+        return "onnx", OnnxForward(model, weights, cache_dir)
+    except BackendError as err:
+        if backend == "onnx":
+            raise
+        log.info("backend auto: using torch (%s)", err)
+        return "torch", None
 
 
 # ---------------------------------------------------------------- the GPU path: letterbox and masks on the device
