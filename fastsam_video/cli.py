@@ -1,4 +1,4 @@
-"""Command line: fastsam-video image | run | demo | eval | bench | gui | serve | models. Parsing
+"""Command line: fastsam-video image | run | demo | eval | bench | gui | annotate | serve | models | quantize. Parsing
 and printing only: the options are `options`, the pipeline comes from `factory`, signals from `service`.
 
 Errors the user can fix print one line and exit with status 2; no tracebacks. Exit codes:
@@ -36,7 +36,7 @@ from .outputs import check_outputs  # noqa: E402
 from .retention import add_retention_options  # noqa: E402
 from .service import GracefulStop  # noqa: E402
 from .ui import add_gui_parser, run_window  # noqa: E402  (Qt itself loads only when the window opens)
-from .ui.review_command import add_review_parser  # noqa: E402
+from .ui.annotate_command import add_annotate_parser  # noqa: E402
 
 log = logging.getLogger("fastsam_video")
 
@@ -575,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
     add_gui_parser(sub)
-    add_review_parser(sub)
+    add_annotate_parser(sub)
     add_serve_parser(sub)
     add_models_parser(sub)
     add_quantize_parser(sub)

@@ -94,9 +94,9 @@ def test_a_click_on_the_paused_frame_prompts_there_and_shows_the_mask(qtbot, pla
 def test_review_of_a_missing_or_broken_file_is_one_line(tmp_path, capsys):
     from fastsam_video.cli import main
 
-    assert main(["review", str(tmp_path / "missing.mp4")]) == 2
+    assert main(["annotate", str(tmp_path / "missing.mp4")]) == 2
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
-    assert main(["review", str(broken)]) == 2
+    assert main(["annotate", str(broken)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "no such file" in lines[0] and "cannot open" in lines[1], lines

@@ -1,4 +1,4 @@
-"""`fastsam-video review FILE`: the file player in a window of its own (Qt loads only when it
+"""`fastsam-video annotate FILE`: the file player in a window of its own (Qt loads only when it
 opens). Prompts clicked on any frame are saved on close as a `run --prompts` file."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from ..options import ModelOptions, add_model_options
 from ..types import FastSAMVideoError
 
 
-def add_review_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("review", help="step through a video file and prompt on any frame",
+def add_annotate_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("annotate", help="step through a video file and prompt on any frame",
                        description="A video file frame by frame: Space plays / pauses, Left / Right step one "
                                    "frame, the bar seeks (exact, also for variable frame rates). A click prompts "
                                    "an object on the shown frame (Shift+click: one more point, right click: a "
@@ -23,11 +23,11 @@ def add_review_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--save-prompts", type=Path, default=None, metavar="FILE.json",
                    help="where the prompts go on close (default: beside the video, NAME.prompts.json)")
     add_model_options(p)
-    p.set_defaults(func=cmd_review)
+    p.set_defaults(func=cmd_annotate)
     return p
 
 
-def cmd_review(args) -> int:
+def cmd_annotate(args) -> int:
     from . import fix_qt_environment
     from .app import has_display
 
@@ -46,7 +46,7 @@ def cmd_review(args) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "fastsam-video"])
     player = FilePlayer(video, open_engine(ModelOptions.from_args(args)))
-    player.setWindowTitle(f"fastsam-video review: {video.name}")
+    player.setWindowTitle(f"fastsam-video annotate: {video.name}")
     player.resize(1000, 700)
     player.show()
     app.exec()
