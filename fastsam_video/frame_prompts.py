@@ -116,8 +116,9 @@ def schedule_of(ordered: list[tuple[str, object]], file_entries: list[FramePromp
         by_frame.setdefault(frame, []).append((kind, value.value if isinstance(value, AtFrame) else value))
     entries: list[FramePrompt] = []
     for frame in sorted(by_frame):
+        before = len(entries)  # this frame's objects are numbered after the earlier frames' ones
         for prompt in object_prompts(by_frame[frame]):
-            entries.append(FramePrompt(frame, replace(prompt, object_id=prompt.object_id + len(entries))))
+            entries.append(FramePrompt(frame, replace(prompt, object_id=prompt.object_id + before)))
     taken = {e.prompt.object_id for e in entries}
     clash = sorted(taken & {e.prompt.object_id for e in file_entries})
     if clash:

@@ -34,6 +34,13 @@ def test_flags_at_frames_become_objects_at_those_frames():
     assert not schedule_of(parse("--box", "1,2,30,40").ordered_prompts).later
 
 
+def test_several_objects_on_one_frame_are_numbered_one_after_another():
+    args = parse("--object-points", "3,4", "--object-points", "5,6", "--box", "1,2,30,40",
+                 "--box", "1,2,30,40@9", "--box", "2,3,30,40@9")
+    got = [(e.frame, e.prompt.object_id) for e in schedule_of(args.ordered_prompts).entries]
+    assert got == [(0, 1), (0, 2), (0, 3), (9, 4), (9, 5)]
+
+
 @pytest.mark.parametrize("flag, message", [
     ("--box=1,2,30,40@x", "expected @FRAME with a frame number"),
     ("--box=1,2,30,40@-3", "expected @FRAME with a frame number"),
