@@ -624,7 +624,10 @@ class Pipeline:
             worker.raise_error(FastSAMVideoError, "the inference loop failed")
 
     def _fail(self, err: BaseException) -> None:
-        """A worker failed: stop every thread (its error is re-raised by wait / close)."""
+        """A worker failed: stop every thread (its error is re-raised by wait / close). Logged now:
+        a server keeps running its web app after the pipeline stopped, and would look frozen."""
+        if not self.stop_event.is_set():
+            log.error("the pipeline stopped: %s", reason(err), exc_info=err)
         self.stop_event.set()
 
     def close(self, timeout: float = 10.0) -> None:

@@ -128,6 +128,29 @@ def test_a_new_prompt_runs_the_model_at_once(segmenter):
     assert before == 1 and after >= 2
 
 
+def test_carried_frames_reach_result_observers_with_their_timings(segmenter):
+    """Frames the model skipped still carry a timings dict: a server's result observers (metrics)
+    read it on every frame, and an observer's error used to stop the pipeline silently."""
+    from fastsam_video.synth import render_clip, sample_clips
+
+    frames, labels, _ = render_clip(sample_clips()[0])
+    ys, xs = np.nonzero(np.asarray(labels[0]) == 1)  # a point on object 1 of the first frame
+    camera = GeneratedCamera(frames, fps=15, seconds=2.0)
+    carried = []
+
+    def observe(result):
+        forward = result.segmentation.timings.get("forward")  # what the metrics read
+        carried.append(forward is None and len(result.segmentation) > 0)
+
+    pipeline = Pipeline([camera], segmenter, PromptSet(everything=True), on_result=observe,
+                        schedule=ScheduleOptions(detect_every=3, skip_still=False))
+    with pipeline:
+        pipeline.set_prompts(PromptSet((ObjectPrompt(1, points=((float(xs.mean()), float(ys.mean())),),
+                                                     labels=(1,)),)))
+        pipeline.wait(10)
+    assert len(carried) >= 20 and any(carried)  # 2 s at 15 fps, some frames carried by the tracker
+
+
 @pytest.mark.slow
 def test_detect_every_3_is_scored_on_the_tracker_scenarios(segmenter):
     every_frame, every_third = score_detect_every(segmenter, (1, 3))

@@ -205,7 +205,7 @@ class PromptTracker(ObjectUpdates):
             self._history.add(PastFrame.of(seg, self._frame.small, frame_index, t, self._frame.stride))
         for event in events:
             log.info("%s", event)
-        return self._result(shape, seg.timings if seg is not None else None, events, t, frame_index)
+        return self._result(shape, seg.timings if seg is not None else {}, events, t, frame_index)
 
     def _match(self, active: list[TrackedObject], seg: Segmentation, image: np.ndarray,
                frame_index: int, t: float, events: list[Event]) -> None:
