@@ -176,28 +176,46 @@ def camera_engines(options, names: str) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class ScheduleScore:
-    every: int  # the model on 1 frame in `every`
+    every: int  # the model on 1 frame in `every` at most
     j: float  # mean J over the clips' objects
     frames_per_cpu_s: float  # output frames per CPU-second of this process
     clips: tuple[tuple[str, float], ...]  # (clip, J)
+    model_fraction: float = 1.0  # of the frames that went through the model
+
+
+def tracker_scenarios(root) -> list:
+    """The sample clips and the occlusion / tracking scenarios (written under `root`), as folders."""
+    from pathlib import Path
+
+    from .assets import samples_dir
+    from .scenarios import tracking_scenarios
+    from .synth import occlusion_scenarios, write_clip
+
+    samples = sorted(p for p in (samples_dir() / "clips").iterdir() if (p / "Annotations").is_dir())
+    return samples + [write_clip(clip, Path(root)) for clip in occlusion_scenarios() + tracking_scenarios()]
 
 
 def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
                        prompt: str = "point") -> list[ScheduleScore]:
-    """J on the tracker scenarios (the sample clips, or `clips` folders) through the real pipeline
-    with the model on every K-th frame (the tracker carries the others; a lost object runs the
-    model at once), and output frames per CPU-second of this process; K alternates clip by clip."""
-    from .assets import samples_dir
+    """J on the tracker scenarios (`clips` folders; default: the sample clips and the occlusion /
+    tracking scenarios) through the real pipeline with `--detect-every K` (the tracker carries
+    the frames between model runs), output frames per CPU-second of this process and the share of
+    frames the model ran on; K alternates clip by clip, so a neighbour's load falls on both."""
+    import tempfile
+
+    if clips is None:
+        with tempfile.TemporaryDirectory(prefix="fastsam-scenarios-") as root:
+            return score_detect_every(segmenter, every, tracker_scenarios(root), prompt)
     from .evaluate import clip_prompts, clip_video, score_sequence
     from .pipeline import Pipeline
     from .sinks import read_davis_png
     from .sources import open_source
     from .tracker import PromptSet
 
-    folders = clips or sorted(p for p in (samples_dir() / "clips").iterdir() if (p / "Annotations").is_dir())
     scores: dict[int, list] = {k: [] for k in every}
     cpu: dict[int, float] = {k: 0.0 for k in every}
-    for folder in folders:
+    model: dict[int, int] = {k: 0 for k in every}
+    for folder in clips:
         truth = [read_davis_png(p) for p in sorted((folder / "Annotations").glob("*.png"))]
         prompts = PromptSet(tuple(clip_prompts(folder, truth[0], prompt)))
         for k in every:
@@ -209,17 +227,23 @@ def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
             with pipeline:
                 pipeline.wait()
             cpu[k] += time.process_time() - start
+            model[k] += pipeline.channels[0].schedule.model_frames
             frames = [predicted[i] for i in range(len(truth))]
             scores[k].append(score_sequence(folder.name, frames, truth, time.perf_counter() - wall))
-    return [ScheduleScore(k, float(np.mean([o.j for clip in scores[k] for o in clip.objects])),
-                          sum(clip.frames for clip in scores[k]) / max(cpu[k], 1e-9),
-                          tuple((clip.name, clip.j) for clip in scores[k])) for k in every]
+    out = []
+    for k in every:
+        frames = sum(clip.frames for clip in scores[k])
+        out.append(ScheduleScore(k, float(np.mean([o.j for clip in scores[k] for o in clip.objects])),
+                                 frames / max(cpu[k], 1e-9), tuple((clip.name, clip.j) for clip in scores[k]),
+                                 model[k] / max(frames, 1)))
+    return out
 
 
 def format_schedule_scores(scores: list[ScheduleScore]) -> str:
-    lines = [f"{'model on':>14} {'J':>6} {'frames / CPU-s':>15}   J per clip"]
+    base = scores[0]
+    lines = [f"{'model on':>14} {'J':>6} {'frames / CPU-s':>15} {'ratio':>6} {'model ran':>9}   J per clip"]
     for s in scores:
-        label = "every frame" if s.every == 1 else f"1 frame in {s.every}"
-        lines.append(f"{label:>14} {s.j:6.3f} {s.frames_per_cpu_s:15.1f}   "
-                     + " ".join(f"{name} {j:.3f}" for name, j in s.clips))
+        label = "every frame" if s.every == 1 else f"--detect-every {s.every}"
+        lines.append(f"{label:>14} {s.j:6.3f} {s.frames_per_cpu_s:15.1f} {s.frames_per_cpu_s / base.frames_per_cpu_s:6.2f} "
+                     f"{s.model_fraction:9.1%}   " + " ".join(f"{name} {j:.3f}" for name, j in s.clips))
     return "\n".join(lines)

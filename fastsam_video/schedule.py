@@ -9,23 +9,40 @@ Two rules, per camera, decided on the inference thread before the forward pass:
                        last result; on by default for live cameras and `--realtime` files
 
 The model runs at once, whatever the rules say, on a camera's first frame, after a new prompt
-or a new frame size, and while the tracker has an object it did not match whole (lost, occluded
-or predicted: it is searched for on the next frame, not K frames later) or one that moves fast
-(over FAST of its size a frame); on a still scene it still runs every `refresh_s` seconds, so
-slow changes (light, a parked car) reach the masks.
+or a new frame size, on the frame after an object is lost (it is searched for then, not K frames
+later), while an object is new (its speed is not known yet) and after a zone entry. Between
+runs, K is only the longest gap: the tracker's report on each frame shortens it where a carried
+mask stops being reliable:
+    - an object's speed: no further than REACH of its size between model runs (a fast object
+      gets the model every frame or every 2nd, a slow one every K-th);
+    - a lost object: every LOST_EVERY-th frame; one partly hidden or carried by propagation
+      alone: every HIDDEN_EVERY-th;
+    - two objects that touch (propagation cannot part look-alikes): every NEAR_EVERY-th.
+A frame that the tracker may carry is decided once the tracker has reported on the frame before
+it (a few milliseconds: the carried frames cost no model), so the rules act on the next frame.
+On a still scene the model still runs every `refresh_s` seconds, so slow changes (light, a
+parked car) reach the masks.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .events import ObjectState
+
 MOTION_WIDTH = 128  # columns of the difference image: a small object moving a few pixels still shows
 NOISE_FLOOR = 8  # grey levels: sensor noise and compression flicker, averaged over a cell, stay below it
 MOVED_FRACTION = 0.001  # of the difference image's pixels above the floor: something moved
-FAST = 0.2  # of an object's size per frame: propagation alone would fall behind it
+REACH = 0.6  # of an object's size: the furthest it may move between model runs (its speed sets the gap)
+LOST_EVERY = 2  # the model on every 2nd frame while an object is lost (at once when it is lost)
+HIDDEN_EVERY = 3  # and at least every 3rd while one is partly hidden or carried by propagation alone
+NEAR = 0.25  # of the larger side: two objects closer than this touch (propagation cannot part look-alikes)
+NEAR_EVERY = 2  # the model on every 2nd frame while two objects touch
+WAIT_S = 0.2  # the longest a carried frame's decision waits for the tracker's report on the last frame
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,19 @@ class ScheduleOptions:
     @property
     def every_frame(self) -> bool:
         return self.detect_every == 1 and self.skip_still is False
+
+
+def close_pair(boxes: np.ndarray) -> bool:
+    """Whether two of the (N, 4) x1y1x2y2 boxes, each grown by NEAR of its larger side, meet."""
+    if len(boxes) < 2:
+        return False
+    pad = NEAR * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    grown = boxes + np.stack([-pad, -pad, pad, pad], 1)
+    ix = np.minimum(grown[:, None, 2], grown[None, :, 2]) - np.maximum(grown[:, None, 0], grown[None, :, 0])
+    iy = np.minimum(grown[:, None, 3], grown[None, :, 3]) - np.maximum(grown[:, None, 1], grown[None, :, 1])
+    meet = (ix > 0) & (iy > 0)
+    np.fill_diagonal(meet, False)
+    return bool(meet.any())
 
 
 def small_grey(image: np.ndarray) -> np.ndarray:
@@ -66,9 +96,12 @@ class CameraSchedule:
         self._shape: tuple[int, ...] | None = None
         self._centers: dict[int, tuple[float, float, float, int]] = {}  # results thread: (cx, cy, size, frame)
         self._requested = True
-        self._busy = True  # until the tracker has seen how its objects move
+        self._gap = 1  # until the tracker has seen how its objects move
+        self._states: dict[int, ObjectState] = {}
         self.frames = 0
         self.model_frames = 0
+        self._observed = 0  # frames the results thread has reported on (`observe`)
+        self._caught_up = threading.Condition()
 
     def request(self) -> None:
         """The next frame goes through the model (called from the results thread: one flag)."""
@@ -76,28 +109,53 @@ class CameraSchedule:
 
     def observe(self, objects, shown, frame_index: int) -> None:
         """After the tracker (results thread): `objects` its ObjectStatus list, `shown` its
-        Segmentation of the tracked objects. The model runs on every frame for as long as an
-        object is not matched whole, is new (its speed is not known yet) or moves fast: the
-        state holds, so the frames the inference thread decided before this result was in are
-        covered by the next decision too."""
-        busy = any(o.state.value != "tracked" for o in objects)
+        Segmentation of the tracked objects. Sets how many frames may go by before the model runs
+        again (see the module's notes); a newly lost object runs it on the next frame."""
+        gap = self.options.detect_every
+        states = {}
+        for status in objects:
+            states[status.object_id] = status.state
+            if status.state is ObjectState.LOST:
+                if self._states.get(status.object_id) is not ObjectState.LOST:
+                    self._requested = True  # searched for on the next frame
+                gap = min(gap, LOST_EVERY)
+            elif status.state is not ObjectState.TRACKED:
+                gap = min(gap, HIDDEN_EVERY)
+        self._states = states
         centers = {}
-        for object_id, (x1, y1, x2, y2) in zip(shown.object_ids.tolist(), shown.boxes.tolist()):
+        boxes = shown.boxes.astype(np.float64)
+        for object_id, (x1, y1, x2, y2) in zip(shown.object_ids.tolist(), boxes.tolist()):
             centers[object_id] = ((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1, 1.0), frame_index)
             before = self._centers.get(object_id)
-            step = np.inf if before is None else np.hypot(centers[object_id][0] - before[0],
-                                                           centers[object_id][1] - before[1])
-            busy |= before is None or step > FAST * before[2] * max(frame_index - before[3], 1)
+            if before is None:  # new, or back: its speed is not known yet
+                gap = 1
+                continue
+            speed = np.hypot(centers[object_id][0] - before[0], centers[object_id][1] - before[1]) / max(
+                frame_index - before[3], 1)
+            if speed > 0:  # no further than REACH of its size between model runs
+                gap = min(gap, max(1, int(REACH * before[2] / speed)))
         self._centers = centers
-        self._busy = busy
+        if close_pair(boxes):
+            gap = min(gap, NEAR_EVERY)
+        with self._caught_up:
+            self._gap = gap
+            self._observed += 1
+            self._caught_up.notify_all()
 
     def run_model(self, image: np.ndarray, t: float) -> bool:
         self.frames += 1
         thumb = small_grey(image) if self.skip_still else None
-        run = (self._requested or self._busy or self._model_t is None
+        run = (self._requested or self._model_t is None
                or image.shape != self._shape)  # a new size: a new tracker
+        if not run and self._since_model + 1 < self.options.detect_every:
+            # a frame the tracker may carry: what it made of the frames before decides (a loss, a
+            # fast or a touching object); the wait is one frame's tracking, never a hang
+            with self._caught_up:
+                if not self._caught_up.wait_for(lambda: self._observed >= self.frames - 1, WAIT_S):
+                    self._observed = self.frames - 1  # a result that never comes (a removed camera)
+            run = self._requested
         if not run:
-            due = self._since_model + 1 >= self.options.detect_every
+            due = self._since_model + 1 >= min(self.options.detect_every, self._gap)
             if self.skip_still:
                 stale = t - self._model_t >= self.options.refresh_s
                 run = stale or (due and self.moved(thumb))

@@ -43,10 +43,10 @@ def test_motion_runs_the_model_and_detect_every_spaces_it():
     skip_still = CameraSchedule(ScheduleOptions(), live=True)
     assert sum(decide(skip_still, f, i / 30, i) for i, f in enumerate(frames)) >= 0.9 * len(frames)
     every_3 = CameraSchedule(ScheduleOptions(detect_every=3, skip_still=False), live=True)
-    every_3.observe((), Segmentation.empty(240, 320), 0)  # the tracker has nothing new, lost or fast
-    assert [every_3.run_model(f, i / 30) for i, f in enumerate(frames[:7])] == [1, 0, 0, 1, 0, 0, 1]
-    every_3.request()  # a new prompt, a lost object: at once
-    assert every_3.run_model(frames[7], 7 / 30) and not every_3.run_model(frames[8], 8 / 30)
+    # the tracker has nothing new, lost or fast
+    assert [decide(every_3, f, i / 30, i) for i, f in enumerate(frames[:7])] == [1, 0, 0, 1, 0, 0, 1]
+    every_3.request()  # a new prompt, a zone entry: at once
+    assert decide(every_3, frames[7], 7 / 30, 7) and not decide(every_3, frames[8], 8 / 30, 8)
 
 
 def test_a_small_object_starting_to_move_in_a_still_scene_is_seen():
@@ -60,29 +60,66 @@ def test_a_small_object_starting_to_move_in_a_still_scene_is_seen():
     assert decide(schedule, noisy(moved, rng), 2.0, 10)
 
 
-def test_new_lost_and_fast_objects_keep_the_model_on_every_frame():
+def reported(boxes, states=None):
+    """The tracker's report on a frame: objects 1..N at `boxes`, TRACKED unless `states` says."""
     from fastsam_video.events import ObjectState
     from fastsam_video.tracker import ObjectStatus
 
-    frame = scene_frames("still", 0)[0]
-    schedule = CameraSchedule(ScheduleOptions(detect_every=5, skip_still=False), live=False)
+    states = states or [ObjectState.TRACKED] * len(boxes)
+    shown = [i for i, state in enumerate(states) if state.shown]
+    seg = Segmentation.of(np.zeros((len(shown), 240, 320), bool), np.array([boxes[i] for i in shown], np.float32),
+                          np.ones(len(shown), np.float32), object_ids=[i + 1 for i in shown])
+    return tuple(ObjectStatus(i + 1, "points", state, 0) for i, state in enumerate(states)), seg
 
-    def seen(box, state=ObjectState.TRACKED):
-        shown = Segmentation.of(np.zeros((1, 240, 320), bool), np.array([box], np.float32), np.ones(1, np.float32),
-                                object_ids=[1])
-        return (ObjectStatus(1, "points", state, 0),), shown
 
+def runs_of(schedule: CameraSchedule, reports) -> list[bool]:
+    frame = np.zeros((240, 320, 3), np.uint8)  # skip_still off: the picture does not matter
     runs = []
-    for index, (box, state) in enumerate([((10, 10, 50, 50), ObjectState.TRACKED),  # new: speed unknown
-                                          ((12, 10, 52, 50), ObjectState.TRACKED),  # slow: carried
-                                          ((14, 10, 54, 50), ObjectState.TRACKED),
-                                          ((40, 10, 80, 50), ObjectState.TRACKED),  # fast: the model
-                                          ((42, 10, 82, 50), ObjectState.TRACKED),
-                                          ((44, 10, 84, 50), ObjectState.LOST),  # lost: the model
-                                          ((46, 10, 86, 50), ObjectState.TRACKED)]):
+    for index, report in enumerate(reports):
         runs.append(schedule.run_model(frame, index / 30))
-        schedule.observe(*seen(box, state), index)
-    assert runs == [True, True, False, False, True, False, True]
+        schedule.observe(*report, index)
+    return runs
+
+
+def test_the_gap_between_model_runs_follows_what_the_tracker_reports():
+    from fastsam_video.events import ObjectState
+
+    every_5 = ScheduleOptions(detect_every=5, skip_still=False)
+    slow = [reported([(10 + 2 * i, 10, 50 + 2 * i, 50)]) for i in range(11)]  # 0.05 of its size a frame
+    assert runs_of(CameraSchedule(every_5, live=False), slow) == [1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]  # new: twice
+    # 0.25 of its size a frame: the model on every 2nd frame (no further than REACH between runs)
+    fast = [reported([(10 + 10 * i, 10, 50 + 10 * i, 50)]) for i in range(9)]
+    runs = runs_of(CameraSchedule(every_5, live=False), fast)
+    assert runs == [1, 1, 0, 1, 0, 1, 0, 1, 0] and sum(runs) == 5  # counted: 5 model runs in 9 frames
+    # lost: at once, then every 2nd frame while it is; found again: back to every 5th
+    lost, tracked = ObjectState.LOST, ObjectState.TRACKED
+    states = [tracked, tracked, lost, lost, lost, lost, lost, tracked, tracked, tracked, tracked, tracked]
+    reports = [reported([(10, 10, 50, 50)], [state]) for state in states]
+    assert runs_of(CameraSchedule(every_5, live=False), reports) == [1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 0]
+    # two objects touching: every 2nd frame; apart: every 5th
+    touching = [reported([(10, 10, 50, 50), (55, 10, 95, 50)]) for _ in range(7)]
+    assert runs_of(CameraSchedule(every_5, live=False), touching) == [1, 1, 0, 1, 0, 1, 0]
+    apart = [reported([(10, 10, 50, 50), (200, 10, 240, 50)]) for _ in range(7)]
+    assert runs_of(CameraSchedule(every_5, live=False), apart) == [1, 1, 0, 0, 0, 0, 1]
+
+
+def test_a_carried_frame_is_decided_after_the_tracker_reported_on_the_last_one():
+    """The inference thread runs ahead of the tracker: a loss reported on frame n must still put
+    frame n + 1 through the model, not the frame after whatever was decided meanwhile."""
+    import threading
+
+    from fastsam_video.events import ObjectState
+
+    schedule = CameraSchedule(ScheduleOptions(detect_every=5, skip_still=False), live=False)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    for index in range(2):  # seen twice: its speed is known, the gap is 5
+        schedule.run_model(frame, index / 30)
+        schedule.observe(*reported([(10, 10, 50, 50)]), index)
+    assert not schedule.run_model(frame, 2 / 30)
+    late = threading.Timer(0.05, lambda: schedule.observe(*reported([(10, 10, 50, 50)], [ObjectState.LOST]), 2))
+    late.start()
+    assert schedule.run_model(frame, 3 / 30)  # waited for frame 2's report: lost, so the model at once
+    late.join()
 
 
 def test_files_run_every_frame_unless_asked_and_options_are_checked():
@@ -151,8 +188,18 @@ def test_carried_frames_reach_result_observers_with_their_timings(segmenter):
     assert len(carried) >= 20 and any(carried)  # 2 s at 15 fps, some frames carried by the tracker
 
 
+def test_detect_every_3_keeps_j_near_every_frame_and_runs_the_model_on_fewer_frames(segmenter):
+    """Two sample clips through the real pipeline: a fast object bouncing off the borders (the
+    speed rule) and one that leaves the frame and comes back (lost, then found)."""
+    clips = [SAMPLES / "clips" / name for name in ("fast", "exit_return")]
+    every_frame, every_third = score_detect_every(segmenter, (1, 3), clips=clips)
+    assert every_frame.model_fraction == 1.0 and 1 / 3 <= every_third.model_fraction <= 0.65, every_third
+    assert every_frame.j > 0.85 and every_third.j >= every_frame.j - 0.03, (every_frame, every_third)
+
+
 @pytest.mark.slow
 def test_detect_every_3_is_scored_on_the_tracker_scenarios(segmenter):
-    every_frame, every_third = score_detect_every(segmenter, (1, 3))
-    # issue 25's target: J within 0.03 of every frame (with the propagating tracker of issue 21)
+    every_frame, every_third = score_detect_every(segmenter, (1, 3))  # the sample clips and the 12 scenarios
+    # issue 25's target: J within 0.03 of every frame, on at most half the frames
     assert every_frame.j > 0.85 and every_third.j >= every_frame.j - 0.03, (every_frame, every_third)
+    assert every_third.model_fraction <= 0.5, every_third

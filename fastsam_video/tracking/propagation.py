@@ -56,6 +56,20 @@ class FlowField:
                               np.ascontiguousarray(self.previous[y1:y2, x1:x2]), None)
 
 
+_GRID = np.zeros((0, 0, 2), np.float32)
+
+
+def pixel_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 (x, y) of each pixel: one array, grown as needed, sliced per window."""
+    global _GRID
+    grid = _GRID  # one read: another thread's tracker may grow it meanwhile
+    if grid.shape[0] < h or grid.shape[1] < w:
+        size = (max(h, grid.shape[0]), max(w, grid.shape[1]))
+        grid = np.dstack(np.meshgrid(np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32)))
+        _GRID = grid
+    return grid[:h, :w]
+
+
 def flow_window(masks: list[Patch], grid: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
     """The masks' common window grown by `margin` (at least MIN_WINDOW a side), inside the grid."""
     windows = np.array([m.window for m in masks if m.area])
@@ -103,12 +117,12 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
         return None
     y1, x1, y2, x2 = window
     last = window_of(last_mask, window)
-    h, w = last.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(last.view(np.uint8), xs + back[..., 0], ys + back[..., 1], cv2.INTER_NEAREST,
+    came_from = back + pixel_grid(*last.shape)
+    warped = cv2.remap(last.view(np.uint8), came_from, None, cv2.INTER_NEAREST,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
     moving = back[warped] if warped.any() else back[last]
-    shift = (-float(np.median(moving[:, 1])), -float(np.median(moving[:, 0])))
+    flow_x, flow_y = np.median(moving, axis=0)
+    shift = (-float(flow_y), -float(flow_x))
     shape = window_of(expected, window)
     region = cv2.dilate((warped | shape).view(np.uint8), _KERNEL3).view(bool)
     keep = region & colours[bins[y1:y2, x1:x2]]
