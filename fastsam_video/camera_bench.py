@@ -241,9 +241,9 @@ def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
 
 def format_schedule_scores(scores: list[ScheduleScore]) -> str:
     base = scores[0]
-    lines = [f"{'model on':>14} {'J':>6} {'frames / CPU-s':>15} {'ratio':>6} {'model ran':>9}   J per clip"]
+    lines = [f"{'model on':>16} {'J':>6} {'frames / CPU-s':>15} {'ratio':>6} {'model ran':>9}   J per clip"]
     for s in scores:
         label = "every frame" if s.every == 1 else f"--detect-every {s.every}"
-        lines.append(f"{label:>14} {s.j:6.3f} {s.frames_per_cpu_s:15.1f} {s.frames_per_cpu_s / base.frames_per_cpu_s:6.2f} "
+        lines.append(f"{label:>16} {s.j:6.3f} {s.frames_per_cpu_s:15.1f} {s.frames_per_cpu_s / base.frames_per_cpu_s:6.2f} "
                      f"{s.model_fraction:9.1%}   " + " ".join(f"{name} {j:.3f}" for name, j in s.clips))
     return "\n".join(lines)

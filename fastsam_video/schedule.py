@@ -16,8 +16,7 @@ mask stops being reliable:
     - an object's speed: no further than REACH of its size between model runs (a fast object
       gets the model every frame or every 2nd, a slow one every K-th);
     - a lost object: every LOST_EVERY-th frame; one partly hidden or carried by propagation
-      alone: every HIDDEN_EVERY-th;
-    - two objects that touch (propagation cannot part look-alikes): every NEAR_EVERY-th.
+      alone: every HIDDEN_EVERY-th.
 A frame that the tracker may carry is decided once the tracker has reported on the frame before
 it (a few milliseconds: the carried frames cost no model), so the rules act on the next frame.
 On a still scene the model still runs every `refresh_s` seconds, so slow changes (light, a
@@ -40,8 +39,6 @@ MOVED_FRACTION = 0.001  # of the difference image's pixels above the floor: some
 REACH = 0.6  # of an object's size: the furthest it may move between model runs (its speed sets the gap)
 LOST_EVERY = 2  # the model on every 2nd frame while an object is lost (at once when it is lost)
 HIDDEN_EVERY = 3  # and at least every 3rd while one is partly hidden or carried by propagation alone
-NEAR = 0.25  # of the larger side: two objects closer than this touch (propagation cannot part look-alikes)
-NEAR_EVERY = 2  # the model on every 2nd frame while two objects touch
 WAIT_S = 0.2  # the longest a carried frame's decision waits for the tracker's report on the last frame
 
 
@@ -60,19 +57,6 @@ class ScheduleOptions:
     @property
     def every_frame(self) -> bool:
         return self.detect_every == 1 and self.skip_still is False
-
-
-def close_pair(boxes: np.ndarray) -> bool:
-    """Whether two of the (N, 4) x1y1x2y2 boxes, each grown by NEAR of its larger side, meet."""
-    if len(boxes) < 2:
-        return False
-    pad = NEAR * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    grown = boxes + np.stack([-pad, -pad, pad, pad], 1)
-    ix = np.minimum(grown[:, None, 2], grown[None, :, 2]) - np.maximum(grown[:, None, 0], grown[None, :, 0])
-    iy = np.minimum(grown[:, None, 3], grown[None, :, 3]) - np.maximum(grown[:, None, 1], grown[None, :, 1])
-    meet = (ix > 0) & (iy > 0)
-    np.fill_diagonal(meet, False)
-    return bool(meet.any())
 
 
 def small_grey(image: np.ndarray) -> np.ndarray:
@@ -135,8 +119,6 @@ class CameraSchedule:
             if speed > 0:  # no further than REACH of its size between model runs
                 gap = min(gap, max(1, int(REACH * before[2] / speed)))
         self._centers = centers
-        if close_pair(boxes):
-            gap = min(gap, NEAR_EVERY)
         with self._caught_up:
             self._gap = gap
             self._observed += 1
