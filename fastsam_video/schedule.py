@@ -38,7 +38,7 @@ NOISE_FLOOR = 8  # grey levels: sensor noise and compression flicker, averaged o
 MOVED_FRACTION = 0.001  # of the difference image's pixels above the floor: something moved
 REACH = 0.6  # of an object's size: the furthest it may move between model runs (its speed sets the gap)
 LOST_EVERY = 2  # the model on every 2nd frame while an object is lost (at once when it is lost)
-HIDDEN_EVERY = 3  # and at least every 3rd while one is partly hidden or carried by propagation alone
+HIDDEN_EVERY = 2  # and every 2nd while one is partly hidden or carried by propagation alone
 WAIT_S = 0.2  # the longest a carried frame's decision waits for the tracker's report on the last frame
 
 
