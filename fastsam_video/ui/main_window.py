@@ -9,7 +9,8 @@ prompts, recording and snapshots act on.
 This module builds the window and wires widgets (`widgets`, `panels`, `camera_grid`) to the
 Qt-free window state (`window_state`: per-camera state, object rows, notes from typed events,
 status texts, prompt editing rules). Sources, results and the pipeline's end live in
-`window_sources`, recording and snapshots in `window_recording` (both mixed in here).
+`window_sources`, recording and snapshots in `window_recording`, the state file (--state) in
+`window_restore` (all mixed in here).
 
 Threads: the window never decodes or runs the model: opening and closing sources run on
 worker threads (`session.Sessions`), results come through queued signals.
@@ -39,6 +40,7 @@ from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
 from .zones_panel import ZoneEditor, ZonesPanel
 from .window_recording import RecordingMixin
+from .window_restore import StateFileMixin
 from .window_sources import SourcesMixin
 from .window_state import WindowState, source_text, stats_texts
 
@@ -59,7 +61,7 @@ class ResultBridge(QObject):
     problem = pyqtSignal(str)
 
 
-class MainWindow(SourcesMixin, RecordingMixin, QMainWindow):
+class MainWindow(SourcesMixin, RecordingMixin, StateFileMixin, QMainWindow):
     """The application window. `options`: a `ui.WindowOptions` (default: all defaults; from a
     command line: `ui.window_options(argv)`); `segmenter`: an already loaded model to use
     instead of loading one from `options.model`;
@@ -106,6 +108,7 @@ class MainWindow(SourcesMixin, RecordingMixin, QMainWindow):
         self._snapshot: StatsSnapshot | None = None
         self._connection_shown = False  # the banner shows a stream's connection trouble
         self._shut = False
+        self._init_state_file()
 
         self.setWindowTitle("fastsam-video")
         self.setAcceptDrops(True)
@@ -222,7 +225,7 @@ class MainWindow(SourcesMixin, RecordingMixin, QMainWindow):
         self.stat_labels = self.stats_panel.labels
         self.zones_panel = ZonesPanel()
         self.zone_editor = ZoneEditor(self.zones_panel, lambda: self._pipeline, lambda: self.camera,
-                                      self._frame_size, self.show_status, self.show_error)
+                                      self._frame_size, self.show_status, self.show_error, changed=self.save_state)
         self.events_panel = EventsPanel()
 
         panel = QWidget()
@@ -355,6 +358,7 @@ class MainWindow(SourcesMixin, RecordingMixin, QMainWindow):
         if self._pipeline is not None and self.state.camera in self._pipeline.camera_ids():
             self._pipeline.set_prompts(self.state.prompts, camera=self.state.camera)
         self._refresh_objects()
+        self.save_state()
 
     def _edited(self, edit, *args) -> int | None:
         """Apply a `WindowState.edit_*`; select the object it made or changed and say so."""
@@ -475,6 +479,8 @@ class MainWindow(SourcesMixin, RecordingMixin, QMainWindow):
         if self._shut:
             return
         self._shut = True
+        if self._state_writer is not None:
+            self._state_writer.close()  # first: what is pending reaches the disk before anything slow
         self.settings.setValue("geometry", self.saveGeometry())
         self._timer.stop()
         self._request = next(self._tickets)

@@ -34,13 +34,14 @@ class RecordingMixin:
         now = time.time()
         return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
 
-    def start_recording(self, path: str | Path | None = None) -> Path | None:
-        """Record the annotated video to `path` (default: the output folder); None if it cannot."""
+    def start_recording(self, path: str | Path | None = None, camera: int | None = None) -> Path | None:
+        """Record the annotated video of `camera` (default: the selected one) to `path` (default:
+        the output folder); None if it cannot."""
         if self._pipeline is None:
             self.show_status("open a source first, then record")
             self._update_recording()
             return None
-        camera = self.state.camera
+        camera = self.state.camera if camera is None else camera
         target = Path(path) if path else recording_file(self.output_dir, self._stamp(), camera, self.camera_count)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,7 @@ class RecordingMixin:
         self._recording = (target, time.monotonic())
         self._recording_camera = camera
         self._update_recording()
+        self.save_state()
         self.show_status(f"recording {f'camera {camera + 1} ' if self.state.several else ''}to {target}")
         return target
 
@@ -66,6 +68,7 @@ class RecordingMixin:
                 self._pipeline.set_recording(None, camera=camera)
         self._recording = None
         self._update_recording()
+        self.save_state()
         self.show_status(f"recording saved: {path}", 8000)
         return path
 

@@ -122,6 +122,8 @@ class SourcesMixin:
         self.view.set_placeholder("No source. Open a video file, a camera or a stream: Ctrl+O")
         self.source_label.setText("no source")
         self.setWindowTitle("fastsam-video")
+        self._source_closed = True
+        self.save_state()
 
     def _realtime(self) -> bool:
         return self.realtime_action.isChecked()
@@ -145,7 +147,9 @@ class SourcesMixin:
         self._update_recording()
         # not `same`: the prompts' coordinates belong to the other video
         self._set_cameras(specs, keep=same)
+        self._restore_cameras()  # --state: the saved objects and zones, when these are the saved sources
         self._specs = list(specs)
+        self._source_closed = False
         self._refresh_objects()
         name = self._describe(specs)
         for tile in self.grid.tiles:
@@ -172,6 +176,8 @@ class SourcesMixin:
             self._recording = (recording, time.monotonic())
             self._recording_camera = None  # --record: every camera
         self._update_recording()
+        self._restore_recording()
+        self.save_state()
         for spec in self._specs:
             if kind_of(spec) == "file" and Path(spec).expanduser().exists():
                 spec = str(Path(spec).expanduser().resolve())  # reopens from anywhere
@@ -190,6 +196,7 @@ class SourcesMixin:
             return
         if number == self._request:
             self._opening = None
+            self._restoring = None  # the saved sources did not open: the state file stays as it was
         if self._pipeline is None and all(cam.latest is None for cam in self.state.cams):
             self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
         self.show_error(message)
