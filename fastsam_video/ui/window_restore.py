@@ -55,6 +55,8 @@ class StateFileMixin:
         if self._state_writer is None or self._restoring is not None or self._shut:
             return
         specs = [] if self._source_closed else list(self._specs)
+        if not specs and not self._source_closed:  # nothing opened yet: the command line's SOURCE stays the start
+            return
         recording = [self._recording is not None and self._recording_camera in (None, i) for i in range(len(specs))]
         self._state_writer.submit(window_snapshot(specs, [cam.editor.prompts for cam in self.state.cams], recording,
                                                   [self.zone_editor.zones.get(i) for i in range(len(specs))]))

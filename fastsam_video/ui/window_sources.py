@@ -196,7 +196,7 @@ class SourcesMixin:
             return
         if number == self._request:
             self._opening = None
-            self._restoring = None  # the saved sources did not open: the state file stays as it was
+        self._restoring = None  # the saved sources did not open: the file stays as it was until a change
         if self._pipeline is None and all(cam.latest is None for cam in self.state.cams):
             self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
         self.show_error(message)

@@ -72,3 +72,25 @@ def test_objects_zones_everything_and_recording_come_back_in_the_next_window(qtb
     third = make_window(ui_segmenter, "--state", str(path))
     assert third.restore_state()  # a state with no camera: the window opens none (as serve does)
     assert third.pipeline is None and third._opening is None
+
+
+def test_saved_sources_that_do_not_open_leave_the_state_file_alone(qtbot, make_window, tmp_path):
+    """A saved file camera whose disk is not there today: the error shows, and edits made before
+    any source opens do not replace the saved cameras (the next start tries them again)."""
+    from fastsam_video.state import StateFile
+    from fastsam_video.ui.window_persistence import window_snapshot
+    from fastsam_video.tracker import ObjectPrompt, PromptSet
+
+    path = tmp_path / "window.state.json"
+    missing = str(tmp_path / "gone" / "clip.mp4")
+    StateFile(path).save(window_snapshot([missing], [PromptSet((ObjectPrompt(5, box=(1, 2, 30, 40)),))], [True],
+                                         [None]))
+    before = path.read_text()
+    window = make_window(None, "--state", str(path))
+    with qtbot.waitSignal(window.sourceFailed, timeout=20_000) as failed:
+        assert window.restore_state()
+    assert "clip.mp4" in failed.args[0] and window.pipeline is None
+    window.add_box(10, 10, 50, 50)
+    window.set_everything(True)
+    qtbot.wait(800)  # past the writer's delay
+    assert path.read_text() == before
