@@ -60,7 +60,7 @@ def test_a_state_written_by_serve_opens_its_cameras_in_id_order(tmp_path, caplog
 
 def test_the_writer_writes_a_burst_once_off_the_calling_thread_and_flushes_on_close(tmp_path):
     state = StateFile(tmp_path / "s.json")
-    writer = StateWriter(state, delay=0.2)
+    writer = StateWriter(state, delay=1.0)  # longer than the burst takes, even on a busy machine
     writers = []
     save = state.save
     state.save = lambda saved: (writers.append(threading.current_thread().name), save(saved))
@@ -68,9 +68,10 @@ def test_the_writer_writes_a_burst_once_off_the_calling_thread_and_flushes_on_cl
         for n in range(1, 30):  # 29 edits in a burst
             writer.submit(window_snapshot(["a.mp4"], [PromptSet((ObjectPrompt(n, text="x"),))], [False], [None]))
         deadline = time.monotonic() + 5
-        while not (tmp_path / "s.json").exists():
+        while state.writes == 0:  # counted once the rename reached the disk
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        time.sleep(0.5)  # nothing more to write
         assert state.writes == 1 and writers == ["window state writer"]
         assert WindowStart.from_saved(state.load()).cameras[0].prompts.objects[0].object_id == 29  # the newest
         writer.submit(window_snapshot(["b.mp4"], [PromptSet()], [True], [None]))
@@ -117,3 +118,56 @@ def test_gui_with_a_broken_state_file_is_one_line_and_status_2(tmp_path, text):
     assert len(lines) == 1 and lines[0].startswith("fastsam-video: error: the state file") and str(path) in lines[0]
     assert took < 10  # before Qt and the model
     assert path.read_text() == text  # never overwritten
+
+
+class FakeLive:
+    """What `web.persistence` uses of serve's LiveService: cameras with ids, prompts, zones, recording."""
+
+    def __init__(self, output_dir):
+        self.output_dir, self.pipeline, self._cameras = output_dir, self, {}
+        self.prompts, self.zones, self.recording = {}, {}, {}
+
+    def add_camera(self, spec, prompts=None, *, camera_id=None, name=None, open_source=None, segment_seconds=None):
+        from types import SimpleNamespace
+
+        cid = camera_id if camera_id is not None else max(self._cameras, default=-1) + 1
+        self._cameras[cid] = SimpleNamespace(id=cid, spec=spec, name=name, zones=[], record_folder=None)
+        self.prompts[cid] = prompts
+        return cid
+
+    def camera(self, cid):
+        return self._cameras[cid]
+
+    def cameras(self):
+        return list(self._cameras.values())
+
+    def start_recording(self, cid):
+        self.recording[cid] = self.output_dir / f"camera{cid}.mp4"
+
+    def set_zones(self, zones, cid):
+        self.zones[cid] = zones
+
+    def zones_of(self, cid):
+        return self.zones.get(cid, ZoneSet())
+
+    def prompts_of(self, cid):
+        return self.prompts[cid]
+
+    def recording_of(self, cid):
+        return self.recording.get(cid)
+
+
+def test_a_state_the_window_wrote_restores_in_serve_and_serve_writes_it_back_the_same(tmp_path):
+    from fastsam_video.options import StreamOptions
+    from fastsam_video.web.persistence import snapshot, start_cameras
+
+    saved = window_snapshot(["a.mp4", "rtsp://u:p@cam/1"], [PROMPTS, PromptSet(everything=True)], [False, True],
+                            [ZONES, None])
+    live = FakeLive(tmp_path)
+    assert start_cameras(live, StreamOptions(), saved, None, ["not-this.mp4"], None) == []
+    assert [(c.id, c.spec) for c in live.cameras()] == [(0, "a.mp4"), (1, "rtsp://u:p@cam/1")]
+    assert live.prompts[0] == PROMPTS and live.zones[0] == ZONES and list(live.recording) == [1]
+    again = snapshot(live)
+    assert again == saved  # serve's snapshot of what it restored: the same file
+    start = WindowStart.from_saved(again)
+    assert start.cameras[0].prompts == PROMPTS and start.cameras[1].recording

@@ -94,3 +94,28 @@ def test_saved_sources_that_do_not_open_leave_the_state_file_alone(qtbot, make_w
     window.set_everything(True)
     qtbot.wait(800)  # past the writer's delay
     assert path.read_text() == before
+
+
+def test_several_cameras_come_back_each_with_its_own_objects_and_recording(qtbot, make_window, ui_segmenter,
+                                                                           tmp_path):
+    path = tmp_path / "window.state.json"
+    other = LIVE.replace("testsrc2", "smptebars")
+    first = make_window(ui_segmenter, "--state", str(path))
+    first.open_sources([LIVE, other])
+    qtbot.waitUntil(lambda: first.pipeline is not None and first.camera_latest(1) is not None, timeout=WAIT)
+    first.select_camera(1)
+    made = first.add_box(40, 40, 200, 180)
+    first.start_recording()
+    saved_when(path, lambda s: len(s.cameras) == 2 and s.cameras[1].recording and s.cameras[1].objects)
+    first.close()
+
+    second = make_window(ui_segmenter, "--state", str(path))
+    with qtbot.waitSignal(second.sourceOpened, timeout=WAIT):
+        assert second.restore_state()
+    assert second.camera_count == 2 and second._specs == [LIVE, other]
+    assert second.camera_prompts(0).objects == () and second.camera_prompts(0).everything
+    assert [o.object_id for o in second.camera_prompts(1).objects] == [made]
+    assert not second.camera_prompts(1).everything
+    assert second.recording_path is not None and second.recording_path.name.endswith("-cam2.mp4")
+    qtbot.waitUntil(lambda: second.pipeline.status(1).recording is not None, timeout=10_000)  # applied per frame
+    assert second.pipeline.status(0).recording is None
