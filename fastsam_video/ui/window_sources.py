@@ -94,7 +94,9 @@ class SourcesMixin:
         if self._pipeline is None:
             self.view.set_placeholder(f"Opening {name}…")
         if len(specs) == 1:
-            self._sessions.open_source(self._request, specs[0], realtime=self._realtime())
+            # a file plays under control (the player bar), except for --export-*: every frame once, in order
+            self._sessions.open_source(self._request, specs[0], realtime=self._realtime(),
+                                       playback=not self._exports_on_open)
         else:
             self._sessions.open_sources(self._request, specs, realtime=self._realtime())
 
