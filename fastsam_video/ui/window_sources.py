@@ -239,8 +239,8 @@ class SourcesMixin:
     def _on_event(self, generation: int, event: Event) -> None:
         """A camera event of the running pipeline (object events come with the results)."""
         pipeline = self._pipeline
-        if generation != self._generation or pipeline is None:
-            return
+        if generation != self._generation or pipeline is None or event.object_id is not None:
+            return  # an object's event is listed with its result's frame (`_present`), not twice
         latest = self.camera_latest(event.camera) if event.camera < self.camera_count else None
         self.events_panel.add(event, latest.annotated if latest is not None else None, f"camera {event.camera + 1}")
         if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on

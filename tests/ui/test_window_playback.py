@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
+from fastsam_video.events import EventKind
 from fastsam_video.render import color_of
 
 from .conftest import CLIP
@@ -42,8 +43,9 @@ def shows(window, index: int, decoded) -> None:
     assert window.player_bar.text() == f"frame {index} / {len(decoded) - 1} · {latest.frame.pts:.2f} s"
 
 
-def test_pause_step_seek_and_prompt_on_the_paused_frame(qtbot, make_window, ui_segmenter, decoded):
-    window = make_window(ui_segmenter, "--fast")
+@pytest.mark.parametrize("argv", [("--fast",), ()], ids=["every-frame", "real-time"])
+def test_pause_step_seek_and_prompt_on_the_paused_frame(qtbot, make_window, ui_segmenter, decoded, argv):
+    window = make_window(ui_segmenter, *argv)
     window.open_source(str(CLIP))
     qtbot.waitUntil(lambda: window.latest_result is not None, timeout=WAIT)
     assert window.player_bar.isVisible() and window.play_action.isEnabled()
@@ -93,6 +95,8 @@ def test_pause_step_seek_and_prompt_on_the_paused_frame(qtbot, make_window, ui_s
     qtbot.keyClick(window, Qt.Key.Key_Space)  # play on from there
     qtbot.waitUntil(lambda: window.latest_result.frame.index > 31, timeout=WAIT)
     assert not window.playback_position().paused and window.player_bar.play_button.text() == "❚❚"
+    added = [e for e in window.events_panel.events() if e.kind is EventKind.OBJECT_ADDED]
+    assert [e.object_id for e in added] == [prompt.object_id]  # listed once (not again from the subscription)
 
 
 def test_the_end_of_the_file_pauses_on_its_last_frame_and_space_plays_it_again(qtbot, make_window, ui_segmenter,
