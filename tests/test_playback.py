@@ -17,6 +17,7 @@ from fastsam_video.sources.seeking import SeekableVideo
 from fastsam_video.tracker import ObjectPrompt, PromptSet
 from fastsam_video.types import FastSAMVideoError
 from tests.media import marked_frame, write_marked_clip
+from tests.test_seeking import vfr_file  # noqa: F401  (fixture)
 from tests.web.conftest import OBJECT_POINT, STILL
 
 FRAMES = 30
@@ -117,3 +118,27 @@ def test_a_camera_that_is_not_a_playback_file_refuses(segmenter, tmp_path, clip)
         assert pipeline.status(0).playback is None
     with pytest.raises(FastSAMVideoError, match="no such file"):
         PlaybackSource(tmp_path / "missing.mp4")
+
+
+def test_reads_exactly_the_frame_asked_for_on_a_vfr_file(vfr_file):
+    """Without the pipeline: paused, each command's frame is the next read, by number and pts."""
+    from tests.test_seeking import level
+
+    path, times = vfr_file
+    source = PlaybackSource(path, paused=True)
+    try:
+        assert source.read().index == 0  # paused at the start: the first frame, once
+        for command, n in ((PlaybackCommand.seek(47), 47), (PlaybackCommand.step(-1), 46),
+                           (PlaybackCommand.step(5), 51), (PlaybackCommand.seek(3), 3)):
+            assert source.apply(command).frame == n
+            frame = source.read()
+            assert (frame.index, frame.commanded) == (n, True)
+            assert frame.pts == pytest.approx(times[n], abs=1e-3)
+            assert abs(float(frame.image.mean()) - level(n)) < 4
+        stale = frame
+        source.play()
+        assert not source.is_current(stale)  # read before the command: the pipeline drops it
+        assert [source.read().index for _ in range(3)] == [4, 5, 6]
+        assert source.step(-100).frame == 0  # a step stops at either end
+    finally:
+        source.close()

@@ -147,8 +147,10 @@ class PlaybackSource(FrameSource):
             if self._paused:
                 self._paused = False
                 self._epoch += 1
-                self._pending = None
-                self._next = self._target + 1 if self._target + 1 < self.frame_count else 0  # at the end: again
+                if self._pending is not None:  # a frame asked for and not delivered yet: play from it
+                    self._next, self._pending = self._pending, None
+                else:
+                    self._next = self._target + 1 if self._target + 1 < self.frame_count else 0  # at the end: again
                 self._target = self._next
                 self._restart_pacer()
                 self._cond.notify_all()

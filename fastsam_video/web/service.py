@@ -142,8 +142,8 @@ class LiveService:
         camera = self.camera(cid)
         status = self.status(cid)
         if getattr(status, "playback", None) is not None:  # under playback control: it never ends, it pauses
-            self.playback(cid, PlaybackCommand.seek(0))
             self.playback(cid, PlaybackCommand.play())
+            self.playback(cid, PlaybackCommand.seek(0))  # playing: on from the first frame
             return
         if status.state.value != "ended":  # network cameras and webcams reconnect instead: they never end
             raise Conflict(f"camera {cid} is {status.state.value}: only a camera whose file ended can be replayed")

@@ -80,6 +80,9 @@ def test_pause_seek_step_and_prompt_on_the_paused_frame(player, marked):
         mask = player.live.camera(0).latest.segmentation
         assert mask.masks[mask.object_ids.tolist().index(oid)][OBJECT_POINT[1], OBJECT_POINT[0]]
         client.delete(f"/api/cameras/0/objects/{oid}")
+        assert client.post("/api/cameras/0/replay").status_code == 200  # a paused file: from its start
+        wait_for(lambda: int(client.get("/api/cameras/0/snapshot.jpg").headers["X-Frame-Index"]) < 7, 20,
+                 "playing from the start")
 
 
 @pytest.mark.parametrize("body, status, words", [
