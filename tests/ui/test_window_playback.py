@@ -11,6 +11,7 @@ from PyQt6.QtCore import Qt
 
 from fastsam_video.events import EventKind
 from fastsam_video.render import color_of
+from tests.test_seeking import level, vfr_file  # noqa: F401  (a fixture)
 
 from .conftest import CLIP
 from .test_window import centre, ground_truth, widget_pos
@@ -128,3 +129,22 @@ def test_a_folder_of_images_has_no_player_bar_and_the_keys_do_nothing(qtbot, mak
     qtbot.keyClick(window, Qt.Key.Key_Space)
     index = window.latest_result.frame.index
     qtbot.waitUntil(lambda: window.latest_result.frame.index > index, timeout=WAIT)  # it went on
+
+
+def test_steps_and_seeks_are_exact_on_a_variable_frame_rate_file(qtbot, make_window, ui_segmenter, vfr_file):
+    """Irregular frame intervals: the frame shown and the time in the bar are that frame's own."""
+    path, times = vfr_file
+    window = make_window(ui_segmenter, "--fast")
+    window.open_source(str(path))
+    qtbot.waitUntil(lambda: window.latest_result is not None, timeout=WAIT)
+    window.set_everything(False)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.playback_position().paused, timeout=5000)
+    for move, n in ((lambda: window.player_bar.slider.setValue(47), 47),
+                    (lambda: qtbot.keyClick(window, Qt.Key.Key_Left), 46),
+                    (lambda: window.player_bar.slider.setValue(5), 5),
+                    (lambda: qtbot.keyClick(window, Qt.Key.Key_Right), 6)):
+        move()
+        qtbot.waitUntil(lambda: on_frame(window, n), timeout=WAIT)
+        assert abs(float(window.latest_result.frame.image.mean()) - level(n)) < 4
+        assert window.player_bar.text() == f"frame {n} / {len(times) - 1} · {times[n]:.2f} s"
