@@ -10,7 +10,6 @@ from pathlib import Path
 from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, LoopingSource
-from ..types import FastSAMVideoError
 from . import RECORD_SEGMENT_SECONDS
 
 
@@ -116,9 +115,8 @@ def build(args, site: Site | None = None):
         if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            if len(zones):
-                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
-            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
+            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True,
+                                        zones=zones if len(zones) else None)
         else:
             pipeline = build_pipeline([], model, stream, output, stay_open=True, zones=zones, text_encoder=clip)
         site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,
