@@ -157,6 +157,12 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
         assert x1 <= x <= x2 and y1 <= y <= y2
         # the prompt reached camera 0's actor, not camera 1's
         assert {o.object_id for o in live.pipeline.report(0).objects} == {1}
+        # a zone through the API reaches camera 0's actor: the object is inside it
+        everywhere = {"name": "everywhere", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+        assert client.post("/api/cameras/0/zones", json=everywhere).status_code == 201
+        inside = wait_for(lambda: (z := client.get("/api/cameras/0/zones").json()) and z[0]["counts"]["count"] == 1
+                          and z[0], 60, "the object counted inside the zone")
+        assert inside["counts"]["objects"] == [1] and client.get("/api/cameras/1/zones").json() == []
         assert not live.pipeline.report(1).objects and client.get("/api/cameras/1/objects").json() == []
         snapshot = client.get("/api/cameras/0/snapshot.jpg")
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
@@ -166,7 +172,7 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
         assert [c["id"] for c in client.get("/api/cameras").json()] == [0]
         # the events come from the actors through the registry (polled every 0.5 s)
         expected = {(EventKind.CAMERA_ADDED, 1), (EventKind.OBJECT_ADDED, 0), (EventKind.RECORDING_STARTED, 0),
-                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)}
+                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1), (EventKind.ZONE_ENTERED, 0)}
         wait_for(lambda: expected <= {(e.kind, e.camera) for e in events}, 10, f"the events {expected}")
     finally:
         site.close()
