@@ -274,7 +274,7 @@ def with_config(parser, argv, args):
         parser.subcommands.choices[args.command].set_defaults(**site.flag_defaults())
         args = parser.parse_args(argv)
     args.site_config = site
-    args.state_path = default_path(args.config, getattr(args, "state", None))
+    args.state_path = default_path(getattr(args, "config", None), getattr(args, "state", None))  # gui: no --config
     return args
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, LoopingSource
+from ..sources.playback import PlaybackSource, is_video_file
 from . import RECORD_SEGMENT_SECONDS
 
 
@@ -28,7 +29,11 @@ def source_opener(stream, ray: bool = False):
     from ..factory import open_camera
 
     def open_one(spec: str) -> FrameSource:
-        return LoopingSource(DEMO_CLIP) if spec == DEMO_SPEC else open_camera(spec, stream)
+        if spec == DEMO_SPEC:
+            return LoopingSource(DEMO_CLIP)
+        if is_video_file(spec):  # a file: pause, step and seek on the live page
+            return PlaybackSource(Path(spec).expanduser(), realtime=stream.realtime)
+        return open_camera(spec, stream)
     return open_one
 
 
