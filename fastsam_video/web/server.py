@@ -11,7 +11,6 @@ from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, LoopingSource
 from ..sources.playback import PlaybackSource, is_video_file
-from ..types import FastSAMVideoError
 from . import RECORD_SEGMENT_SECONDS
 
 
@@ -121,9 +120,8 @@ def build(args, site: Site | None = None):
         if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            if len(zones):
-                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
-            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
+            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True,
+                                        zones=zones if len(zones) else None)
         else:
             pipeline = build_pipeline([], model, stream, output, stay_open=True, zones=zones, text_encoder=clip)
         site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,
