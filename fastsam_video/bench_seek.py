@@ -16,6 +16,7 @@ key (--pace seconds between steps) and back to back.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -83,6 +84,7 @@ def timed(video: SeekableVideo, frames, pace: float = 0.0) -> list[float]:
 
 
 def bench(path: Path, seeks: int = 40, steps: int = 90, pace: float = 1 / 30) -> str:
+    load = os.getloadavg()[0]
     fps = decode_rate(path)
     started = time.perf_counter()
     video = SeekableVideo(path)
@@ -109,6 +111,7 @@ def bench(path: Path, seeks: int = 40, steps: int = 90, pace: float = 1 / 30) ->
             forward = timed(video, range(start + 1, min(start + 1 + steps, len(video))), gap)
             lines += [f"  one frame back, {label} ({len(back)}): {percentiles(back)}",
                       f"  one frame forward, {label} ({len(forward)}): {percentiles(forward)}"]
+        lines.append(f"  load average (1 min) {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
         return "\n".join(lines)
     finally:
         video.close()

@@ -159,7 +159,7 @@ class SeekableVideo:
     def frame(self, n: int) -> tuple[np.ndarray, float]:
         if not 0 <= n < len(self._pts):
             raise SourceError(f"frame {n}: {self.path.name} has {len(self._pts)} frames (0-{len(self._pts) - 1})")
-        self._direction = -1 if n < self._position else 1
+        self._direction = -1 if n < self._position else 1 if n > self._position else self._direction
         self._position = n
         self._take_ahead(wait_for=n)
         if n not in self._cache:
@@ -178,16 +178,22 @@ class SeekableVideo:
 
     def _keep(self, k: int, decoded: av.VideoFrame) -> None:
         self._cache[k] = decoded
-        while len(self._cache) > self.cache_limit:  # the frame farthest from the current one goes
-            del self._cache[max(self._cache, key=lambda i: abs(i - self._position))]
+        while len(self._cache) > self.cache_limit:  # the farthest frame goes, those passed first
+            del self._cache[max(self._cache, key=self._distance)]
+
+    def _distance(self, k: int) -> int:
+        """How far frame k is from the current one, frames already passed (behind the direction
+        of stepping) counting three times."""
+        ahead = (k - self._position) * self._direction >= 0
+        return abs(k - self._position) * (1 if ahead else 3)
 
     def _read_ahead_backwards(self, n: int) -> None:
-        """When fewer than a quarter of the cache's frames are kept before frame n, the ones before
-        them (up to half the cache) are decoded on the worker."""
+        """When fewer than half the cache's frames are kept before frame n, the ones before them
+        (half the cache) are decoded on the worker: it has that many steps' time to do it."""
         low = n
         while low - 1 in self._cache:
             low -= 1
-        if low == 0 or n - low >= self.cache_limit // 4 or (self._ahead is not None and self._ahead.busy):
+        if low == 0 or n - low >= self.cache_limit // 2 or (self._ahead is not None and self._ahead.busy):
             return
         if self._ahead is None:
             self._ahead = _Prefetcher(self.path, self._pts, self._keyframes)
