@@ -433,7 +433,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
     p.add_argument("--minutes", type=positive_float, default=10.0, help="length of the `soak` run (default 10)")
     p.add_argument("--engines", default="onnx,openvino,int8", help="`cameras`: engines to compare "
-                   "(onnx, openvino, int8, torch; default onnx,openvino,int8)")
+                   "(onnx, openvino, int8, bf16, torch; default onnx,openvino,int8)")
     p.add_argument("--camera-fps", type=positive_float, default=5.0, help="`cameras`: each camera's rate (default 5)")
     p.add_argument("--seconds", type=positive_float, default=8.0, help="`cameras`: seconds per run (default 8)")
     p.set_defaults(func=cmd_bench)
