@@ -126,7 +126,8 @@ def test_random_frames_equal_a_sequential_decode_exactly(coded_file):
         assert len(keys) >= 4  # several keyframe intervals, so seeks start from different ones
         order = np.random.default_rng(2).permutation(len(truth)).tolist()
         worst = [k - 1 for k in keys[1:]]  # the frame before a keyframe: the longest decode
-        for n in order + worst:
+        steps_and_jumps = [60, 59, 58, 57, 5, 100, 99, 98, 20, 19, 110]  # a jump cancels the decoding ahead
+        for n in order + worst + steps_and_jumps:
             image, _ = video.frame(n)
             assert np.array_equal(image, truth[n]), n
 

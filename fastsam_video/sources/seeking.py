@@ -33,6 +33,7 @@ from ..errors import SourceError
 from ..workers import Worker
 
 NONREF_MARGIN = 2  # frames before the first kept one that are decoded in full all the same
+STEPPING = 8  # a move of at most this many frames is stepping (decoded ahead), a longer one a jump
 
 
 def _open(path: Path):
@@ -159,8 +160,11 @@ class SeekableVideo:
     def frame(self, n: int) -> tuple[np.ndarray, float]:
         if not 0 <= n < len(self._pts):
             raise SourceError(f"frame {n}: {self.path.name} has {len(self._pts)} frames (0-{len(self._pts) - 1})")
-        self._direction = -1 if n < self._position else 1 if n > self._position else self._direction
+        step = n - self._position
+        self._direction = -1 if step < 0 else 1 if step > 0 else self._direction
         self._position = n
+        if abs(step) > STEPPING and self._ahead is not None:
+            self._ahead.cancel()  # a jump: what the worker decodes for the old place is not needed
         self._take_ahead(wait_for=n)
         if n not in self._cache:
             lo = n
@@ -172,7 +176,7 @@ class SeekableVideo:
         if n not in self._cache:
             raise SourceError(f"frame {n} of {self.path.name} could not be decoded (the file may be truncated)")
         image = self._cache[n].to_ndarray(format="bgr24")
-        if self._direction < 0 and self._prefetch:
+        if -STEPPING <= step < 0 and self._prefetch:
             self._read_ahead_backwards(n)
         return image, self.times[n]
 
@@ -241,11 +245,12 @@ class _Prefetcher:
 
     def request(self, lo: int, hi: int) -> None:
         self._range = (lo, hi)
-        self._worker = Worker(lambda: self._run(lo, hi), name="seek-ahead").start()
+        frames, stop = self._frames, self._stop  # this run's: `cancel` makes new ones
+        self._worker = Worker(lambda: self._run(lo, hi, frames, stop), name="seek-ahead").start()
 
-    def _run(self, lo: int, hi: int) -> None:
-        self._decoder.decode(lo, hi, lambda k, frame: self._frames.put((k, frame)), self._stop)
-        self._frames.put(None)  # done
+    def _run(self, lo: int, hi: int, frames: queue.Queue, stop: threading.Event) -> None:
+        self._decoder.decode(lo, hi, lambda k, frame: frames.put((k, frame)), stop)
+        frames.put(None)  # done
 
     def take(self, until: int | None = None) -> list[tuple[int, av.VideoFrame]]:
         """The decoded frames so far; with `until`, waits (while the worker runs) for that frame."""
@@ -267,6 +272,17 @@ class _Prefetcher:
         if self._worker is not None and not self.busy and self._worker.error is not None:
             self._worker.raise_error(SourceError, f"decoding ahead in {self._decoder.container.name}")
         return taken
+
+    def cancel(self) -> None:
+        """Stops the work under way and forgets what it decoded."""
+        if not self.busy:
+            self.take()
+            return
+        self._stop.set()
+        self._worker.join(5.0)
+        self._stop = threading.Event()
+        self._frames = queue.Queue()
+        self._range = (0, -1)
 
     def close(self) -> None:
         self._stop.set()
