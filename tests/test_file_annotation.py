@@ -146,38 +146,38 @@ def test_segmentations_round_trip_through_windows_and_the_disk(tmp_path):
 
 
 def test_the_kept_data_of_a_long_file_stays_under_the_memory_cap(tmp_path):
-    """Five moving discs over 240 frames with prompts at frames 0, 60 and 200 (so the model's
-    masks and the frames are kept up to 200): the bytes held in memory never pass the cap, the
+    """Five moving discs over 150 frames with prompts at frames 0, 40 and 120 (so the model's
+    masks and the frames are kept up to 120): the bytes held in memory never pass the cap, the
     rest is on disk, and the masks and frames kept for the backward pass are dropped after it."""
     from fastsam_video.file_annotation import TwoPassTracker
     from fastsam_video.types import Frame
 
-    h, w, limit = 240, 320, 400_000
+    h, w, limit = 120, 240, 150_000
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:h, :w]
 
     def discs(k: int) -> Segmentation:
-        masks = np.stack([(xx - (40 + 50 * i + k * 0.5)) ** 2 + (yy - (40 + 35 * i)) ** 2 < 20 ** 2 for i in range(5)])
+        masks = np.stack([(xx - (20 + 40 * i + k * 0.3)) ** 2 + (yy - (20 + 20 * i)) ** 2 < 10 ** 2 for i in range(5)])
         return Segmentation.of(masks, masks_to_boxes(masks), [0.9] * 5)
 
     def frames():
-        for k in range(240):
+        for k in range(150):
             image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)  # noise: JPEG keeps it large
             yield Frame(image, k, float(k) / 30, float(k) / 30)
             held = sum(len(v) for v in tracker.store.store._memory.values())
             assert held == tracker.store.store.memory_bytes <= limit
 
-    boxes = {i: tuple(float(v) for v in discs(f).boxes[i]) for i, f in ((0, 0), (1, 60), (2, 200))}
-    schedule = PromptSchedule(tuple(FramePrompt(f, ObjectPrompt(i + 1, box=boxes[i])) for i, f in ((0, 0), (1, 60), (2, 200))))
+    boxes = {i: tuple(float(v) for v in discs(f).boxes[i]) for i, f in ((0, 0), (1, 40), (2, 120))}
+    schedule = PromptSchedule(tuple(FramePrompt(f, ObjectPrompt(i + 1, box=boxes[i])) for i, f in ((0, 0), (1, 40), (2, 120))))
     tracker = TwoPassTracker(schedule, memory_limit=limit, spill_folder=tmp_path)
     try:
         counter = itertools.count()
         tracker.forward(frames(), lambda image: discs(next(counter)))
         assert tracker.store.store.disk_bytes > 10 * limit  # most of it went to disk
-        assert tracker.backward() == 201 + 61
+        assert tracker.backward() == 121 + 41
         assert not [key for key in [*tracker.store.store._memory, *tracker.store.store._files] if key[0] in ("model", "image")]
         assert tracker.store.store.memory_bytes <= limit
-        assert set(tracker.result(100).object_ids.tolist()) == {1, 2, 3}  # 3 backwards from 200
+        assert set(tracker.result(80).object_ids.tolist()) == {1, 2, 3}  # 3 backwards from 120
     finally:
         tracker.close()
     assert list(tmp_path.iterdir()) == []
