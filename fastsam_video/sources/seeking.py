@@ -65,10 +65,15 @@ class _Decoder:
         """The pts of the keyframe at or before frame n."""
         return self.keyframes[max(bisect.bisect_right(self.keyframes, self.pts[n]) - 1, 0)]
 
+    def seeks(self, lo: int) -> bool:
+        """Whether decoding frame lo starts at a keyframe (else it goes on from where it is)."""
+        start = bisect.bisect_left(self.pts, self.keyframe_before(lo))
+        return self.next is None or self.next > lo or lo - self.next > lo - start
+
     def decode(self, lo: int, hi: int, keep, stop: threading.Event | None = None) -> None:
         keyframe = self.keyframe_before(lo)
         start = bisect.bisect_left(self.pts, keyframe)
-        if self.next is None or self.next > lo or lo - self.next > lo - start:
+        if self.seeks(lo):
             self.container.seek(keyframe, stream=self.stream, backward=True, any_frame=False)
             self.packets = self.container.demux(self.stream)
             self.next, self.floor = start, keyframe
@@ -168,8 +173,7 @@ class SeekableVideo:
         self._take_ahead(wait_for=n)
         if n not in self._cache:
             lo = n
-            if not (self._decoder.next is not None and self._decoder.next <= n):
-                # a seek: keep the frames before n as well (up to half the cache), for stepping back
+            if self._decoder.seeks(n):  # keep the frames before n too (up to half the cache), for stepping back
                 start = bisect.bisect_left(self._pts, self._decoder.keyframe_before(n))
                 lo = max(start, n - self.cache_limit // 2 + 1)
             self._decoder.decode(lo, n, self._keep)
