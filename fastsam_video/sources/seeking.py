@@ -176,7 +176,11 @@ class SeekableVideo:
             if self._decoder.seeks(n):  # keep the frames before n too (up to half the cache), for stepping back
                 start = bisect.bisect_left(self._pts, self._decoder.keyframe_before(n))
                 lo = max(start, n - self.cache_limit // 2 + 1)
-            self._decoder.decode(lo, n, self._keep)
+            try:
+                self._decoder.decode(lo, n, self._keep)
+            except av.FFmpegError as err:
+                self._decoder.next = None
+                raise SourceError(f"frame {n} of {self.path.name} could not be decoded ({err})") from None
         if n not in self._cache:
             raise SourceError(f"frame {n} of {self.path.name} could not be decoded (the file may be truncated)")
         image = self._cache[n].to_ndarray(format="bgr24")
