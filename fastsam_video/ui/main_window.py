@@ -9,8 +9,8 @@ prompts, recording and snapshots act on.
 This module builds the window and wires widgets (`widgets`, `panels`, `camera_grid`) to the
 Qt-free window state (`window_state`: per-camera state, object rows, notes from typed events,
 status texts, prompt editing rules). Sources, results and the pipeline's end live in
-`window_sources`, recording and snapshots in `window_recording`, the state file (--state) in
-`window_restore` (all mixed in here).
+`window_sources`, a file's player bar in `window_playback`, recording and snapshots in
+`window_recording`, the state file (--state) in `window_restore` (all mixed in here).
 
 Threads: the window never decodes or runs the model: opening and closing sources run on
 worker threads (`session.Sessions`), results come through queued signals.
@@ -39,6 +39,7 @@ from .video_view import VideoView
 from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
 from .zones_panel import ZoneEditor, ZonesPanel
+from .window_playback import PlaybackMixin
 from .window_recording import RecordingMixin
 from .window_restore import StateFileMixin
 from .window_sources import SourcesMixin
@@ -61,7 +62,7 @@ class ResultBridge(QObject):
     problem = pyqtSignal(str)
 
 
-class MainWindow(SourcesMixin, RecordingMixin, StateFileMixin, QMainWindow):
+class MainWindow(SourcesMixin, PlaybackMixin, RecordingMixin, StateFileMixin, QMainWindow):
     """The application window. `options`: a `ui.WindowOptions` (default: all defaults; from a
     command line: `ui.window_options(argv)`); `segmenter`: an already loaded model to use
     instead of loading one from `options.model`;
@@ -176,6 +177,7 @@ class MainWindow(SourcesMixin, RecordingMixin, StateFileMixin, QMainWindow):
         self.fullscreen_action = a("&Full screen", self._set_fullscreen, "F11", checkable=True)
         self.help_action = a("&Keyboard and mouse…", self.toggle_help, "F1")
         self.escape_action = a("Hide help", self._escape, "Esc")
+        self._build_player_actions()  # Space, Left, Right: only while a file plays
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -193,6 +195,7 @@ class MainWindow(SourcesMixin, RecordingMixin, StateFileMixin, QMainWindow):
         for action in (self.everything_action, self.add_to_selected_action, self.text_focus_action,
                        self.remove_action, self.clear_action):
             menu.addAction(action)
+        self._add_player_menu(bar)
         bar.addMenu("&View").addAction(self.fullscreen_action)
         menu = bar.addMenu("&Help")
         menu.addAction(self.help_action)
@@ -213,6 +216,7 @@ class MainWindow(SourcesMixin, RecordingMixin, StateFileMixin, QMainWindow):
         column.setSpacing(4)
         column.addWidget(self.banner)
         column.addWidget(self.grid, 1)
+        column.addWidget(self._build_player())  # shown only while a file plays
         self.help = HelpOverlay(self.grid)
 
         objects = ObjectsPanel(remove=self.remove_action, clear=self.clear_action,

@@ -94,7 +94,9 @@ class SourcesMixin:
         if self._pipeline is None:
             self.view.set_placeholder(f"Opening {name}…")
         if len(specs) == 1:
-            self._sessions.open_source(self._request, specs[0], realtime=self._realtime())
+            # a file plays under control (the player bar), except for --export-*: every frame once, in order
+            self._sessions.open_source(self._request, specs[0], realtime=self._realtime(),
+                                       playback=not self._exports_on_open)
         else:
             self._sessions.open_sources(self._request, specs, realtime=self._realtime())
 
@@ -237,8 +239,8 @@ class SourcesMixin:
     def _on_event(self, generation: int, event: Event) -> None:
         """A camera event of the running pipeline (object events come with the results)."""
         pipeline = self._pipeline
-        if generation != self._generation or pipeline is None:
-            return
+        if generation != self._generation or pipeline is None or event.object_id is not None:
+            return  # an object's event is listed with its result's frame (`_present`), not twice
         latest = self.camera_latest(event.camera) if event.camera < self.camera_count else None
         self.events_panel.add(event, latest.annotated if latest is not None else None, f"camera {event.camera + 1}")
         if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on
