@@ -68,7 +68,9 @@ class TwoPassTracker:
     earlier prompt's forward track, which the correction says went wrong somewhere. Walking back
     from the correction, the backward track replaces the forward one until the two agree on a
     frame (mask IoU >= AGREE_IOU): from there back, the forward track is kept. A wrong first
-    prompt never agrees: every frame after it then holds the corrected object.
+    prompt never agrees: every frame after it then holds the corrected object (and where the
+    backward track has lost the object, the frame shows none of it: the correction said the
+    earlier track is wrong there).
 
     `model_cache`: the model's masks by frame from an earlier run over the same file (a review
     tracking again after a correction): the model runs only on frames missing there."""
