@@ -9,6 +9,7 @@ table, and optionally (--node-loss) the recovery time when a worker node of a th
     nice .venv/bin/python benchmarks/cluster_bench.py                    # bundled model, 320
     nice .venv/bin/python benchmarks/cluster_bench.py --arch fastsam-s --imgsz 640 --frames 30
     nice .venv/bin/python benchmarks/cluster_bench.py --node-loss         # recovery time only
+    nice .venv/bin/python benchmarks/cluster_bench.py --detect-every 3    # also the schedule on the actor
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--node-loss", action="store_true",
                         help="measure only the recovery from a killed worker node (three-node cluster)")
+    parser.add_argument("--detect-every", type=int, default=None, metavar="K",
+                        help="also the camera actor with the model on 1 frame in K against every frame, alternated")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
     model = None if args.arch == "bundled" else str(architecture_checkpoint(args.arch, folder))
@@ -93,6 +96,14 @@ def main() -> None:
     print(f"ray path (one node, 1 replica, 1 camera actor): {status.fps:.2f} fps, ratio {status.fps / local:.2f}x local;"
           f" latency p50 {status.latency_p50 * 1e3:.0f} ms; object store {status.bytes_to_model / 1e3:.1f} kB in +"
           f" {status.bytes_from_model / 1e3:.1f} kB out per frame")
+    if args.detect_every:
+        for k in (1, args.detect_every, 1, args.detect_every):  # alternated: the machine's load drifts
+            stream = StreamOptions(max_frames=args.frames, detect_every=k, skip_still=False)
+            with ClusterPipeline([args.source], options, stream, cluster=ClusterOptions(replica_cpus=0.5)) as pipeline:
+                pipeline.wait()
+                status = pipeline.report(0)
+            modelled = status.frames if status.model_frames is None else status.model_frames
+            print(f"ray path, --detect-every {k}: {status.fps:.2f} fps, model on {modelled}/{status.frames} frames")
 
 
 def node_loss(options: ModelOptions) -> float:

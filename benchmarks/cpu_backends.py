@@ -1,4 +1,5 @@
-"""The CPU backends side by side (issue 25): ONNX Runtime FP32, OpenVINO FP32 and OpenVINO INT8.
+"""The CPU backends side by side (issue 25): ONNX Runtime FP32 and OpenVINO FP32, INT8 and BF16
+(BF16 only where the CPU has bf16 kernels: AMX or AVX-512 BF16).
 
 Per input size: the median ms of the network alone (one 16:9 frame's letterboxed input) and of a
 whole `segment` (letterbox + forward + numpy decoding), the three taking turns call by call;
@@ -8,6 +9,11 @@ The INT8 model is the cached one (`fastsam-video quantize`; quantized now if the
 
     nice .venv/bin/python benchmarks/cpu_backends.py
     nice .venv/bin/python benchmarks/cpu_backends.py --sizes 320 640 --repeat 30
+    nice .venv/bin/python benchmarks/cpu_backends.py --alone   # each backend in a process of its own
+
+In one process the libraries' thread pools get in each other's way (on 2 cores both forwards come
+out slower than either alone); `--alone` runs each backend in its own process, the processes taking
+turns (3 rounds), which is what a user's process sees.
 """
 
 from __future__ import annotations
@@ -59,7 +65,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[320, 640])
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--alone", action="store_true", help="each backend in a process of its own, in turns")
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # one backend, one size: prints its median ms
     args = parser.parse_args()
+    if args.alone:
+        return alone(args.sizes, args.repeat)
 
     import cv2
     import numpy as np
@@ -76,6 +86,10 @@ def main() -> None:
         int8_path = quantized_model(bundled_onnx(), imgsz)
         engines = {"onnxruntime fp32": OnnxSegmenter(imgsz=imgsz), "openvino fp32": OpenVinoSegmenter(imgsz=imgsz),
                    "openvino int8": OpenVinoSegmenter(imgsz=imgsz, ir_path=int8_path)}
+        if "BF16" in engines["openvino fp32"].core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            engines["openvino bf16"] = OpenVinoSegmenter(imgsz=imgsz, bf16=True)
+        if args.only:
+            engines = {args.only: engines[args.only]}
         x, _ = letterbox_batch([frame], imgsz, 32)
         forward = {k: [] for k in engines}
         segment = {k: [] for k in engines}
@@ -87,14 +101,40 @@ def main() -> None:
                 start = time.perf_counter()
                 engine.segment(frame)
                 segment[name].append((time.perf_counter() - start) * 1e3)
+        if args.only:
+            print(f"median-ms {statistics.median(forward[args.only]):.3f}")
+            return
         base = statistics.median(forward["onnxruntime fp32"])
         print(f"imgsz {imgsz} (input {x.shape[3]}x{x.shape[2]}), {args.repeat} rounds, median ms:")
         for name in engines:
             f = statistics.median(forward[name])
             print(f"  {name:<17} forward {f:6.2f}  ({base / f:4.2f}x onnxruntime)   segment "
                   f"{statistics.median(segment[name]):6.2f}")
-        for name in ("openvino fp32", "openvino int8"):
+        for name in [n for n in engines if n.startswith("openvino")]:
             print(f"  profile {name}: {profile(engines[name], np.ascontiguousarray(x))}")
+
+
+def alone(sizes: list[int], repeat: int, rounds: int = 3) -> None:
+    import subprocess
+
+    names = ["onnxruntime fp32", "openvino fp32", "openvino int8", "openvino bf16"]
+    print(f"fastsam-video cpu_backends --alone ({time.strftime('%Y-%m-%d %H:%M')}), CPU: {cpu_flags()}")
+    for imgsz in sizes:
+        ms: dict[str, list[float]] = {n: [] for n in names}
+        for _ in range(rounds):
+            for name in names:
+                done = subprocess.run([sys.executable, __file__, "--only", name, "--sizes", str(imgsz), "--repeat",
+                                       str(repeat)], capture_output=True, text=True)
+                lines = [ln for ln in done.stdout.splitlines() if ln.startswith("median-ms ")]
+                if lines:
+                    ms[name].append(float(lines[-1].split()[1]))
+        base = statistics.median(ms[names[0]])
+        print(f"imgsz {imgsz}, each backend alone, {rounds} rounds of {repeat} forwards, median ms:")
+        for name, values in ms.items():
+            if values:
+                f = statistics.median(values)
+                print(f"  {name:<17} forward {f:6.2f}  ({base / f:4.2f}x onnxruntime)   rounds "
+                      + " ".join(f"{v:.1f}" for v in values))
 
 
 if __name__ == "__main__":

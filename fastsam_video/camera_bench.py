@@ -159,7 +159,7 @@ def bench_cameras(engines: dict[str, object], fps: float = 5.0, seconds: float =
 
 
 def camera_engines(options, names: str) -> dict[str, object]:
-    """The engines `--engines onnx,openvino,int8` names, loaded from `options` (a ModelOptions)."""
+    """The engines `--engines onnx,openvino,int8,bf16` names, loaded from `options` (a ModelOptions)."""
     from dataclasses import replace
 
     from .engines import open_engine
@@ -167,10 +167,11 @@ def camera_engines(options, names: str) -> dict[str, object]:
 
     engines = {}
     for name in (n.strip() for n in names.split(",") if n.strip()):
-        if name not in ("onnx", "openvino", "int8", "torch"):
-            raise FastSAMVideoError(f"--engines: expected onnx, openvino, int8 or torch, got {name!r}")
-        int8 = name == "int8"
-        engines[name] = open_engine(replace(options, backend="openvino" if int8 else name, int8=int8))
+        if name not in ("onnx", "openvino", "int8", "bf16", "torch"):
+            raise FastSAMVideoError(f"--engines: expected onnx, openvino, int8, bf16 or torch, got {name!r}")
+        openvino_precision = name in ("int8", "bf16")
+        engines[name] = open_engine(replace(options, backend="openvino" if openvino_precision else name,
+                                            int8=name == "int8", bf16=name == "bf16"))
     return engines
 
 

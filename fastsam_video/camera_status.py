@@ -15,6 +15,7 @@ from .analytics.analyser import ZoneCount
 from .events import CameraState, Event
 from .render import LostObject
 from .sources import ConnectionState
+from .sources.playback import PlaybackPosition
 from .tracker import ObjectStatus
 from .types import Frame, Segmentation
 
@@ -146,6 +147,7 @@ class CameraStatus:
     frames_expected: int | None  # a file's frame count from its header
     truncated: str | None  # a file that ended before its header's frame count: says how many came
     zones: tuple[ZoneCount, ...] = ()  # each zone's and line's counts as of the last frame
+    playback: PlaybackPosition | None = None  # a file under playback control: frame, time, paused
 
     @property
     def connection(self) -> ConnectionState | None:

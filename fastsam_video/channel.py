@@ -21,6 +21,7 @@ from .render import Annotator
 from .sinks import SegmentedRecorder, SinkThread, VideoRecorder
 from .schedule import CameraSchedule, ScheduleOptions
 from .sources import CaptureThread, FrameSource
+from .sources.playback import PlaybackPosition, PlaybackSource
 from .tracker import ObjectStatus, PromptSet, PromptTracker, TrackResult
 from .types import Segmentation
 from .workers import reason
@@ -124,6 +125,33 @@ class Channel:
         self.schedule = CameraSchedule(schedule or ScheduleOptions(skip_still=False), live=source.live)
         self.scheduled_prompts = prompts
         self.last_everything: Segmentation | None = None
+
+    # -------------------------------------------------------------- playback (a file under control)
+    @property
+    def playback(self) -> PlaybackSource | None:
+        """The camera's playback control: a file camera opened as a `PlaybackSource`, else None."""
+        return self.source if isinstance(self.source, PlaybackSource) else None
+
+    def playback_position(self) -> PlaybackPosition | None:
+        return self.playback.position() if self.playback is not None else None
+
+    def admit(self, frame) -> bool:
+        """Inference thread: False for a frame read before the last playback command (dropped);
+        a frame a command asked for (step, seek, a paused frame again) goes through the model."""
+        if self.playback is None:
+            return True
+        if not self.playback.is_current(frame):
+            return False
+        if getattr(frame, "commanded", False):
+            self.schedule.request()
+        return True
+
+    def set_prompts(self, prompts: PromptSet) -> None:
+        """Any thread: the prompt snapshot, applied from the next frame on; paused, the paused frame
+        comes again, so that what changed shows at once."""
+        self.prompts = prompts  # one reference assignment: atomic
+        if self.playback is not None:
+            self.playback.refresh()
 
     def event(self, kind: EventKind, detail: str = "", pts: float | None = None) -> None:
         self._emit(Event(kind, self.camera, pts=pts, detail=detail))

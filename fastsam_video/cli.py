@@ -189,8 +189,6 @@ def build_pipeline(args, sources: str | list[str], prompts=None, on_result=None)
 
         from .cluster import cluster_pipeline
 
-        if extra:
-            raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
         build = partial(cluster_pipeline, args.ray)
     else:
         from .factory import build_pipeline as build
@@ -247,10 +245,14 @@ def run_file_mode(args, schedule) -> int:
     from .factory import text_encoder_loader
     from .file_annotation import run_file
 
-    if (len(args.sources) != 1 or getattr(args, "ray", None) or len(zone_set(args)) or args.segment_seconds
-            or args.events or args.realtime or getattr(args, "site_config", None)):
-        raise PromptError("prompts on later frames (@FRAME, --prompts) annotate one video file: give one SOURCE, "
-                          "without --ray, --zone / --line, --segment-seconds, --events, --realtime or --config")
+    given = [flag for flag, on in (("--ray", getattr(args, "ray", None)), ("--zone / --line", len(zone_set(args))),
+                                   ("--segment-seconds", args.segment_seconds), ("--events", args.events),
+                                   ("--realtime", args.realtime), ("--config", getattr(args, "site_config", None)))
+             if on]
+    if len(args.sources) != 1 or given:  # the two passes need the whole file on this machine, once
+        why = f"drop {', '.join(given)}" if given else f"give one SOURCE, not {len(args.sources)}"
+        raise PromptError(f"prompts on later frames (@FRAME, --prompts) annotate one video file in two passes: {why} "
+                          "(or give every prompt on frame 0)")
     model = ModelOptions.from_args(args)
 
     def load_model():  # once the file and the prompts' frames are checked
@@ -433,7 +435,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--no-ultralytics", action="store_true", help="skip ultralytics' own loop")
     p.add_argument("--minutes", type=positive_float, default=10.0, help="length of the `soak` run (default 10)")
     p.add_argument("--engines", default="onnx,openvino,int8", help="`cameras`: engines to compare "
-                   "(onnx, openvino, int8, torch; default onnx,openvino,int8)")
+                   "(onnx, openvino, int8, bf16, torch; default onnx,openvino,int8)")
     p.add_argument("--camera-fps", type=positive_float, default=5.0, help="`cameras`: each camera's rate (default 5)")
     p.add_argument("--seconds", type=positive_float, default=8.0, help="`cameras`: seconds per run (default 8)")
     p.set_defaults(func=cmd_bench)

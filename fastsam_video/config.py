@@ -114,11 +114,13 @@ class ServerConfig(Strict):
 class ModelConfig(Strict):
     model: str | None = None
     device: str | None = None
-    backend: Literal["torch", "onnx", "auto"] | None = None
+    backend: Literal["torch", "onnx", "openvino", "auto"] | None = None
     imgsz: Annotated[int, Field(ge=32)] | None = None
     conf: Annotated[float, Field(ge=0, le=1)] | None = None
     iou: Annotated[float, Field(ge=0, le=1)] | None = None
     fp32: bool | None = None
+    int8: bool | None = Field(None, description="the INT8 model on OpenVINO (CPU)")
+    bf16: bool | None = Field(None, description="OpenVINO in bfloat16 on a CPU that has it")
     max_det: Annotated[int, Field(ge=1)] | None = None
     retina: bool | None = None
     clip_model: str | None = None
@@ -272,7 +274,7 @@ def with_config(parser, argv, args):
         parser.subcommands.choices[args.command].set_defaults(**site.flag_defaults())
         args = parser.parse_args(argv)
     args.site_config = site
-    args.state_path = default_path(args.config, getattr(args, "state", None))
+    args.state_path = default_path(getattr(args, "config", None), getattr(args, "state", None))  # gui: no --config
     return args
 
 

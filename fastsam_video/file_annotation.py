@@ -2,9 +2,10 @@
 video predictor, on FastSAM's per-frame masks and the prompt tracker).
 
     pass 1  forwards: the model on every frame; one tracker applies each prompt at its frame;
-            the model's masks (and the frames) up to the last first-prompt frame are kept
-    pass 2  backwards: for each frame N on which objects are first prompted, a fresh tracker
-            runs from N back to 0 over the kept masks, with those objects' prompts at N
+            the model's masks (and the frames) up to each object's last prompt are kept
+    pass 2  backwards: for each frame N with prompts, a fresh tracker runs from N back over the
+            kept masks, with those prompts: to frame 0 for objects first prompted at N, to the
+            object's previous prompt for a correction (TwoPassTracker says how they merge)
     pass 3  the file is read again and each frame's merged result (backwards before an
             object's first frame, forwards from it on) goes to the recording and the exports
 
@@ -43,10 +44,36 @@ def keep_ids(seg: Segmentation, ids) -> Segmentation:
     return seg.select(np.isin(seg.object_ids, list(ids)))
 
 
+AGREE_IOU = 0.5  # a correction's backward track and the forward one are the same object from here
+
+
+def object_iou(a: Segmentation, b: Segmentation) -> float | None:
+    """IoU of two segmentations' union masks; None when both are empty (nothing to compare)."""
+    x = a.masks.any(0) if len(a) else None
+    y = b.masks.any(0) if len(b) else None
+    if x is None and y is None:
+        return None
+    if x is None or y is None:
+        return 0.0
+    return float((x & y).sum()) / max(float((x | y).sum()), 1.0)
+
+
 @dataclass
 class TwoPassTracker:
     """Tracks a schedule of prompts over a file's frames forwards, then backwards from each
-    object's first prompt; `result(index)` is the merged segmentation of a frame."""
+    prompt; `result(index)` is the merged segmentation of a frame.
+
+    Backwards from an object's first prompt: frames 0 to it. Backwards from a correction (a later
+    prompt of the object) down to the object's previous prompt: the frames in between had the
+    earlier prompt's forward track, which the correction says went wrong somewhere. Walking back
+    from the correction, the backward track replaces the forward one until the two agree on a
+    frame (mask IoU >= AGREE_IOU): from there back, the forward track is kept. A wrong first
+    prompt never agrees: every frame after it then holds the corrected object (and where the
+    backward track has lost the object, the frame shows none of it: the correction said the
+    earlier track is wrong there).
+
+    `model_cache`: the model's masks by frame from an earlier run over the same file (a review
+    tracking again after a correction): the model runs only on frames missing there."""
 
     schedule: PromptSchedule
     config: TrackerConfig | None = None
@@ -55,60 +82,106 @@ class TwoPassTracker:
     spill_folder: str | Path | None = None
     frames: int = 0
     times: dict[int, float] = field(default_factory=dict)
+    model_cache: FrameStore | None = None
 
     def __post_init__(self) -> None:
         self.store = FrameStore(SpillStore(self.memory_limit, self.spill_folder))
-        self.first = self.schedule.first_frames()
-        self.keep_until = max(self.first.values(), default=0)  # frames the backward pass reads
+        self.prompt_frames: dict[int, list[int]] = {}
+        for e in self.schedule.entries:
+            frames = self.prompt_frames.setdefault(e.prompt.object_id, [])
+            if e.frame not in frames:
+                frames.append(e.frame)
+        # object -> inclusive frame ranges where its backward track is shown (set by `backward`)
+        self.backward_ranges: dict[int, list[tuple[int, int]]] = {
+            o: [(0, frames[0] - 1)] if frames[0] > 0 else [] for o, frames in self.prompt_frames.items()}
+        self.splits: dict[tuple[int, int], int] = {}  # (object, correction frame) -> last forward frame
         self.shape: tuple[int, int] | None = None
+
+    def _needed(self, k: int) -> bool:
+        """Whether a backward pass reads frame k: before a first prompt or up to a correction."""
+        return any(k <= frames[-1] for frames in self.prompt_frames.values())
 
     def forward(self, frames: Iterable[Frame], segment: Callable[[np.ndarray], Segmentation]) -> None:
         tracker = PromptTracker(self.config, self.text_encoder)
         prompts = PromptSet()
         for frame in frames:
             k, image = frame.index, frame.image
-            everything = segment(image)
+            everything = self.model_cache.segmentation("model", k) if self.model_cache is not None else None
+            if everything is None:
+                everything = segment(image)
+                if self.model_cache is not None:
+                    self.model_cache.put_segmentation("model", k, everything)
             self.shape = everything.shape
             prompts = self.schedule.apply(prompts, k)
             tracker.set_prompts(prompts)
             t = frame.pts if frame.pts is not None else frame.t_capture
             track = tracker.update(everything, image, k, t)
             self.store.put_segmentation("forward", k, track.segmentation)
-            if k <= self.keep_until:
+            if self._needed(k):
                 self.store.put_segmentation("model", k, everything)
                 self.store.put_image(k, image)
                 self.times[k] = t
             self.frames = k + 1
 
+    def _jobs(self) -> dict[int, dict[int, int]]:
+        """prompt frame -> {object: the frame the backward pass stops after (-1: frame 0 included)}."""
+        jobs: dict[int, dict[int, int]] = {}
+        for o, frames in self.prompt_frames.items():
+            for i, n in enumerate(frames):
+                previous = frames[i - 1] if i else -1
+                if n < self.frames and n - previous > 1:
+                    jobs.setdefault(n, {})[o] = previous
+        return jobs
+
     def backward(self) -> int:
-        """Tracks each object from its first prompted frame back to frame 0; returns the frames
+        """Tracks each object back from each of its prompts (see the class); returns the frames
         the backward trackers went through."""
-        groups: dict[int, list[int]] = {}
-        for object_id, n in self.first.items():
-            if 0 < n < self.frames:
-                groups.setdefault(n, []).append(object_id)
         steps = 0
-        for n, ids in sorted(groups.items()):
+        for n, stops in sorted(self._jobs().items()):
             tracker = PromptTracker(self.config, self.text_encoder)
             tracker.set_prompts(PromptSet(tuple(e.prompt for e in self.schedule.entries
-                                                if e.frame == n and e.prompt.object_id in ids)))
-            for step, k in enumerate(range(n, -1, -1)):
+                                                if e.frame == n and e.prompt.object_id in stops)))
+            open_ = dict(stops)  # objects still tracked backwards, with their stop
+            for step, k in enumerate(range(n, min(stops.values()), -1)):
                 track = tracker.update(self.store.segmentation("model", k), self.store.image(k), step,
                                        self.times[n] - self.times[k])
                 steps += 1
-                if k < n:
-                    found = keep_ids(track.segmentation, ids)
+                if k == n:
+                    continue
+                kept = []
+                for o, stop in list(open_.items()):
+                    if k <= stop:
+                        del open_[o]
+                        continue
+                    found = keep_ids(track.segmentation, [o])
+                    if stop >= 0:  # a correction: where it meets the earlier prompt's track, that one stays
+                        agreement = object_iou(found, keep_ids(self.store.segmentation("forward", k), [o]))
+                        if agreement is not None and agreement >= AGREE_IOU:
+                            self.splits[(o, n)] = k
+                            del open_[o]
+                            continue
+                    kept.append(found)
+                if kept:
                     earlier = self.store.segmentation("backward", k)
-                    self.store.put_segmentation("backward", k, concat([earlier, found] if earlier else [found],
-                                                                     found.shape))
-        for k in range(self.keep_until + 1):  # the model's masks and the frames are done with
+                    self.store.put_segmentation("backward", k, concat(([earlier] if earlier else []) + kept,
+                                                                      kept[0].shape))
+                if not open_:
+                    break
+            for o, stop in stops.items():
+                if stop >= 0:
+                    self.backward_ranges[o].append((self.splits.setdefault((o, n), stop) + 1, n - 1))
+        for k in range(self.frames):  # the model's masks and the frames are done with
             self.store.store.drop(("model", k))
             self.store.store.drop(("image", k))
         return steps
 
+    def forward_objects(self, index: int) -> list[int]:
+        """The objects whose forward track is shown on frame `index`."""
+        return [o for o, frames in self.prompt_frames.items() if frames[0] <= index
+                and not any(lo <= index <= hi for lo, hi in self.backward_ranges[o])]
+
     def result(self, index: int) -> Segmentation:
-        forward = self.store.segmentation("forward", index)
-        forward = keep_ids(forward, [o for o, n in self.first.items() if n <= index])
+        forward = keep_ids(self.store.segmentation("forward", index), self.forward_objects(index))
         backward = self.store.segmentation("backward", index)
         return forward if backward is None else concat([forward, backward], forward.shape)
 
@@ -128,13 +201,13 @@ class AnnotationReport:
 def annotate_file(spec: str, segmenter, schedule: PromptSchedule, outputs: list[Callable[[Frame, Segmentation], None]],
                   *, config: TrackerConfig | None = None, text_encoder: Callable | None = None,
                   max_frames: int | None = None, memory_limit: int = 512 * 2**20,
-                  spill_folder: str | Path | None = None) -> AnnotationReport:
+                  spill_folder: str | Path | None = None, model_cache: FrameStore | None = None) -> AnnotationReport:
     """The three passes over the video file `spec`; each output is called with every frame and
-    its merged segmentation, in frame order (pass 3)."""
+    its merged segmentation, in frame order (pass 3). `model_cache`: see TwoPassTracker."""
     from .sources import open_source
 
     started = time.perf_counter()
-    tracker = TwoPassTracker(schedule, config, text_encoder, memory_limit, spill_folder)
+    tracker = TwoPassTracker(schedule, config, text_encoder, memory_limit, spill_folder, model_cache=model_cache)
     try:
         with open_source(spec) as source:
             schedule.check_frames(min(filter(None, (source.frame_count, max_frames)), default=None), spec)

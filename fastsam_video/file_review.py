@@ -2,7 +2,13 @@
 file player; no Qt). A click on the shown frame prompts on that frame and its mask is shown at
 once; `track()` tracks the prompts over the file forwards and backwards (file_annotation's two
 passes) and every frame then shows its tracked objects; the prompts are also a `run --prompts`
-JSON file."""
+JSON file.
+
+A correction (a click for an object already tracked, on another frame) shows at once on its
+frame, over the other objects' tracked masks; `track()` again re-runs what it affects: the
+tracker passes (forwards, and backwards from the correction to where it meets the earlier track)
+on the model's masks of the first run, kept by frame (the model does not run twice on a frame).
+The tracked result and those masks are kept in bounded memory (mask windows, spilled to disk)."""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .file_annotation import annotate_file, concat
 from .frame_prompts import FramePrompt, PromptSchedule
+from .mask_store import FrameStore, SpillStore
 from .prompts import select_by_points
 from .render import Annotator
 from .sources.seeking import SeekableVideo
@@ -23,7 +31,8 @@ class FileReview:
     """`go(n)` shows frame n; `click(x, y)` prompts a new object (or, with `object_id`, adds a
     point to that object's prompt on this frame: `positive=False` for a background point)."""
 
-    def __init__(self, path: str | Path, segmenter, annotator: Annotator | None = None):
+    def __init__(self, path: str | Path, segmenter, annotator: Annotator | None = None,
+                 memory_limit: int = 256 * 2**20, spill_folder: str | Path | None = None):
         self.video = SeekableVideo(path)
         self.segmenter = segmenter
         self.annotator = annotator or Annotator()
@@ -31,7 +40,10 @@ class FileReview:
         self.index = 0
         self.image: np.ndarray | None = None
         self._segmentation: tuple[int, Segmentation] | None = None
-        self._tracked: dict[int, bytes] = {}  # frame -> packed tracked segmentation (mask windows)
+        self._memory_limit, self._spill_folder = memory_limit, spill_folder
+        self._tracked: FrameStore | None = None  # frame -> tracked segmentation, after `track`
+        self._model = FrameStore(SpillStore(memory_limit, spill_folder))  # frame -> the model's masks
+        self.stale = False  # prompts changed since `track`
 
     def __len__(self) -> int:
         return len(self.video)
@@ -69,27 +81,38 @@ class FileReview:
                                np.concatenate([s.scores for _, s in found]), [o for o, _ in found])
 
     def annotated(self) -> np.ndarray:
-        """The shown frame with its tracked objects (after `track`), else the prompts' masks on it."""
+        """The shown frame with its tracked objects (after `track`); objects prompted on this frame
+        since show their prompts' masks (a new object or a correction, at once)."""
         tracked = self.tracked(self.index)
-        return self.annotator.annotate(self.image, self.selected() if tracked is None else tracked)
+        if tracked is None:
+            return self.annotator.annotate(self.image, self.selected())
+        if self.stale:
+            here = self.selected()
+            others = tracked.select(~np.isin(tracked.object_ids, [e.prompt.object_id for e in self.entries
+                                                                   if e.frame == self.index]))
+            tracked = concat([others, here], tracked.shape)
+        return self.annotator.annotate(self.image, tracked)
 
     def track(self) -> None:
         """Tracks the prompts over the whole file, forwards and backwards (file_annotation's two
-        passes; seconds to minutes: call it off the UI thread, and prompt no more meanwhile)."""
-        from .file_annotation import annotate_file
-        from .mask_store import pack_segmentation
-
-        results: dict[int, bytes] = {}
-        annotate_file(str(self.video.path), self.segmenter, self.schedule(),
-                      [lambda frame, seg: results.__setitem__(frame.index, pack_segmentation(seg))])
-        self._tracked = results
+        passes; the model's masks of an earlier call are reused; seconds to minutes: call it off
+        the UI thread, and prompt no more meanwhile)."""
+        results = FrameStore(SpillStore(self._memory_limit, self._spill_folder))
+        try:
+            annotate_file(str(self.video.path), self.segmenter, self.schedule(),
+                          [lambda frame, seg: results.put_segmentation("tracked", frame.index, seg)],
+                          memory_limit=self._memory_limit, spill_folder=self._spill_folder, model_cache=self._model)
+        except BaseException:
+            results.store.close()
+            raise
+        old, self._tracked, self.stale = self._tracked, results, False
+        if old is not None:
+            old.store.close()
 
     def tracked(self, index: int) -> Segmentation | None:
-        """Frame `index`'s tracked objects once `track` ran (None before, or after a new prompt)."""
-        from .mask_store import unpack_segmentation
-
-        data = self._tracked.get(index)
-        return None if data is None else unpack_segmentation(data)
+        """Frame `index`'s tracked objects once `track` ran (None before; after a new prompt, the
+        last tracking's, with `stale` set)."""
+        return None if self._tracked is None else self._tracked.segmentation("tracked", index)
 
     def click(self, x: float, y: float, positive: bool = True, object_id: int | None = None) -> int:
         """Prompts on the shown frame; returns the object's id."""
@@ -99,7 +122,7 @@ class FileReview:
         points, labels = (old.prompt.points, old.prompt.labels) if old else ((), ())
         prompt = ObjectPrompt(object_id, points=(*points, (float(x), float(y))), labels=(*labels, int(positive)))
         self.entries = [e for e in self.entries if e is not old] + [FramePrompt(self.index, prompt)]
-        self._tracked = {}  # a new prompt: the tracked result is out of date
+        self.stale = True  # the tracked result is out of date until `track` runs again
         return object_id
 
     def schedule(self) -> PromptSchedule:
@@ -116,3 +139,6 @@ class FileReview:
 
     def close(self) -> None:
         self.video.close()
+        self._model.store.close()
+        if self._tracked is not None:
+            self._tracked.store.close()

@@ -33,6 +33,7 @@ from .render import Annotator, draw_hud, draw_zones
 from .sinks import CocoExporter, DavisExporter, YoloExporter
 from .schedule import ScheduleOptions
 from .sources import CaptureThread, FrameSource, close_all
+from .sources.playback import NotPlayable, PlaybackSource
 from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
@@ -232,7 +233,7 @@ class Pipeline:
     # -------------------------------------------------------------- control (any thread)
     def set_prompts(self, prompts: PromptSet, camera: int = 0) -> None:
         """Replace a camera's prompt snapshot; applied from its next frame on."""
-        self._channel(camera).prompts = prompts  # one reference assignment: atomic
+        self._channel(camera).set_prompts(prompts)
 
     def set_recording(self, path: str | Path | None, camera: int = 0) -> None:
         """Start recording a camera to `path`, or stop with None; applied before the next frame
@@ -250,6 +251,8 @@ class Pipeline:
         ch = self._channel(camera)
         ch.zones = zones
         ch.analyser.set_zones(zones)
+        if ch.playback is not None:
+            ch.playback.refresh()  # paused: the zones drawn on the paused frame at once
 
     def zones_of(self, camera: int) -> ZoneSet:
         return self._channel(camera).zones
@@ -267,6 +270,16 @@ class Pipeline:
         channels = self.channels if camera is None else [ch for ch in self.channels if ch.camera == camera]
         return {Path(sink.path) for ch in channels for thread, sink in list(ch.sinks)
                 if thread.name == "recorder" and getattr(sink, "segments", 1) and hasattr(sink, "path")}
+
+    def playback(self, camera: int = 0) -> PlaybackSource:
+        """The camera's playback control (pause, play, step, seek, position: `PlaybackSource`);
+        a FastSAMVideoError for a camera that is not a file opened for playback."""
+        ch = self._channel(camera)
+        if ch.playback is None:
+            kind = "a live camera" if ch.source.live else "not a video file opened for playback"
+            raise NotPlayable(f"camera {camera} ({ch.source.name}) is {kind}: pause, step and seek need a video "
+                              "file camera")
+        return ch.playback
 
     def mark_displayed(self, camera: int = 0) -> None:
         """Called by a display for every result of `camera` it shows (the display FPS)."""
@@ -368,7 +381,8 @@ class Pipeline:
             camera=ch.camera, name=ch.source.name, live=ch.source.live, state=state, stats=stats,
             frame_size=ch.frame_size, recording=ch.record_path, recorded=tuple(ch.recorded), objects=ch.objects,
             error=None if ch.error is None else reason(ch.error), sink_errors=tuple(ch.sink_errors),
-            frames_expected=expected, truncated=ch.source.truncated, zones=ch.analyser.counts)
+            frames_expected=expected, truncated=ch.source.truncated, zones=ch.analyser.counts,
+            playback=ch.playback_position())
 
     # -------------------------------------------------------------- inference thread
     def _camera_failed(self, ch: Channel, err: BaseException) -> None:
@@ -406,6 +420,8 @@ class Pipeline:
                 if not self.stop_event.is_set():
                     ch.event(EventKind.CAMERA_ENDED, f"{ch.submitted} frames")
                 continue
+            if not ch.admit(frame):
+                continue  # read before a playback command
             ch.submitted += 1
             ch.done = self.max_frames is not None and ch.submitted >= self.max_frames
             if ch.done:
@@ -456,9 +472,13 @@ class Pipeline:
                     with ch.lock:
                         if ch.removed:
                             continue
+                        if ch.playback is not None and not ch.playback.is_current(frame):
+                            continue  # a playback command came meanwhile
                         try:
                             ch.apply_recording_request()
                             result = self._finish(ch, frame, everything)
+                            if ch.playback is not None:
+                                ch.playback.shown(frame)
                         except Exception as err:  # this camera's tracking or rendering: the others go on
                             if ch.error is None:
                                 self._camera_failed(ch, err)

@@ -93,11 +93,14 @@ def recordings(folder: Path, exclude: Iterable[Path] = ()) -> list[tuple[float, 
     return sorted(found)
 
 
-def enforce(rule: Rule, writing: set[Path], exclude: Iterable[Path] = (), now: float | None = None) -> list[Path]:
-    """Deletes what `rule` says must go (oldest first, never a file in `writing`); the deleted paths."""
+def enforce(rule: Rule, writing: set[Path] | Callable[[], set[Path]], exclude: Iterable[Path] = (),
+            now: float | None = None) -> list[Path]:
+    """Deletes what `rule` says must go (oldest first, never a file in `writing`); the deleted paths.
+    `writing` as a function is asked after the folder is listed: a segment that rolls meanwhile
+    leaves a finished file (fair game) and a new one that was not listed (safe)."""
     now = time.time() if now is None else now
     files = recordings(rule.folder, exclude)
-    writing = {p.resolve() for p in writing}
+    writing = {p.resolve() for p in (writing() if callable(writing) else writing)}
     total = sum(size for _, size, _ in files)
     doomed = []
     for mtime, size, path in files:  # oldest first
@@ -139,15 +142,9 @@ class Retention:
 
     @classmethod
     def for_pipeline(cls, rules: list[Rule], pipeline) -> Retention:
-        """Retention over `pipeline`'s recordings. A Ray cluster's pipeline does not say which
-        segments are open, so there it is off (with a warning when a rule asked for it) rather
-        than risk deleting a segment being written."""
-        writing = getattr(pipeline, "files_being_written", None)
-        if writing is None:
-            if any(r.active for r in rules):
-                log.warning("retention is off with --ray: the cluster does not say which segments are open")
-            return cls([], set)
-        return cls(rules, writing)
+        """Retention over `pipeline`'s recordings, the local one's or a Ray cluster's (whose
+        camera actors say which file each has open)."""
+        return cls(rules, pipeline.files_being_written)
 
     def start(self) -> Retention:
         if self.rules:
@@ -156,16 +153,15 @@ class Retention:
 
     def check(self) -> list[Path]:
         """One pass over every rule (also callable from tests and other threads)."""
-        writing = self.writing()
         deleted = []
         folders = [r.folder.resolve() for r in self.rules]
         for rule in self.rules:
             inner = [f for f in folders if f != rule.folder.resolve() and rule.folder.resolve() in f.parents]
-            deleted += self._enforce(rule, writing, inner)
+            deleted += self._enforce(rule, self.writing, inner)  # the open files: asked after the listing
         self.runs += 1
         return deleted
 
-    def _enforce(self, rule: Rule, writing: set[Path], inner: list[Path]) -> list[Path]:
+    def _enforce(self, rule: Rule, writing: Callable[[], set[Path]], inner: list[Path]) -> list[Path]:
         before = {path: size for _, size, path in recordings(rule.folder, inner)}
         deleted = enforce(rule, writing, inner)
         for path in deleted:
@@ -177,7 +173,7 @@ class Retention:
     @staticmethod
     def _why(rule: Rule) -> str:
         limits = ([f"keep {rule.keep_days:g} days"] if rule.keep_days else []) + (
-            [f"keep at most {rule.max_bytes / 1e6:.0f} MB"] if rule.max_bytes else [])
+            [f"keep at most {rule.max_bytes / 1e6:.3g} MB"] if rule.max_bytes else [])
         return " and ".join(limits) + f" in {rule.folder}"
 
     def _run(self) -> None:

@@ -42,6 +42,24 @@ def test_oldest_finished_first_never_the_one_being_written(tmp_path):
     assert writing.exists()
 
 
+def test_a_segment_that_rolls_during_a_check_is_never_deleted(tmp_path):
+    """The open files are asked for after the folder is listed (a cluster's camera actors answer
+    over the network): a roll in between finishes a listed file and opens one the check never saw."""
+    old = segment(tmp_path, "rec-1.mp4", 1000, 100)
+    open_then = segment(tmp_path, "rec-2.mp4", 1000, 10)
+    rolled_to = tmp_path / "rec-3.mp4"
+
+    def writing():  # the camera rolls to rec-3 while the check runs
+        rolled_to.write_bytes(b"\0" * 1000)
+        return {rolled_to}
+
+    assert enforce(Rule(tmp_path, max_bytes=1), writing) == [old, open_then]
+    assert rolled_to.exists()
+    rolled_to.unlink()
+    retention = Retention([Rule(tmp_path, max_bytes=1)], writing)  # the thread's check asks the same way
+    assert retention.check() == [] and rolled_to.exists()
+
+
 def test_days_and_per_camera_folders(tmp_path):
     cam = tmp_path / "yard"
     cam.mkdir()

@@ -75,3 +75,74 @@ def test_a_file_that_is_not_a_video_is_one_clear_error(tmp_path):
     bad.write_text("hello")
     with pytest.raises(SourceError, match="cannot open"):
         SeekableVideo(bad)
+
+
+def textured_file(path, frames: int, options: dict, vfr: bool = False):
+    """A moving smooth texture (every frame differs; B-frames carry real residuals); with `vfr`,
+    irregular 8-70 ms intervals on a 1 ms time base."""
+    rng = np.random.default_rng(9)
+    coarse = rng.integers(0, 255, (12, 40, 3), dtype=np.uint8)
+    texture = np.asarray(np.kron(coarse, np.ones((8, 8, 1))), np.uint8)  # 96 x 320
+    pts_ms = np.cumsum(np.r_[0, rng.integers(8, 70, frames - 1)])
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        if vfr:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = options
+        for n in range(frames):
+            image = np.ascontiguousarray(np.roll(texture, -3 * n, axis=1)[:, :128])
+            image[(n * 5) % 80:(n * 5) % 80 + 16, 40:70] = (250, 40, 40)  # a block moving down
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            if vfr:
+                frame.pts, frame.time_base = int(pts_ms[n]), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def sequential(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
+
+
+@pytest.fixture(scope="module", params=["b-frames", "vfr-b-frames"])
+def coded_file(request, tmp_path_factory):
+    """x264's default frame types (3 B-frames, B-pyramid, scene cuts) with a short keyframe
+    interval; and the same at a variable frame rate. Returns (path, every frame decoded in turn)."""
+    vfr = request.param.startswith("vfr")
+    path = textured_file(tmp_path_factory.mktemp("coded") / f"{request.param}.mp4", 120,
+                         {"preset": "medium", "bf": "3", "g": "25", "crf": "30"}, vfr=vfr)
+    return path, sequential(path)
+
+
+def test_random_frames_equal_a_sequential_decode_exactly(coded_file):
+    path, truth = coded_file
+    with SeekableVideo(path, cache_frames=6) as video:
+        assert len(video) == len(truth)
+        keys = video.keyframe_numbers
+        assert len(keys) >= 4  # several keyframe intervals, so seeks start from different ones
+        order = np.random.default_rng(2).permutation(len(truth)).tolist()
+        worst = [k - 1 for k in keys[1:]]  # the frame before a keyframe: the longest decode
+        steps_and_jumps = [60, 59, 58, 57, 5, 100, 99, 98, 20, 19, 110]  # a jump cancels the decoding ahead
+        for n in order + worst + steps_and_jumps:
+            image, _ = video.frame(n)
+            assert np.array_equal(image, truth[n]), n
+
+
+def test_stepping_back_and_forth_returns_the_decoded_frames(coded_file):
+    """Stepping back through several keyframe intervals (the frames before are decoded ahead on
+    the second decoder and kept), then forwards: every frame exactly the sequential decode's."""
+    path, truth = coded_file
+    frame_bytes = 128 * 96 * 3 // 2  # YUV 4:2:0
+    with SeekableVideo(path, cache_bytes=12 * frame_bytes) as video:
+        assert video.cache_limit == 12
+        for n in [*range(len(truth) - 1, 10, -1), *range(10, 60)]:
+            image, _ = video.frame(n)
+            assert np.array_equal(image, truth[n]), n
+            held = sum(p.buffer_size for f in video._cache.values() for p in f.planes)
+            assert held <= 12 * frame_bytes  # bounded: the frames farthest from the current one go
+        assert video._ahead is not None  # the frames before were decoded ahead
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import time
 
@@ -37,6 +38,7 @@ def test_kill_9_at_random_moments_during_writes_always_leaves_a_loadable_file(tm
     rng = random.Random(23)
     versions, torn = set(), 0
     for attempt in range(200):
+        wrote, told = os.pipe()
         pid = os.fork()
         if pid == 0:  # the writer: rewrites the state as fast as it can until killed
             try:
@@ -44,9 +46,16 @@ def test_kill_9_at_random_moments_during_writes_always_leaves_a_loadable_file(tm
                 while True:
                     n += 1
                     writer.save(state_of(n))
+                    if n == attempt * 1000 + 1:
+                        os.write(told, b"1")  # one whole write done: the kill may come from now on
             finally:
                 os._exit(1)
-        time.sleep(rng.uniform(0.002, 0.03))  # after the fork (slower in a process holding torch)
+        os.close(told)
+        # a loaded machine may not run the writer for a while: its first write is waited for, then
+        # the kill comes at a random moment of the writes that follow
+        assert select.select([wrote], [], [], 30)[0], "the writer wrote nothing within 30 s"
+        os.close(wrote)
+        time.sleep(rng.uniform(0.0, 0.02))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         torn += any(p != path for p in tmp_path.iterdir())  # killed inside a write: its temporary file

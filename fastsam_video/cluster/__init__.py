@@ -2,9 +2,10 @@
 the `cluster` extra). One restartable actor per camera, the forward pass as a batched Ray
 Serve deployment, a registry actor for what must survive a node loss."""
 
-from .camera import CameraReport
+from .reports import CameraReport
 from .options import CameraSpec, ClusterError, ClusterOptions
-from .runtime import ClusterPipeline, cluster_pipeline, connect
+from .connection import connect
+from .runtime import ClusterPipeline, cluster_pipeline
 
 __all__ = ["CameraReport", "CameraSpec", "ClusterError", "ClusterOptions", "ClusterPipeline", "cluster_pipeline",
            "connect"]

@@ -1,7 +1,9 @@
 """A camera as a Ray actor, on the node that records it.
 
-Capture, resizing to the network's size, mask decoding, tracking, rendering, recording and the
-DAVIS / COCO exports run here; the forward pass goes to the SegmentModel deployment. A camera has at most one frame at
+Capture, the model schedule (`--detect-every`, `--skip-still`: schedule.py), resizing to the
+network's size, mask decoding, tracking, zones and lines, rendering, recording and the DAVIS / COCO
+exports run here; the forward pass goes to the SegmentModel deployment (a frame the schedule skips
+never leaves the node: the tracker carries it, as in the local pipeline). A camera has at most one frame at
 the model: frame t+1 is in the network while frame t is decoded and tracked here. A live
 camera's capture keeps only the newest frame, so when the cluster is short of capacity the
 stale ones are dropped (counted in `dropped`) and latency stays bounded; a file's frames wait
@@ -27,10 +29,8 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import queue  # noqa: E402
 import threading  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import ray  # noqa: E402
@@ -40,93 +40,23 @@ from .. import decoding  # noqa: E402
 from ..decoding import Letterbox, letterbox_geometry, resize  # noqa: E402
 from ..events import Event, EventKind  # noqa: E402
 from ..factory import open_camera  # noqa: E402
+from ..analytics.analyser import ZoneAnalyser  # noqa: E402
+from ..analytics.geometry import ZoneSet  # noqa: E402
 from ..pipeline import FrameRenderer, StatsSnapshot  # noqa: E402
-from ..render import LostObject, draw_hud  # noqa: E402
-from ..sinks import CocoExporter, DavisExporter, SegmentedRecorder, VideoRecorder  # noqa: E402
+from ..render import draw_hud, draw_zones  # noqa: E402
+from ..schedule import CameraSchedule, ScheduleOptions  # noqa: E402
+from ..sinks import CocoExporter, DavisExporter  # noqa: E402
 from ..sources import CaptureThread  # noqa: E402
-from ..tracker import ObjectStatus, PromptSet, PromptTracker  # noqa: E402
+from ..tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker  # noqa: E402
 from ..types import Frame, Segmentation  # noqa: E402
 from ..workers import reason  # noqa: E402
 from .model import RawOutput  # noqa: E402
 from .options import CameraSpec, ClusterError, DecodeSettings  # noqa: E402
+from .recording import frames_recorded, open_recorder, recording_file  # noqa: E402
+from .reports import CameraReport, View  # noqa: E402
 
 _IMPORTED = time.time()
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CameraReport:
-    """One camera actor's state and counters, as the driver reads them."""
-
-    camera: int
-    name: str
-    node_id: str
-    runs: int  # 1, or more after restarts on other nodes
-    live: bool
-    frames: int  # frames finished by this run
-    frames_done: int  # frames finished by every run (files: where a restart resumes)
-    frames_expected: int | None  # a file's frame count from its header
-    frame_size: tuple[int, int] | None  # (width, height)
-    dropped: int  # live: stale frames replaced before the model could take them
-    retries: int  # model calls resent (a replica lost or saturated)
-    fps: float  # frames finished per second by this run, from its first result to its last
-    latency_p50: float  # seconds, capture to result
-    latency_p95: float
-    latency_p99: float
-    stage_ms: dict  # forward (per batch), decode, track, render, encode
-    bytes_to_model: float  # per frame, mean: the resized frame
-    bytes_from_model: float  # per frame, mean: raw predictions and prototypes
-    objects: tuple[ObjectStatus, ...]
-    recording: str | None  # the file being written
-    segments: tuple[str, ...]  # this run's recording files
-    finished: bool
-    error: str | None
-    startup: tuple[tuple[str, float], ...]  # (step, wall-clock time it ended): the restart's timeline
-
-
-@dataclass(frozen=True)
-class View:
-    """The newest annotated frame as the driver shows it (the web's MJPEG): JPEG, boxes, ids."""
-
-    seq: int  # frames finished by this run when it was made
-    index: int
-    latency: float  # capture to result, seconds
-    jpeg: bytes
-    boxes: np.ndarray  # (N, 4) float32 of the shown objects
-    scores: np.ndarray
-    object_ids: np.ndarray
-    lost: tuple[LostObject, ...]
-    objects: tuple[ObjectStatus, ...]
-
-
-def recording_file(path: str | Path, run: int) -> Path:
-    """The file a run records to: the one asked for, then NAME-run02.mp4, ... after restarts."""
-    path = Path(path)
-    return path if run == 1 else path.with_name(f"{path.stem}-run{run:02d}{path.suffix or '.mp4'}")
-
-
-def open_recorder(path: str | Path, run: int, segment_seconds: float | None, fps: float, live: bool):
-    target = recording_file(path, run)
-    if segment_seconds:
-        return SegmentedRecorder(target.with_name(f"{target.stem}-{{index:03d}}{target.suffix or '.mp4'}"),
-                                 segment_seconds, fps_hint=fps, low_latency=live)
-    return VideoRecorder(target, fps_hint=fps, low_latency=live)
-
-
-def frames_recorded(paths: tuple[str, ...] | list[str]) -> int:
-    """Frames held by recording files, a file cut short by a lost node included (its last
-    fragment may be missing: fragments end at keyframes)."""
-    total = 0
-    for path in paths:
-        if not Path(path).exists():
-            continue
-        try:
-            with av.open(str(path)) as container:
-                for packet in container.demux(container.streams.video[0]):
-                    total += packet.size > 0
-        except av.error.FFmpegError:  # truncated mid-fragment: what was read before counts
-            pass
-    return total
 
 
 def model_input(image: np.ndarray, imgsz: int, stride: int) -> tuple[Letterbox, np.ndarray]:
@@ -186,7 +116,12 @@ class Camera:
         self.model = serve.get_deployment_handle("SegmentModel", app_name=app)
         self.tracker = PromptTracker()
         self.renderer = FrameRenderer()
-        self.frames = self.retries = 0
+        self.analyser = ZoneAnalyser(state.zones)  # loop thread; `set_zones` swaps the set (any thread)
+        self.schedule_options = ScheduleOptions(spec.stream.detect_every, spec.stream.skip_still)
+        self.schedule: CameraSchedule | None = None  # once the source says whether it is live
+        self._scheduled_prompts: PromptSet | None = None  # the prompts the schedule last saw
+        self._last_everything: Segmentation | None = None  # the last model run's, shown on carried frames
+        self.frames = self.retries = self._modelled = 0  # frames finished, model calls resent, frames modelled
         self.live = False
         self.frames_expected: int | None = None
         self.frame_size: tuple[int, int] | None = None
@@ -216,6 +151,11 @@ class Camera:
             if self._adopted.is_set():
                 self.prompts = prompts  # one reference assignment; the loop takes it at the next frame
 
+    def set_zones(self, zones: ZoneSet) -> None:
+        with self._adopting:
+            if self._adopted.is_set():
+                self.analyser.set_zones(zones)  # applied at the next frame
+
     def set_recording(self, path: str | None) -> None:
         with self._adopting:
             if self._adopted.is_set():
@@ -226,6 +166,14 @@ class Camera:
 
     def node(self) -> str:
         return self.node_id
+
+    def file_being_written(self) -> str | None:
+        """The recording file open now (a segmented recording's current segment), or None: what
+        retention must never delete."""
+        recorder = self._recorder if self._adopted.is_set() else None
+        if recorder is None or not getattr(recorder, "segments", 1):  # a segmented one before its first frame
+            return None
+        return str(recorder.path)
 
     def view(self, after: int = -1, quality: int = 80) -> View | None:
         """The newest annotated frame when it is newer than frame `after` of this run, else None."""
@@ -244,13 +192,15 @@ class Camera:
         if not self._adopted.is_set():
             return None
         fps, p50, p95, p99, dropped = self._rates()
-        n = max(self.frames, 1)
+        n = max(self._modelled, 1)  # the bytes of the frames that went to the model
         recorder = self._recorder
-        return CameraReport(self.index, self.spec.name, self.node_id, self.runs, self.live, self.frames,
-                            self.frames_done, self.frames_expected, self.frame_size, dropped, self.retries, fps,
-                            p50, p95, p99, dict(self._stage_ms), self._bytes[0] / n,
-                            self._bytes[1] / n, self._objects, None if recorder is None else str(recorder.path),
-                            tuple(self._segments), self.finished, self.error, tuple(self._startup))
+        every_frame = self.schedule_options.every_frame
+        return CameraReport(
+            self.index, self.spec.name, self.node_id, self.runs, self.live, self.frames,
+            None if every_frame else self._modelled, self.frames_done, self.frames_expected, self.frame_size,
+            dropped, self.retries, fps, p50, p95, p99, dict(self._stage_ms), self._bytes[0] / n, self._bytes[1] / n,
+            self._objects, self.analyser.counts, None if recorder is None else str(recorder.path),
+            tuple(self._segments), self.finished, self.error, tuple(self._startup))
 
     # ------------------------------------------------------------------ the loop
     def run(self, index: int, spec: CameraSpec, settings: DecodeSettings, registry: str, app: str,
@@ -268,6 +218,7 @@ class Camera:
             raise
         self._startup.append(("source", time.time()))
         self.live, self.frames_expected = source.live, None if source.live else source.frame_count
+        self.schedule = CameraSchedule(self.schedule_options, live=source.live)
         skip = 0 if source.live else self.frames_done
         capture = self._capture = CaptureThread(source, self.stop_event, queue_size=4)
         pending = None
@@ -314,8 +265,11 @@ class Camera:
         if request is None:
             return
         if self._recorder is not None:
-            recorder, self._recorder = self._recorder, None
-            recorder.close()
+            recorder = self._recorder
+            try:
+                recorder.close()  # still reported as being written until it is whole
+            finally:
+                self._recorder = None
             self._publish([Event(EventKind.RECORDING_STOPPED, camera=self.index,
                                  detail=", ".join(map(str, recorder.paths)))])
         if request[0] is not None:
@@ -378,6 +332,14 @@ class Camera:
         return None
 
     def _submit(self, frame: Frame):
+        """The frame sent to the model, or (the schedule's choice) kept for the tracker to carry."""
+        prompts = self.prompts
+        if prompts is not self._scheduled_prompts:  # a new prompt: the model selects it on this frame
+            self._scheduled_prompts = prompts
+            self.schedule.request()
+        t = frame.pts if frame.pts is not None else frame.t_capture
+        if not self.schedule.run_model(frame.image, t):
+            return frame, None, None, None
         box, small = model_input(frame.image, self.settings.imgsz, self.settings.stride)
         return frame, box, small, self.model.remote(small)
 
@@ -397,17 +359,29 @@ class Camera:
                 time.sleep(0.2)
                 response = self.model.remote(small)
 
-    def _finish(self, frame: Frame, box: Letterbox, small: np.ndarray, response, use_pts: bool) -> None:
-        out = self._result(small, response)
+    def _finish(self, frame: Frame, box: Letterbox | None, small: np.ndarray | None, response,
+                use_pts: bool) -> None:
+        """Track, render, record and export one frame (`response` None: the model skipped it and
+        the tracker carries its objects)."""
+        out = None if response is None else self._result(small, response)
         t0 = time.perf_counter()
-        everything = decode_output(self.settings, frame.image.shape[:2], box, out)
+        everything = None if out is None else decode_output(self.settings, frame.image.shape[:2], box, out)
         prompts = self.prompts  # one snapshot for the whole frame
         self.tracker.set_prompts(prompts)
         t = frame.pts if frame.pts is not None else frame.t_capture
         t1 = time.perf_counter()
         track = self.tracker.update(everything, frame.image, frame.index, t)
+        self.schedule.observe(track.objects, track.segmentation, frame.index)  # lost, new or fast: the model next
         t2 = time.perf_counter()
-        shown, annotated = self.renderer.render(frame.image, prompts, everything, track)
+        if everything is not None:
+            self._last_everything = everything
+        shown_everything = self._last_everything
+        if shown_everything is None or shown_everything.shape != frame.image.shape[:2]:
+            shown_everything = Segmentation.empty(*frame.image.shape[:2])
+        shown, annotated = self.renderer.render(frame.image, prompts, shown_everything, track)
+        zone_events = self._zones_of_frame(frame, t, track, everything, annotated)
+        if zone_events:  # something entered or left a zone: the model looks at the next frame
+            self.schedule.request()
         if self.spec.hud:
             draw_hud(annotated, self._hud())
         t3 = time.perf_counter()
@@ -425,21 +399,45 @@ class Camera:
         self._latest = (frame, annotated, shown, track.lost, track.objects)
         self._objects = track.objects
         self.frame_size = (frame.image.shape[1], frame.image.shape[0])
-        self._stage_ms = {"forward": out.timings.get("forward", 0.0), "decode": (t1 - t0) * 1e3,
-                          "track": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3, "encode": (t4 - t3) * 1e3}
+        model_ms = {"forward": out.timings.get("forward", 0.0), "decode": (t1 - t0) * 1e3} if out is not None else {
+            k: v for k, v in self._stage_ms.items() if k in ("forward", "decode")}  # a carried frame: the last run's
+        self._stage_ms = {**model_ms, "track": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3, "encode": (t4 - t3) * 1e3}
         self._t_last = time.monotonic()
         self._t_first = self._t_first or self._t_last
         self._latencies.append(self._t_last - frame.t_capture)
-        self._bytes[0] += small.nbytes
-        self._bytes[1] += out.nbytes
+        if out is not None:
+            self._bytes[0] += small.nbytes
+            self._bytes[1] += out.nbytes
+            self._modelled += 1
         self.frames += 1
         self.frames_done += 1
         if self.frames == 1:
             self._startup.append(("first frame", time.time()))
-        if track.events:
-            self._publish([e.on_camera(self.index) for e in track.events])
+        if track.events or zone_events:
+            self._publish([e.on_camera(self.index) for e in (*track.events, *zone_events)])
         if self.frames % 10 == 0:
             self.registry.update.remote(self.index, frames_done=self.frames_done)
+
+    def _zones_of_frame(self, frame: Frame, t: float, track, everything: Segmentation | None,
+                        annotated: np.ndarray) -> tuple[Event, ...]:
+        """The zones and lines on this frame (as the local pipeline's): events, counts, drawn on
+        `annotated`; new objects found by a detect_new zone are tracked from the next frame (and
+        kept by the registry, so a restart and the driver's `prompts_of` know them)."""
+        alive = {o.object_id for o in track.objects}
+        update = self.analyser.update(track.segmentation, alive, frame.index, t, everything)
+        if update.new_objects:
+            prompts = self.prompts
+            for found in update.new_objects:
+                object_id = prompts.next_id()
+                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
+                self.analyser.note_new(object_id, found)
+            self.prompts = prompts
+            self.registry.update.remote(self.index, prompts=prompts)
+        if len(self.analyser.zones):
+            seg = track.segmentation
+            boxes = dict(zip(seg.object_ids.tolist(), seg.boxes.tolist()))
+            draw_zones(annotated, self.analyser.zones, update.counts, [boxes[o] for o in update.flashing if o in boxes])
+        return update.events
 
     def _publish(self, events: list[Event]) -> None:
         self.registry.publish.remote(events)

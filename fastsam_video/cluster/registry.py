@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import ray
 
+from ..analytics.geometry import ZoneSet
 from ..events import Event
 from ..tracker import PromptSet
 
@@ -22,7 +23,8 @@ from ..tracker import PromptSet
 class CameraState:
     """What a camera actor reloads when it (re)starts."""
 
-    prompts: PromptSet = PromptSet(everything=True)
+    prompts: PromptSet = PromptSet(everything=True)  # objects found by a detect_new zone included
+    zones: ZoneSet = ZoneSet()  # its zones and lines (their counts start afresh on another node)
     recording: str | None = None  # the file asked for (a restart records to NAME-runNN.mp4)
     segments: tuple[str, ...] = ()  # recording files written, oldest first
     frames_done: int = 0  # frames finished (file cameras without a recording resume here)
@@ -43,8 +45,8 @@ class Registry:
         self._cameras: dict[int, CameraState] = {}
         self._log = _Log()
 
-    def add(self, camera: int, prompts: PromptSet, recording: str | None) -> None:
-        self._cameras[camera] = CameraState(prompts=prompts, recording=recording)
+    def add(self, camera: int, prompts: PromptSet, recording: str | None, zones: ZoneSet = ZoneSet()) -> None:
+        self._cameras[camera] = CameraState(prompts=prompts, recording=recording, zones=zones)
 
     def remove(self, camera: int) -> None:
         self._cameras.pop(camera, None)
@@ -59,7 +61,7 @@ class Registry:
         return self._cameras[camera]
 
     def update(self, camera: int, **changes) -> None:
-        """prompts=, recording=, frames_done=, finished= (a removed camera's late news is ignored)."""
+        """prompts=, zones=, recording=, frames_done=, finished= (a removed camera's late news is ignored)."""
         if camera in self._cameras:
             self._cameras[camera] = replace(self._cameras[camera], **changes)
 

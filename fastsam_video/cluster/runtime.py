@@ -18,7 +18,6 @@ restarted on another node never blocks a caller (its last report is shown meanwh
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -26,65 +25,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-import cv2
-import numpy as np
 import ray
 from ray import serve
 
+from ..analytics.geometry import ZoneSet
 from ..engines import open_engine
 from ..events import CameraState, Event, EventKind, Subscribers
 from ..options import ModelOptions, OutputOptions, StreamOptions
-from ..pipeline import CameraStatus, RateMeter, Result, StatsSnapshot, per_camera_path
+from ..pipeline import CameraStatus, RateMeter, Result, per_camera_path
 from ..tracker import PromptSet
-from ..types import Frame, Segmentation
 from ..workers import Worker, reason
-from .camera import Camera, CameraReport, View
+from .camera import Camera
+from .connection import connect
 from .model import SegmentModel
 from .options import CameraSpec, ClusterError, ClusterOptions
+from .recording import files_open, recorded_out_of_sight
 from .registry import Registry
+from .reports import CameraReport, result_of, snapshot
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "fastsam-video"
 REPORT_PERIOD = 0.5  # seconds between the reports the driver fetches from the cameras
-
-
-def connect(address: str, *, num_cpus: float | None = None) -> bool:
-    """Joins the cluster at `address`: `auto` (the one `ray start` runs on this machine), `local`
-    (a one-node cluster in this process) or host:port / ray://host:port. True when this call
-    started Ray here (whoever owns it shuts it down: `ray.shutdown()`)."""
-    if ray.is_initialized():
-        return False
-    if not address:
-        raise ClusterError("cluster address: expected auto, local or host:port, got an empty string")
-    if address not in ("auto", "local"):
-        check_reachable(address)
-    try:
-        if address == "local":  # a new cluster even when one runs here (or RAY_ADDRESS names one): never
-            # join it, since this process shuts its Ray and Serve down at the end
-            ray.init(address="local", namespace=NAMESPACE, include_dashboard=False, num_cpus=num_cpus,
-                     log_to_driver=False)
-        else:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
-    except ConnectionError as err:
-        raise ClusterError(f"cannot join the Ray cluster at {address!r}: {str(err).splitlines()[0]} (start one "
-                           "with `ray start --head`, or pass --ray local; with token authentication on, "
-                           "export the cluster's RAY_AUTH_TOKEN here)") from None
-    return True
-
-
-def check_reachable(address: str, timeout: float = 3.0) -> None:
-    """A host:port (or ray://host:port) that nothing answers on fails here, in seconds: Ray itself
-    retries for minutes before it gives up."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ClusterError(f"cluster address: expected auto, local or host:port, got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise ClusterError(f"cannot join the Ray cluster at {address!r}: nothing answers there "
-                           f"({err.strerror or type(err).__name__}); check the address, start one with "
-                           "`ray start --head`, or pass --ray local") from None
 
 
 class ClusterPipeline:
@@ -93,7 +54,8 @@ class ClusterPipeline:
     def __init__(self, sources: list[str | CameraSpec] = (), model: ModelOptions | None = None,
                  stream: StreamOptions | None = None, output: OutputOptions | None = None,
                  prompts: PromptSet | None = None, *, cluster: ClusterOptions | None = None,
-                 on_result: Callable[[Result], None] | None = None, stay_open: bool = False):
+                 on_result: Callable[[Result], None] | None = None, stay_open: bool = False,
+                 zones: ZoneSet | None = None):
         if not sources and not stay_open:
             raise ClusterError("cameras: expected at least one source, got none")
         self.model = model or ModelOptions()
@@ -101,6 +63,7 @@ class ClusterPipeline:
         self.output = output or OutputOptions()
         self.cluster = cluster or ClusterOptions()
         self.prompts = prompts if prompts is not None else PromptSet(everything=True)
+        self.zones = zones or ZoneSet()  # every camera's zones at the start (`set_zones` changes one camera's)
         self.on_result = on_result
         self.stay_open = stay_open
         self._sources = list(sources)
@@ -120,9 +83,11 @@ class ClusterPipeline:
         self._errors: dict[int, str] = {}
         self._seen: dict[int, tuple[int, int]] = {}  # camera -> (run, frame) last handed to on_result
         self._view_failed: set[int] = set()  # cameras whose view raised (logged once)
+        self._unseen: set[int] = set()  # cameras recording where this machine cannot see (logged once)
         self._display: dict[int, RateMeter] = {}
         self._prompts: dict[int, PromptSet] = {}  # as last set from here (the registry holds them too)
         self._recording: dict[int, str | None] = {}
+        self._zones: dict[int, ZoneSet] = {}
         self._subscribers = Subscribers()
         self._events_seen = 0
         self._stop = threading.Event()
@@ -185,7 +150,8 @@ class ClusterPipeline:
             spec = replace(spec, export_masks=spec.export_masks or masks, export_coco=spec.export_coco or coco,
                            hud=spec.hud or self.output.hud)
             self._prompts[camera], self._recording[camera] = prompts or self.prompts, spec.record or record
-            ray.get(self.registry.add.remote(camera, self._prompts[camera], self._recording[camera]))
+            self._zones[camera] = self.zones
+            ray.get(self.registry.add.remote(camera, self._prompts[camera], self._recording[camera], self.zones))
             self._specs[camera], self._display[camera] = spec, RateMeter()
             self._start_run(camera, self._spawn())
         self.registry.publish.remote([Event(EventKind.CAMERA_ADDED, camera=camera, detail=spec.name)])
@@ -227,7 +193,7 @@ class ClusterPipeline:
             actor = self._actor(camera)
             run, spec = self._runs.pop(camera), self._specs[camera]
             del self._actors[camera], self._specs[camera]
-            for known in (self._reports, self._final, self._errors, self._prompts, self._recording):
+            for known in (self._reports, self._final, self._errors, self._prompts, self._recording, self._zones):
                 known.pop(camera, None)
         ray.get(actor.stop.remote(), timeout=10)
         try:
@@ -258,9 +224,27 @@ class ClusterPipeline:
         actor.set_prompts.remote(prompts)
 
     def prompts_of(self, camera: int) -> PromptSet:
-        """The camera's prompts as last set."""
+        """The camera's prompts as last set, with the objects its detect_new zones found (the
+        registry holds both; its last known ones when it does not answer)."""
         self._actor(camera)
+        if self._zones.get(camera):  # only a zone adds prompts on the camera's side
+            try:
+                self._prompts[camera] = ray.get(self.registry.state.remote(camera), timeout=5).prompts
+            except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError, KeyError):
+                pass
         return self._prompts[camera]
+
+    def set_zones(self, zones: ZoneSet, camera: int = 0) -> None:
+        """Replace a camera's zones and lines: kept by the registry (a restarted camera reloads
+        them; their counts start afresh there), applied by the camera from its next frame on."""
+        actor = self._actor(camera)
+        self._zones[camera] = zones
+        ray.get(self.registry.update.remote(camera, zones=zones))  # first: a camera being adopted reads it
+        actor.set_zones.remote(zones)
+
+    def zones_of(self, camera: int) -> ZoneSet:
+        self._actor(camera)
+        return self._zones[camera]
 
     def recording_of(self, camera: int) -> Path | None:
         """The file the camera records to (a restarted camera: its NAME-runNN.mp4), or None."""
@@ -278,6 +262,13 @@ class ClusterPipeline:
         self._recording[camera] = path
         ray.get(self.registry.update.remote(camera, recording=path))  # first: a camera being adopted reads it
         actor.set_recording.remote(path)
+
+    def files_being_written(self, camera: int | None = None, timeout: float = 2.0) -> set[Path]:
+        """The recording files open right now (each camera's current segment, as its actor says),
+        of every camera or of one (see `recording.files_open`): what retention never deletes."""
+        with self._lock:
+            actors = {c: a for c, a in self._actors.items() if c not in self._final and camera in (None, c)}
+        return files_open(actors, self._reports, timeout)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Calls `callback(event)` for every event from now on (on the driver's poll thread);
@@ -330,16 +321,16 @@ class ClusterPipeline:
             state = CameraState.RUNNING if report.frames else CameraState.STARTING
         spec = self._specs[camera]
         if report is None:
-            return CameraStatus(camera, spec.name, False, state, _snapshot(None, self._display[camera]), None,
+            return CameraStatus(camera, spec.name, False, state, snapshot(None, self._display[camera]), None,
                                 None, (), (), error, (), None, None)
         recorded = tuple(Path(p) for p in report.segments if p != report.recording)
         expected = report.frames_expected
         limit = spec.stream.max_frames
         truncated = (report.frames_done < expected and (limit is None or report.frames_done < limit)
                      if expected and report.finished else None)
-        return CameraStatus(camera, spec.name, report.live, state, _snapshot(report, self._display[camera]),
+        return CameraStatus(camera, spec.name, report.live, state, snapshot(report, self._display[camera]),
                             report.frame_size, Path(report.recording) if report.recording else None,
-                            recorded, report.objects, error, (), expected, truncated)
+                            recorded, report.objects, error, (), expected, truncated, report.zones)
 
     # ------------------------------------------------------------------ the poll thread
     _fresh: frozenset = frozenset()  # cameras whose last report request was answered in time
@@ -392,7 +383,18 @@ class ClusterPipeline:
             if report is not None:
                 self._reports[asked[ref]] = report
                 fresh.add(asked[ref])
+                self._check_visible(report)
         self._fresh = frozenset(fresh)
+
+    def _check_visible(self, report: CameraReport) -> None:
+        """Says once per camera when its recording is on a disk this machine cannot see (a node's
+        own disk): retention (which runs here), the event clips and a restart's resume need the
+        record folder shared by every node."""
+        if report.camera not in self._unseen and recorded_out_of_sight(report):
+            self._unseen.add(report.camera)
+            log.warning("camera %d records to %s on node %s, which this machine cannot see: --keep-days / "
+                        "--keep-max-size do not apply to it; record to a folder every node shares (NFS)",
+                        report.camera, report.recording, report.node_id[:12])
 
     def _dispatch_events(self) -> None:
         self._events_seen, events = ray.get(self.registry.events.remote(self._events_seen))
@@ -425,7 +427,7 @@ class ClusterPipeline:
             if view is None or report is None:
                 continue
             self._seen[camera] = (report.runs, view.seq)
-            self.on_result(_result(camera, view))
+            self.on_result(result_of(camera, view))
 
     # ------------------------------------------------------------------ the end
     def wait(self, timeout: float | None = None) -> bool:
@@ -486,33 +488,15 @@ class ClusterPipeline:
         self.close()
 
 
-def _snapshot(report: CameraReport | None, display: RateMeter) -> StatsSnapshot:
-    if report is None:
-        return StatsSnapshot(0, 0.0, 0.0, display.rate, 0, 0, 0.0, 0.0, 0.0, {}, "cluster", "")
-    return StatsSnapshot(report.frames, report.fps, report.fps, display.rate, report.dropped, 0, report.latency_p50,
-                         report.latency_p95, report.latency_p99, dict(report.stage_ms),
-                         f"cluster (node {report.node_id[:8]}, run {report.runs})", "")
-
-
-def _result(camera: int, view: View) -> Result:
-    """A `Result` from a camera's view: the annotated frame decoded; the shown objects' boxes,
-    scores and ids (their masks stay on the camera's node: the segmentation holds 1x1 masks)."""
-    annotated = cv2.imdecode(np.frombuffer(view.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    now = time.monotonic()
-    n = len(view.object_ids)
-    segmentation = Segmentation.of(np.zeros((n, 1, 1), dtype=bool), view.boxes, view.scores, view.object_ids)
-    return Result(Frame(annotated, view.index, now - view.latency, source_id=camera), segmentation, annotated,
-                  view.lost, view.objects, (), now, camera)
-
-
 def cluster_pipeline(address: str, sources, model: ModelOptions, stream: StreamOptions, output: OutputOptions,
                      prompts: PromptSet | None = None, *, on_result: Callable[[Result], None] | None = None,
-                     stay_open: bool = False, cluster: ClusterOptions | None = None) -> ClusterPipeline:
+                     stay_open: bool = False, cluster: ClusterOptions | None = None,
+                     zones: ZoneSet | None = None) -> ClusterPipeline:
     """What `--ray ADDRESS` builds in place of `factory.build_pipeline`: joins the cluster and
     returns the pipeline (not started). Sources are opened on the cameras' nodes."""
     started = connect(address)
     specs = [s if isinstance(s, CameraSpec) else CameraSpec(str(s), stream) for s in sources]
     pipeline = ClusterPipeline(specs, model, stream, output, prompts, cluster=cluster, on_result=on_result,
-                               stay_open=stay_open)
+                               stay_open=stay_open, zones=zones)
     pipeline.shutdown_ray = started and address == "local"  # the in-process cluster ends with the pipeline
     return pipeline

@@ -83,17 +83,23 @@ def onnx_file(options: ModelOptions) -> Path | None:
 
 
 def check_int8(options: ModelOptions) -> None:
-    """--int8 runs on OpenVINO on the CPU: anything else is refused with one line."""
-    if not options.int8:
+    """--int8 and --bf16 run on OpenVINO on the CPU: anything else is refused with one line."""
+    flag = "--int8" if options.int8 else "--bf16" if options.bf16 else None
+    if flag is None:
         return
+    if options.int8 and options.bf16:
+        raise WeightsError("--int8 and --bf16 are two precisions of one model: pick one")
     if not on_cpu(options):
-        raise WeightsError("--int8 runs on the CPU (OpenVINO); on a GPU the model runs in FP16: drop --int8 "
+        raise WeightsError(f"{flag} runs on the CPU (OpenVINO); on a GPU the model runs in FP16: drop {flag} "
                            "or add --device cpu")
     if options.backend not in ("openvino", "auto"):
-        raise WeightsError(f"--int8 needs the openvino backend; {options.backend} cannot run the INT8 model: "
-                           "use --backend openvino (or auto), or drop --int8")
-    if not installed("openvino") or not installed("nncf"):
-        raise WeightsError("--int8 needs openvino and nncf (pip install openvino nncf): install them or drop --int8")
+        what = "the INT8 model" if options.int8 else "in bfloat16"
+        raise WeightsError(f"{flag} needs the openvino backend; {options.backend} cannot run {what}: "
+                           f"use --backend openvino (or auto), or drop {flag}")
+    needed = ("openvino", "nncf") if options.int8 else ("openvino",)
+    if not all(installed(m) for m in needed):
+        raise WeightsError(f"{flag} needs {' and '.join(needed)} (pip install {' '.join(needed)}): install "
+                           f"{'them' if len(needed) > 1 else 'it'} or drop {flag}")
 
 
 def open_engine(options: ModelOptions) -> SegmentationEngine:
@@ -110,7 +116,7 @@ def open_engine(options: ModelOptions) -> SegmentationEngine:
     if path is not None:
         backend = options.backend
         note = ""
-        if options.int8:
+        if options.int8 or options.bf16:
             backend = "openvino"
         elif backend == "auto":
             from .choice import faster_cpu_backend
@@ -124,7 +130,7 @@ def open_engine(options: ModelOptions) -> SegmentationEngine:
                 from .quantize import quantized_model
 
                 ir = quantized_model(path, imgsz=options.imgsz or default_imgsz(options))
-            engine = OpenVinoSegmenter(options.model, onnx_path=path, ir_path=ir, **kwargs)
+            engine = OpenVinoSegmenter(options.model, onnx_path=path, ir_path=ir, bf16=options.bf16, **kwargs)
         else:
             from .onnxrt import OnnxSegmenter
 

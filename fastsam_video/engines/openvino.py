@@ -44,9 +44,10 @@ class OpenVinoSegmenter(CpuSegmenterBase):
     def __init__(self, model: str | Path | None = None, *, device: str | None = None, half: bool | None = None,
                  imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
                  max_det: int = 300, retina: bool = True, warmup: bool = True, onnx_path: str | Path | None = None,
-                 ir_path: str | Path | None = None, threads: int | None = None):
+                 ir_path: str | Path | None = None, threads: int | None = None, bf16: bool = False):
         """`onnx_path`: the FP32 export (default: shipped or cached for `model`); `ir_path`: an
-        OpenVINO IR (.xml) to run instead, such as an INT8 model."""
+        OpenVINO IR (.xml) to run instead, such as an INT8 model; `bf16`: run it in bfloat16 (refused
+        with one line on a CPU without bf16 kernels, where OpenVINO would quietly run f32)."""
         if device not in (None, "", "cpu"):
             raise WeightsError(f"the openvino engine runs on the CPU, not {device!r}: use --device cpu or --backend torch")
         if half:
@@ -59,11 +60,14 @@ class OpenVinoSegmenter(CpuSegmenterBase):
                                f"(exports it into {cache_dir()}/) or use --backend torch")
         self.model_path = self.onnx_path = path
         self.int8 = ir_path is not None
-        self.precision = ("int8" if self.int8 else "fp32") + " openvino"
+        self.precision = ("int8" if self.int8 else "bf16" if bf16 else "fp32") + " openvino"
         self._set_settings(imgsz, conf, iou, max_det, retina)
         self.stride = STRIDE
         self.threads = threads or cpu_cores()
         self.core = ov.Core()
+        if bf16 and "BF16" not in self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise WeightsError(f"--bf16: this CPU ({cpu_name()}) has no bfloat16 kernels (AMX or AVX-512 BF16): "
+                               "drop --bf16 (FP32), or use --int8")
         blobs = cache_dir() / "openvino"
         try:
             blobs.mkdir(parents=True, exist_ok=True)
@@ -75,8 +79,9 @@ class OpenVinoSegmenter(CpuSegmenterBase):
         except Exception as err:
             raise WeightsError(f"{path} is not a model OpenVINO can read ({type(err).__name__}): delete it and run "
                                "again to export it, or use --backend onnx") from None
+        # f32 unless asked: OpenVINO's default on a CPU with AMX would quietly be bf16
         self.config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": self.threads,
-                       "INFERENCE_PRECISION_HINT": "f32"}  # f32: no bf16 / fp16 downcast where the CPU has it
+                       "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
         self._requests: dict[tuple[int, ...], object] = {}  # one compiled network per input shape
         self._lock = threading.Lock()  # one infer request per shape: callers take turns
         self.num_classes = self.classes_from_outputs(path)

@@ -9,7 +9,8 @@ loading Qt; the window lives in `ui.main_window`, the event loop in `ui.app`.
     gui_args(argv)                 the `gui` options parsed from `argv` (defaults for []),
                                    e.g. for `fastsam-video` with no subcommand
     WindowOptions                  what the window is given: the typed model, stream and output
-                                   options, the command line's prompts; `.from_args(namespace)`
+                                   options, the command line's prompts, the state file (--state)
+                                   and what it held; `.from_args(namespace)`
                                    at the front end's edge (no Namespace goes further)
 """
 
@@ -19,6 +20,7 @@ import argparse
 import importlib.util
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analytics.geometry import ZoneSet
@@ -26,6 +28,7 @@ from ..options import ModelOptions, OutputOptions, StreamOptions, add_stream_opt
 
 if TYPE_CHECKING:
     from ..tracker import PromptSet
+    from .window_persistence import WindowStart
 
 
 def add_gui_parser(sub) -> argparse.ArgumentParser:
@@ -42,6 +45,10 @@ def add_gui_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true",
                    help="process every frame of a file as fast as the model goes (default in the window: "
                         "files play at their frame rate, like a camera)")
+    p.add_argument("--state", default=None, metavar="FILE",
+                   help="keep the sources, objects (ids, prompts), zones, everything mode and recording across "
+                        "restarts in FILE (the format `serve --state` keeps); the next start opens what it holds "
+                        "instead of SOURCE")
     p.set_defaults(func=cmd_gui)
     return p
 
@@ -94,15 +101,23 @@ class WindowOptions:
     everything: bool = False
     fast: bool = False
     zones: ZoneSet = field(default_factory=ZoneSet)  # --zone / --line: every camera's at the start
+    state_path: Path | None = None  # --state: where the window keeps what the user changes
+    start: WindowStart | None = None  # what that file held at the start (None: no file yet)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace | None) -> WindowOptions:
         """From the `gui` command's namespace (or `run`'s, or the top-level one: missing options
         take their defaults)."""
+        from ..state import StateFile, default_path
+        from .window_persistence import WindowStart
+
         args = complete_args(args)
+        state_path = getattr(args, "state_path", None) or default_path(getattr(args, "config", None), args.state)
+        saved = StateFile(state_path).load() if state_path else None  # a broken file: one line, before Qt
         return cls(model=ModelOptions.from_args(args), stream=StreamOptions.from_args(args),
                    output=OutputOptions.from_args(args), prompts=prompt_set(args), everything=bool(args.everything),
-                   fast=bool(args.fast), zones=zone_set(args))
+                   fast=bool(args.fast), zones=zone_set(args),
+                   state_path=state_path, start=None if saved is None else WindowStart.from_saved(saved))
 
 
 def window_options(argv: list[str] | None = None) -> WindowOptions:

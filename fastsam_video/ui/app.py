@@ -102,7 +102,9 @@ def run_window(options, source_spec: str | list[str] | None = None) -> int:
     signals = SignalStop(stop)
     try:
         window.show()
-        if isinstance(source_spec, (list, tuple)):
+        if window.restore_state():  # --state: the saved sources, objects and settings
+            pass
+        elif isinstance(source_spec, (list, tuple)):
             window.open_sources(list(source_spec))
         elif source_spec:
             window.open_source(source_spec)

@@ -6,46 +6,44 @@ tiles (`camera_grid`); each camera has its own prompts, object states and newest
 (`window_state.CameraState`). The selected tile (click it) is the one the object list,
 prompts, recording and snapshots act on.
 
-This module wires widgets (`widgets`, `panels`, `camera_grid`) to the Qt-free window state
-(`window_state`: per-camera state, object rows, notes from typed events, status texts,
-prompt editing rules) and to the pipelines (`session`).
+This module builds the window and wires widgets (`widgets`, `panels`, `camera_grid`) to the
+Qt-free window state (`window_state`: per-camera state, object rows, notes from typed events,
+status texts, prompt editing rules). Sources, results and the pipeline's end live in
+`window_sources`, a file's player bar in `window_playback`, recording and snapshots in
+`window_recording`, the state file (--state) in `window_restore` (all mixed in here).
 
-Threads: the window never decodes or runs the model. The pipeline calls `on_result` on its
-inference thread; that only emits a queued signal, and the UI thread keeps the newest
-result of those queued (older ones are dropped, their tracker events kept). Opening and
-closing sources run on worker threads (`session.Sessions`).
+Threads: the window never decodes or runs the model: opening and closing sources run on
+worker threads (`session.Sessions`), results come through queued signals.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
 from pathlib import Path
 
-import cv2
 from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from .. import assets
-from ..events import CameraState, Event, EventKind
-from ..pipeline import CameraStatus, Pipeline, Result, StatsSnapshot
-from ..sources import FrameSource, redact_url
+from ..pipeline import Pipeline, Result, StatsSnapshot
 from ..tracker import PromptSet
-from ..types import FastSAMVideoError, PromptError
+from ..types import PromptError
 from .camera_grid import CameraGrid
 from .events_panel import EventsPanel
 from .panels import ObjectsPanel, RecordingPanel, StatsPanel
 from .prompting import NEW, point_gesture
-from .session import PipelineFactory, Sessions, one_line
-from .source_dialog import VIDEO_FILTER, SourceDialog, kind_of, recent_sources, remember_source
+from .session import PipelineFactory, Sessions
 from .video_view import VideoView
 from . import WindowOptions
 from .widgets import MOUSE, SHORTCUTS, Banner, HelpOverlay
 from .zones_panel import ZoneEditor, ZonesPanel
-from .window_state import (WindowState, recording_file, recording_text, source_text, stats_texts,
-                           tile_text)
+from .window_playback import PlaybackMixin
+from .window_recording import RecordingMixin
+from .window_restore import StateFileMixin
+from .window_sources import SourcesMixin
+from .window_state import WindowState, source_text, stats_texts
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +62,7 @@ class ResultBridge(QObject):
     problem = pyqtSignal(str)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SourcesMixin, PlaybackMixin, RecordingMixin, StateFileMixin, QMainWindow):
     """The application window. `options`: a `ui.WindowOptions` (default: all defaults; from a
     command line: `ui.window_options(argv)`); `segmenter`: an already loaded model to use
     instead of loading one from `options.model`;
@@ -111,6 +109,7 @@ class MainWindow(QMainWindow):
         self._snapshot: StatsSnapshot | None = None
         self._connection_shown = False  # the banner shows a stream's connection trouble
         self._shut = False
+        self._init_state_file()
 
         self.setWindowTitle("fastsam-video")
         self.setAcceptDrops(True)
@@ -178,6 +177,7 @@ class MainWindow(QMainWindow):
         self.fullscreen_action = a("&Full screen", self._set_fullscreen, "F11", checkable=True)
         self.help_action = a("&Keyboard and mouse…", self.toggle_help, "F1")
         self.escape_action = a("Hide help", self._escape, "Esc")
+        self._build_player_actions()  # Space, Left, Right: only while a file plays
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -195,27 +195,13 @@ class MainWindow(QMainWindow):
         for action in (self.everything_action, self.add_to_selected_action, self.text_focus_action,
                        self.remove_action, self.clear_action):
             menu.addAction(action)
+        self._add_player_menu(bar)
         bar.addMenu("&View").addAction(self.fullscreen_action)
         menu = bar.addMenu("&Help")
         menu.addAction(self.help_action)
         keys = menu.addMenu("Shortcuts")
         for key, what in MOUSE + SHORTCUTS:
             keys.addAction(f"{key}\t{what}").setEnabled(False)
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        entries = recent_sources(self.settings)
-        if not entries:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        for entry in entries:
-            action = self.recent_menu.addAction(entry)
-            action.triggered.connect(lambda _=False, e=entry: self._open_recent(e))
-
-    def _open_recent(self, entry: str) -> None:
-        if "***" in entry:  # the password was not kept: ask for it
-            self.open_dialog(initial=entry)
-        else:
-            self.open_source(entry)
 
     def _build_ui(self) -> None:
         self.grid = CameraGrid()
@@ -230,6 +216,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(4)
         column.addWidget(self.banner)
         column.addWidget(self.grid, 1)
+        column.addWidget(self._build_player())  # shown only while a file plays
         self.help = HelpOverlay(self.grid)
 
         objects = ObjectsPanel(remove=self.remove_action, clear=self.clear_action,
@@ -242,7 +229,7 @@ class MainWindow(QMainWindow):
         self.stat_labels = self.stats_panel.labels
         self.zones_panel = ZonesPanel()
         self.zone_editor = ZoneEditor(self.zones_panel, lambda: self._pipeline, lambda: self.camera,
-                                      self._frame_size, self.show_status, self.show_error)
+                                      self._frame_size, self.show_status, self.show_error, changed=self.save_state)
         self.events_panel = EventsPanel()
 
         panel = QWidget()
@@ -346,20 +333,6 @@ class MainWindow(QMainWindow):
         frame = self.grid.tiles[camera].view.frame if camera < len(self.grid.tiles) else None
         return None if frame is None else (frame.shape[1], frame.shape[0])
 
-    def _set_cameras(self, specs: list[str], keep: bool) -> None:
-        """One CameraState and tile per source; `keep`: the prompts stay (same sources, or
-        prompts made before the first source: copied to every camera)."""
-        self.state.set_cameras(len(specs), keep)
-        self.grid.set_count(len(specs))
-        for cam, tile, spec in zip(self.state.cams, self.grid.tiles, specs, strict=True):
-            tile.set_name(redact_url(spec))
-            tile.stats.setText("–")
-            tile.view.set_overlay(None)
-            if not keep or len(specs) > 1 and cam.latest is None:
-                tile.view.set_frame(None)
-        self.grid.select(0 if len(specs) > 1 else -1)
-        self._update_everything_action()
-
     def selected_object(self) -> int | None:
         return self.object_list.selected_id()
 
@@ -383,276 +356,13 @@ class MainWindow(QMainWindow):
     def _on_message(self, text: str) -> None:
         self.show_status(text, 8000)
 
-    # ------------------------------------------------------------------ sources
-    def open_dialog(self, initial: str | None = None) -> None:
-        dialog = SourceDialog(self.settings, self, initial=initial)
-        if dialog.exec():
-            self.open_source(dialog.spec())
-
-    def open_file_dialog(self) -> None:
-        start = str(self.settings.value("last_folder", str(Path.cwd())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start, VIDEO_FILTER)
-        if path:
-            self.settings.setValue("last_folder", str(Path(path).parent))
-            self.open_source(path)
-
-    def open_source(self, spec: str) -> None:
-        """Open `spec` (file, folder, glob, camera index, stream URL) on a worker thread. The
-        running source keeps playing until the new one is open; a failure is shown in the
-        window and leaves it as it was."""
-        self.open_sources([spec])
-
-    def open_sources(self, specs: list[str]) -> None:
-        """Open several sources as cameras of one pipeline, shown in a grid (one: as
-        `open_source`). A camera that cannot be opened shows its error; the others play."""
-        specs = [str(spec).strip() for spec in specs if str(spec).strip()]
-        if not specs or self._shut:
-            return
-        self._request = next(self._tickets)
-        self._opening = specs
-        name = self._describe(specs)
-        self.show_status(f"Opening {name}…", 0)
-        if self._pipeline is None:
-            self.view.set_placeholder(f"Opening {name}…")
-        if len(specs) == 1:
-            self._sessions.open_source(self._request, specs[0], realtime=self._realtime())
-        else:
-            self._sessions.open_sources(self._request, specs, realtime=self._realtime())
-
-    @staticmethod
-    def _describe(specs: list[str]) -> str:
-        return redact_url(specs[0]) if len(specs) == 1 else f"{len(specs)} cameras"
-
-    def restart_source(self) -> None:
-        if self._specs:
-            self.open_sources(self._specs)
-
-    def close_source(self) -> None:
-        self._request = next(self._tickets)  # forget an open in progress too
-        self._opening = None
-        pipeline = self._detach()
-        if pipeline is not None:
-            self._sessions.close_later(pipeline, self._recording_note(pipeline))
-        self._recording = None
-        self._update_recording()
-        for cam in self.state.cams:
-            cam.latest = None  # the specs stay: F5 opens them again, with the prompts made on them
-        for tile in self.grid.tiles:
-            tile.view.set_frame(None)
-            tile.view.set_overlay(None)
-        self.view.set_placeholder("No source. Open a video file, a camera or a stream: Ctrl+O")
-        self.source_label.setText("no source")
-        self.setWindowTitle("fastsam-video")
-
-    def _realtime(self) -> bool:
-        return self.realtime_action.isChecked()
-
-    def _detach(self) -> Pipeline | None:
-        pipeline, self._pipeline = self._pipeline, None
-        self._generation = next(self._tickets)
-        for cam in self.state.cams:
-            cam.pending = None
-        return pipeline
-
-    def _recording_note(self, pipeline: Pipeline | None) -> str | None:
-        if pipeline is not None and self._recording is not None:
-            return f"recording saved: {self._recording[0]}"
-        return None
-
-    def _on_source_ready(self, request: int, source: FrameSource | list[FrameSource]) -> None:
-        if request != self._request or self._shut or not self._sessions.claim(source):
-            self._sessions.discard(source)
-            return
-        specs = self._opening or [""]
-        same = not self._specs or specs == self._specs  # prompts made before the first source stay
-        previous = self._detach()
-        note = self._recording_note(previous)
-        self._recording = None
-        self._update_recording()
-        # not `same`: the prompts' coordinates belong to the other video
-        self._set_cameras(specs, keep=same)
-        self._specs = list(specs)
-        self._refresh_objects()
-        name = self._describe(specs)
-        for tile in self.grid.tiles:
-            tile.view.set_placeholder(f"Starting {name}…")
-        record, self._record_on_open = self._record_on_open, None
-        exports, self._exports_on_open = self._exports_on_open, False
-        generation = self._generation
-        self._sessions.start_pipeline(generation, source, self.state.prompts,
-                                      lambda result, g=generation: self._bridge.result.emit(g, result),
-                                      record=record, exports=exports, previous=previous, previous_note=note)
-
-    def _on_opened(self, generation: int, pipeline: Pipeline) -> None:
-        if generation != self._generation or self._shut or not self._sessions.claim(pipeline):
-            self._sessions.discard(pipeline)
-            return
-        self._opening = None
-        self._pipeline = pipeline
-        for camera in pipeline.camera_ids():
-            pipeline.set_prompts(self.state.cams[camera].editor.prompts, camera=camera)  # edits made while opening
-        pipeline.subscribe(lambda event, g=generation: self._bridge.event.emit(g, event))
-        pipeline.start()
-        recording = pipeline.status(0).recording
-        if recording is not None:
-            self._recording = (recording, time.monotonic())
-            self._recording_camera = None  # --record: every camera
-        self._update_recording()
-        for spec in self._specs:
-            if kind_of(spec) == "file" and Path(spec).expanduser().exists():
-                spec = str(Path(spec).expanduser().resolve())  # reopens from anywhere
-            remember_source(self.settings, spec)
-        name = self._describe(self._specs)
-        self.setWindowTitle(f"{name} — fastsam-video")
-        self.source_label.setText(name)
-        self.banner.hide()
-        self._connection_shown = False
-        self.show_status(f"Playing {name}")
-        self.sourceOpened.emit(name)
-
-    def _on_failed(self, number: int, message: str) -> None:
-        # `number` is a request (the source failed to open) or a generation (the model failed)
-        if self._shut or number not in (self._request, self._generation):
-            return
-        if number == self._request:
-            self._opening = None
-        if self._pipeline is None and all(cam.latest is None for cam in self.state.cams):
-            self.view.set_placeholder(f"{message}\n\nOpen another source: Ctrl+O")
-        self.show_error(message)
-        self.sourceFailed.emit(message)
-
-    def _set_loop(self, on: bool) -> None:
-        self.settings.setValue("loop", bool(on))
-
-    # ------------------------------------------------------------------ results (UI thread)
-    def _on_result(self, generation: int, result: Result) -> None:
-        if generation != self._generation or not self.state.receive(result):
-            return
-        if not self._present_scheduled:  # newest wins (per camera); older ones queued before it are dropped unseen
-            self._present_scheduled = True
-            QTimer.singleShot(0, self._present)
-
-    def _present(self) -> None:
-        self._present_scheduled = False
-        if self._shut:
-            return
-        for camera, cam in enumerate(self.state.cams):
-            shown = cam.show_pending()
-            if shown is None:
-                continue
-            result, events = shown
-            self.grid.tiles[camera].view.set_frame(result.annotated)
-            for event in events:  # the tracker's events, with the frame they were found on
-                self.events_panel.add(event, result.annotated, f"camera {camera + 1}")
-            if self._pipeline is not None:
-                self._pipeline.mark_displayed(camera)
-            line = self.state.status_line(camera, events)
-            if line is not None:
-                self.show_status(line, 4000)
-            if camera == self.state.camera:
-                self._refresh_objects()
-            self.resultShown.emit(result)
-
-    def _on_event(self, generation: int, event: Event) -> None:
-        """A camera event of the running pipeline (object events come with the results)."""
-        pipeline = self._pipeline
-        if generation != self._generation or pipeline is None:
-            return
-        latest = self.camera_latest(event.camera) if event.camera < self.camera_count else None
-        self.events_panel.add(event, latest.annotated if latest is not None else None, f"camera {event.camera + 1}")
-        if event.kind is EventKind.SINK_FAILED:  # that output stopped; the camera goes on
-            self.show_error(one_line(event.message()))
-            mine = self._recording_camera == event.camera or (self._recording_camera is None and
-                                                              self.camera_count == 1)
-            if self._recording is not None and mine and pipeline.status(event.camera).recording is None:
-                self._recording = None  # it was the recorder
-                self._update_recording()
-        elif event.kind is EventKind.CAMERA_RESIZED:
-            self.show_status(event.message(), 6000)
-
-    def _kind(self, camera: int) -> str:
-        return kind_of(self._specs[camera] if camera < len(self._specs) else "")
-
-    def _shown_camera(self, pipeline: Pipeline) -> int:
-        """The selected camera, within the pipeline's."""
-        return min(self.state.camera, len(pipeline.camera_ids()) - 1)
-
-    def _tick(self) -> None:
-        pipeline = self._pipeline
-        if pipeline is not None:
-            error = None
-            try:
-                done = pipeline.wait(0)
-            except FastSAMVideoError as err:
-                done, error = True, str(err)
-            if done:
-                self._snapshot = pipeline.status(self._shown_camera(pipeline)).stats
-                self._ended(error)
-            elif len(pipeline.camera_ids()) > 1:
-                self._update_tiles(pipeline)
-            else:
-                self._update_connection(pipeline)
-        self._update_stats()
-        self._update_recording()
-        self.zone_editor.refresh()
-
-    def _update_connection(self, pipeline: Pipeline) -> None:
-        """A network source reconnects by itself (a camera down at start, or lost): say so."""
-        connection = pipeline.status(0).connection
-        if connection is None:
-            return
-        name = redact_url(self._spec or "")
-        if connection.state == "reconnecting":
-            text = f"{name}: {connection.describe()}"
-            if self.banner.text() != text:
-                if not self._connection_shown:
-                    log.warning("%s", text)
-                self.banner.show_message(text)
-                self.statusBar().showMessage(text)
-                self._connection_shown = True
-            if self.state.cam.latest is None:
-                self.view.set_placeholder(f"{text}\n\nOpen another source: Ctrl+O")
-        elif self._connection_shown and connection.connected:
-            self._connection_shown = False
-            self.banner.hide()
-            self.show_status(f"{name}: {connection.describe()}", 6000)
-
-    def _update_tiles(self, pipeline: Pipeline) -> None:
-        """Several cameras: each tile's stats line, connection state and error overlay."""
-        for camera, tile in zip(pipeline.camera_ids(), self.grid.tiles):
-            status: CameraStatus = pipeline.status(camera)
-            cam = self.state.cams[camera]
-            if status.state is CameraState.FAILED and cam.error is None:
-                cam.error = one_line(status.error or "failed")
-                tile.view.set_overlay(f"camera {camera + 1} failed:\n{cam.error}")
-                self.show_status(f"camera {camera + 1}: {cam.error}", 10000)  # the pipeline logged it
-            tile.stats.setText(tile_text(status))
-
-    def _ended(self, error: str | None) -> None:
-        spec = self._spec or ""
-        specs = list(self._specs)
-        pipeline, self._pipeline = self._pipeline, None  # same generation: its last results still show
-        note = self._recording_note(pipeline)
-        self._recording = None
-        self._update_recording()
-        self._sessions.close_later(pipeline, note)
-        name = redact_url(spec) if len(specs) <= 1 else self._describe(specs)
-        if error:
-            self.show_error(error)
-            self.sourceFailed.emit(error)
-        elif (self.loop_action.isChecked() and specs and all(kind_of(s) == "file" for s in specs)
-              and self._opening is None):
-            self.open_sources(specs)
-        else:
-            self.show_status(f"End of {name}" + (f" · {note}" if note else ""), 10000)
-        self.sourceEnded.emit(name)
-
     # ------------------------------------------------------------------ prompts
     def _push_prompts(self) -> None:
         self._update_everything_action()
         if self._pipeline is not None and self.state.camera in self._pipeline.camera_ids():
             self._pipeline.set_prompts(self.state.prompts, camera=self.state.camera)
         self._refresh_objects()
+        self.save_state()
 
     def _edited(self, edit, *args) -> int | None:
         """Apply a `WindowState.edit_*`; select the object it made or changed and say so."""
@@ -718,93 +428,6 @@ class MainWindow(QMainWindow):
     def _refresh_objects(self) -> None:
         self.object_list.set_rows(self.state.cam.rows(running=self._pipeline is not None))
 
-    # ------------------------------------------------------------------ recording and snapshots
-    def _toggle_recording(self, on: bool) -> None:
-        if on and self._recording is None:
-            if self.start_recording() is None:
-                self.record_action.setChecked(False)
-        elif not on and self._recording is not None:
-            self.stop_recording()
-
-    def _stamp(self) -> str:
-        now = time.time()
-        return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-
-    def start_recording(self, path: str | Path | None = None) -> Path | None:
-        """Record the annotated video to `path` (default: the output folder); None if it cannot."""
-        if self._pipeline is None:
-            self.show_status("open a source first, then record")
-            self._update_recording()
-            return None
-        camera = self.state.camera
-        target = Path(path) if path else recording_file(self.output_dir, self._stamp(), camera, self.camera_count)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            self.show_error(f"cannot record to {target.parent}: {err.strerror or err} (choose another output "
-                            "folder: File > Output folder)")
-            self._update_recording()
-            return None
-        self._pipeline.set_recording(target, camera=camera)
-        self._recording = (target, time.monotonic())
-        self._recording_camera = camera
-        self._update_recording()
-        self.show_status(f"recording {f'camera {camera + 1} ' if self.state.several else ''}to {target}")
-        return target
-
-    def stop_recording(self) -> Path | None:
-        if self._recording is None:
-            return None
-        path = self._recording[0]
-        if self._pipeline is not None:
-            cameras = self._pipeline.camera_ids() if self._recording_camera is None else [self._recording_camera]
-            for camera in cameras:
-                self._pipeline.set_recording(None, camera=camera)
-        self._recording = None
-        self._update_recording()
-        self.show_status(f"recording saved: {path}", 8000)
-        return path
-
-    def save_snapshot(self, path: str | Path | None = None) -> Path | None:
-        """The frame on screen, with its overlays, as a PNG; returns its path."""
-        result = self.state.cam.latest
-        if result is None:
-            self.show_status("nothing to save yet: open a source first")
-            return None
-        target = Path(path) if path else self.output_dir / f"snapshot-{self._stamp()}.png"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            ok = cv2.imwrite(str(target), result.annotated)
-        except (OSError, cv2.error) as err:
-            ok, reason = False, str(err)
-        else:
-            reason = "check the folder is writable"
-        if not ok:
-            self.show_error(f"cannot save the snapshot to {target}: {reason}")
-            return None
-        self.show_status(f"snapshot saved: {target}", 6000)
-        return target
-
-    def choose_output_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings and snapshots", str(self.output_dir))
-        if folder:
-            self.output_dir = Path(folder)
-            self.settings.setValue("output_dir", folder)
-
-    def _update_recording(self) -> None:
-        recording = self._recording
-        on = recording is not None
-        if self.record_action.isChecked() != on:
-            self.record_action.blockSignals(True)
-            self.record_action.setChecked(on)
-            self.record_action.blockSignals(False)
-        self.record_action.setEnabled(self._pipeline is not None or on)
-        self.snapshot_action.setEnabled(self.state.cam.latest is not None)
-        path, started = recording if recording is not None else (None, 0.0)
-        text = recording_text(path, time.monotonic() - started, cameras=self.camera_count,
-                              camera=self._recording_camera, output_dir=self.output_dir)
-        self.recording_panel.show_state(text, None if path is None else str(path))
-
     # ------------------------------------------------------------------ stats
     def _update_stats(self) -> None:
         pipeline = self._pipeline
@@ -860,6 +483,8 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
+        if self._state_writer is not None:
+            self._state_writer.close()  # first: what is pending reaches the disk before anything slow
         self.settings.setValue("geometry", self.saveGeometry())
         self._timer.stop()
         self._request = next(self._tickets)

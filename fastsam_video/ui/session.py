@@ -21,6 +21,7 @@ from ..engines import open_engine
 from ..factory import build_pipeline, open_camera
 from ..pipeline import Pipeline, Result
 from ..sources import FrameSource, _redact_text, redact_url
+from ..sources.playback import PlaybackSource, is_video_file
 from ..tracker import PromptSet
 from ..types import FastSAMVideoError, SourceError
 from ..workers import Worker
@@ -56,7 +57,11 @@ class PipelineFactory:
                 self._segmenter = open_engine(self.options.model)
             return self._segmenter
 
-    def open(self, spec: str, *, realtime: bool, source_id: int = 0) -> FrameSource:
+    def open(self, spec: str, *, realtime: bool, source_id: int = 0, playback: bool = False) -> FrameSource:
+        """`playback`: a video file opens as a `PlaybackSource` (pause, step, seek; at its end it
+        pauses on the last frame instead of ending)."""
+        if playback and is_video_file(spec):
+            return PlaybackSource(Path(spec).expanduser(), realtime=realtime, source_id=source_id)
         return open_camera(spec, replace(self.options.stream, realtime=realtime), source_id)
 
     def build(self, source: FrameSource | list[FrameSource], prompts: PromptSet, on_result: Callable[[Result], None], *,
@@ -137,10 +142,10 @@ class Sessions:
                 return
         self._discard(item)
 
-    def open_source(self, request: int, spec: str, *, realtime: bool) -> None:
+    def open_source(self, request: int, spec: str, *, realtime: bool, playback: bool = False) -> None:
         def run() -> None:
             try:
-                source = self.factory.open(spec, realtime=realtime)
+                source = self.factory.open(spec, realtime=realtime, playback=playback)
             except Exception as err:
                 if not isinstance(err, FastSAMVideoError):
                     log.exception("opening %s failed", redact_url(spec))

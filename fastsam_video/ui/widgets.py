@@ -12,6 +12,8 @@ SHORTCUTS = [
     ("F5", "Restart the current source"),
     ("Ctrl+W", "Close the source"),
     ("L", "Loop video files"),
+    ("Space", "Pause / play a video file"),
+    ("Left / Right", "One frame back / forward (a video file)"),
     ("Ctrl+R", "Start / stop recording"),
     ("Ctrl+S", "Save a snapshot (PNG)"),
     ("E", "Everything mode: show every mask"),

@@ -124,10 +124,11 @@ __all__ = ["ZoneDrawing", "ZonesPanel", "ZoneError", "double_click_seconds"]
 class ZoneEditor:
     """The window's side of zones: the panel, the drawing under way, and the pipeline's zones of
     the selected camera. `pipeline()` / `camera()` / `frame_size(camera)` read the window's
-    state; `status(text)` / `error(text)` report."""
+    state; `status(text)` / `error(text)` report; `changed()` follows each zone added or deleted."""
 
-    def __init__(self, panel: ZonesPanel, pipeline, camera, frame_size, status, error):
+    def __init__(self, panel: ZonesPanel, pipeline, camera, frame_size, status, error, changed=lambda: None):
         self.panel = panel
+        self._changed = changed
         self._pipeline, self._camera, self._frame_size = pipeline, camera, frame_size
         self._status, self._error = status, error
         self.drawing: ZoneDrawing | None = None
@@ -203,6 +204,7 @@ class ZoneEditor:
         self.zones[camera] = zones
         pipeline.set_zones(zones, camera)
         self.refresh()
+        self._changed()
 
     def _adopt(self, pipeline) -> None:
         """A new pipeline (a source opened, a file looping): it gets the zones drawn so far;

@@ -20,6 +20,9 @@ from ..workers import Worker
 
 BOUNDARY = "frame"
 MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+# A browser shows a part only once the next one begins: when no new frame came within this many
+# seconds (a paused file camera, a slow one), the last part is sent once more, so it shows.
+REPEAT_AFTER = 0.15
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
@@ -77,8 +80,8 @@ class JpegStream:
                 continue
             self._wake.clear()
             frame, seq, pts = self._frame, self._frame_seq, self._frame_pts
-            if frame is None or seq == done_seq or not self._viewers:
-                continue
+            if frame is None or (seq == done_seq and self._jpeg is not None) or not self._viewers:
+                continue  # (a new first viewer of a paused file camera gets its frame encoded again)
             pause = last + 1.0 / self.max_fps - time.monotonic()
             if pause > 0:  # at most max_fps: the newest frame after the pause is the one encoded
                 self._stop.wait(pause)
@@ -123,11 +126,15 @@ class JpegStream:
             self._viewers += 1
         self._wake.set()
         try:
-            seq = 0
+            seq, last = 0, None
             while not self._stop.is_set():
-                seq, jpeg = await self.next_jpeg(seq)
+                seq, jpeg = await self.next_jpeg(seq, 1.0 if last is None else REPEAT_AFTER)
                 if jpeg is not None:
                     yield jpeg
+                    last = jpeg
+                elif last is not None:  # no new frame: the same part again, so the browser shows the last one
+                    yield last
+                    last = None
         finally:
             with self._lock:
                 self._viewers -= 1

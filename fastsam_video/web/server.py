@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import assets
 from ..prompts import ClipEncoder
 from ..sources import FrameSource, LoopingSource
-from ..types import FastSAMVideoError
+from ..sources.playback import PlaybackSource, is_video_file
 from . import RECORD_SEGMENT_SECONDS
 
 
@@ -29,7 +29,11 @@ def source_opener(stream, ray: bool = False):
     from ..factory import open_camera
 
     def open_one(spec: str) -> FrameSource:
-        return LoopingSource(DEMO_CLIP) if spec == DEMO_SPEC else open_camera(spec, stream)
+        if spec == DEMO_SPEC:
+            return LoopingSource(DEMO_CLIP)
+        if is_video_file(spec):  # a file: pause, step and seek on the live page
+            return PlaybackSource(Path(spec).expanduser(), realtime=stream.realtime)
+        return open_camera(spec, stream)
     return open_one
 
 
@@ -116,9 +120,8 @@ def build(args, site: Site | None = None):
         if ray:  # the cameras and the model on a Ray cluster
             from ..cluster import cluster_pipeline
 
-            if len(zones):
-                raise FastSAMVideoError("--zone / --line: zones run in the local pipeline; drop --ray to use them")
-            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True)
+            pipeline = cluster_pipeline(args.ray, [], model, stream, output, stay_open=True,
+                                        zones=zones if len(zones) else None)
         else:
             pipeline = build_pipeline([], model, stream, output, stay_open=True, zones=zones, text_encoder=clip)
         site.live = live = LiveService(pipeline, source_opener(stream, ray=ray), output_dir=args.output, bus=bus,

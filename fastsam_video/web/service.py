@@ -24,6 +24,7 @@ from ..pipeline import CameraStatus, Pipeline, Result
 from ..render import color_of
 from ..history import Review
 from ..sources import FrameSource, redact_url
+from ..sources.playback import NotPlayable, PlaybackCommand
 from ..tracker import ObjectPrompt, PromptSet
 from ..types import FastSAMVideoError
 from .imaging import BadRequest, NotFound, parse_box, parse_points, parse_text
@@ -140,6 +141,10 @@ class LiveService:
         """A file camera that ended plays again from its start: same id, objects and recording."""
         camera = self.camera(cid)
         status = self.status(cid)
+        if getattr(status, "playback", None) is not None:  # under playback control: it never ends, it pauses
+            self.playback(cid, PlaybackCommand.play())
+            self.playback(cid, PlaybackCommand.seek(0))  # playing: on from the first frame
+            return
         if status.state.value != "ended":  # network cameras and webcams reconnect instead: they never end
             raise Conflict(f"camera {cid} is {status.state.value}: only a camera whose file ended can be replayed")
         prompts, recording = self.pipeline.prompts_of(cid), self.pipeline.recording_of(cid)
@@ -152,6 +157,20 @@ class LiveService:
             self.pipeline.set_zones(zones, cid)
         if recording is not None:
             self.start_recording(cid)
+
+    def playback(self, cid: int, command: PlaybackCommand | None = None) -> dict:
+        """Runs a playback command on a file camera (None: none); the position asked for, or the
+        one shown. A live camera: 409; a frame outside the file: 422 (PlaybackError)."""
+        self.camera(cid)
+        try:
+            control = self.pipeline.playback(cid)
+        except (NotPlayable, AttributeError) as err:  # AttributeError: the cluster pipeline has no playback
+            raise Conflict(str(err) if isinstance(err, NotPlayable) else
+                           "playback runs in the local pipeline: this server runs its cameras on a cluster") from None
+        except FastSAMVideoError:
+            raise NotFound(f"unknown camera id {cid}: GET /api/cameras lists the cameras") from None
+        position = control.apply(command) if command is not None else control.position()
+        return position.to_dict()
 
     def _known(self, cid: int) -> Camera:
         camera = self._cameras.get(cid)
@@ -191,7 +210,8 @@ class LiveService:
                 "recording": recording.name if recording else None,
                 "viewers": camera.stream.viewers,
                 "size": list(status.frame_size) if status.frame_size else None,
-                "zones": [count.to_dict() for count in status.zones]}
+                "zones": [count.to_dict() for count in status.zones],
+                "playback": status.playback.to_dict() if getattr(status, "playback", None) else None}
 
     def _on_result(self, result: Result) -> None:
         """The pipeline's results thread: references only, nothing waits."""
@@ -235,7 +255,7 @@ class LiveService:
                  "detail": notes[p.object_id].detail if p.object_id in notes and p.object_id not in states else "",
                  "box": [round(v, 1) for v in boxes[p.object_id]] if p.object_id in boxes else None,
                  "color": "#{2:02x}{1:02x}{0:02x}".format(*color_of(p.object_id)),
-                 "prompt": prompt_json(p)}
+                 "prompt": prompt_json(p), "pts": p.pts}
                 for p in sorted(self.pipeline.prompts_of(cid).objects, key=lambda p: p.object_id)]
 
     def add_object(self, cid: int, *, points=None, box=None, text=None, pts=None) -> int:

@@ -1,7 +1,8 @@
 """Cameras on a three-node Ray cluster on this machine (a head and two workers, fractional CPUs):
 file cameras recorded without losing a frame, prompts reaching their camera (through the
-`ClusterPipeline` and through `serve --ray`'s HTTP API), a live camera dropping stale frames,
-and a worker node killed mid-run. One cluster for the whole module (starting one costs seconds)."""
+`ClusterPipeline` and through `serve --ray`'s HTTP API), `--detect-every` and zones on a camera
+actor, a live camera dropping stale frames, and a worker node killed mid-run. One cluster for the whole
+module (starting one costs seconds)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ ray = pytest.importorskip("ray", reason="the cluster extra is not installed (uv 
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from fastsam_video import synth  # noqa: E402
+from fastsam_video.analytics import ZoneSet, parse_line, parse_zone  # noqa: E402
 from fastsam_video.cluster import ClusterOptions, ClusterPipeline, connect  # noqa: E402
 from fastsam_video.events import CameraState, EventKind  # noqa: E402
 from fastsam_video.live import LivePipeline  # noqa: E402
 from fastsam_video.options import ModelOptions, OutputOptions, StreamOptions  # noqa: E402
 from fastsam_video.tracker import ObjectPrompt, PromptSet  # noqa: E402
 
+from ..analytics.truth import assert_zone_events, first_frame_points  # noqa: E402
 from ..conftest import SAMPLES  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
@@ -153,6 +157,12 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
         assert x1 <= x <= x2 and y1 <= y <= y2
         # the prompt reached camera 0's actor, not camera 1's
         assert {o.object_id for o in live.pipeline.report(0).objects} == {1}
+        # a zone through the API reaches camera 0's actor: the object is inside it
+        everywhere = {"name": "everywhere", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+        assert client.post("/api/cameras/0/zones", json=everywhere).status_code == 201
+        inside = wait_for(lambda: (z := client.get("/api/cameras/0/zones").json()) and z[0]["counts"]["count"] == 1
+                          and z[0], 60, "the object counted inside the zone")
+        assert inside["counts"]["objects"] == [1] and client.get("/api/cameras/1/zones").json() == []
         assert not live.pipeline.report(1).objects and client.get("/api/cameras/1/objects").json() == []
         snapshot = client.get("/api/cameras/0/snapshot.jpg")
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
@@ -162,11 +172,53 @@ def test_serve_ray_prompts_through_the_http_api_reach_their_camera(cluster, tmp_
         assert [c["id"] for c in client.get("/api/cameras").json()] == [0]
         # the events come from the actors through the registry (polled every 0.5 s)
         expected = {(EventKind.CAMERA_ADDED, 1), (EventKind.OBJECT_ADDED, 0), (EventKind.RECORDING_STARTED, 0),
-                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1)}
+                    (EventKind.RECORDING_STOPPED, 0), (EventKind.CAMERA_REMOVED, 1), (EventKind.ZONE_ENTERED, 0)}
         wait_for(lambda: expected <= {(e.kind, e.camera) for e in events}, 10, f"the events {expected}")
     finally:
         site.close()
     assert frames_in([tmp_path / "out" / "cam0.mp4"]) > 0
+
+
+def test_detect_every_3_runs_the_model_on_one_frame_in_three_and_records_every_frame(cluster, tmp_path):
+    frames = 30
+    stream = StreamOptions(max_frames=frames, detect_every=3)
+    with ClusterPipeline([str(CLIPS[0])], MODEL, stream, OutputOptions(record=str(tmp_path / "rec.mp4")),
+                         cluster=SMALL) as pipeline:
+        assert pipeline.wait(timeout=300), "the camera did not finish in 300 s"
+        report, status = pipeline.report(0), pipeline.status(0)
+    assert report.frames == frames and frames_in(report.segments) == frames  # carried frames recorded too
+    assert frames / 3 <= report.model_frames < frames / 2, report.model_frames  # plus the first frames' searches
+    assert status.stats.model_frames == report.model_frames
+    assert f"model on {report.model_frames}/{frames} frames" in status.stats.line()
+    assert report.bytes_to_model == 320 * 240 * 3  # per frame sent: the skipped ones sent nothing
+
+
+def test_zones_and_lines_on_a_camera_actor_give_the_true_events(cluster, tmp_path):
+    clip = next(c for c in synth.zone_scenarios() if c.name == "patrol")
+    video = synth.write_clip(clip, tmp_path) / "video.mp4"
+    _, labels, _ = synth.render_clip(clip)
+    zone, line = parse_zone("left:0,0;0.45,0;0.45,1;0,1:loiter=1"), parse_line("mid:0.5,0,0.5,1")
+    prompts = PromptSet(objects=tuple(ObjectPrompt(i + 1, points=(point,), labels=(1,))
+                                      for i, point in enumerate(first_frame_points(labels))))
+    events = []
+    pipeline = ClusterPipeline([str(video)], MODEL, prompts=prompts, cluster=SMALL, zones=ZoneSet((zone, line)),
+                               output=OutputOptions(record=str(tmp_path / "rec.mp4")))
+    pipeline.subscribe(events.append)
+    with pipeline:
+        assert pipeline.zones_of(0) == ZoneSet((zone, line))
+        assert pipeline.wait(timeout=300), "the camera did not finish in 300 s"
+        time.sleep(0.6)  # the last events reach the subscribers
+        counts = {c.name: c for c in pipeline.status(0).zones}
+    assert_zone_events([e.to_dict() for e in events], labels, zone, line)
+    kinds = [e.kind for e in events]  # the counts in the camera's status agree with its events
+    assert counts["mid"].crossed_in + counts["mid"].crossed_out == kinds.count(EventKind.LINE_CROSSED) == 3
+    assert (counts["left"].entered, counts["left"].left) == (kinds.count(EventKind.ZONE_ENTERED),
+                                                             kinds.count(EventKind.ZONE_LEFT))
+    # the recording shows the zone: its name tag (filled amber or red) at the zone's top-left corner
+    with av.open(str(tmp_path / "rec.mp4")) as recorded:
+        frame = next(f for i, f in enumerate(recorded.decode(video=0)) if i == 40).to_ndarray(format="rgb24")
+    r, g, b = frame[6:14, 1:4].reshape(-1, 3).mean(0)
+    assert r > 170 and b < 110, (r, g, b)
 
 
 def test_live_camera_drops_stale_frames_and_keeps_latency_bounded(cluster):

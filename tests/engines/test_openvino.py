@@ -94,3 +94,43 @@ def test_int8_where_the_backend_cannot_run_it_is_refused_with_one_line():
     assert done.stderr.strip().splitlines() == ["fastsam-video: error: --int8 needs the openvino backend; onnx "
                                                 "cannot run the INT8 model: use --backend openvino (or auto), or "
                                                 "drop --int8"]
+
+
+def cpu_has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bfloat16 kernels (AMX or AVX-512 BF16)")
+def test_bf16_keeps_fp32s_instances_and_masks(segmenter):
+    engine = open_engine(ModelOptions(device="cpu", bf16=True))
+    assert engine.backend == "openvino" and engine.precision == "bf16 openvino"
+    frames = mixed_frames()
+    reference = [segmenter.segment(f) for f in frames]
+    assert sum(map(len, reference)) > 50
+    recall, mask_iou = agreement(reference, [engine.segment(f) for f in frames])
+    assert recall >= 0.98 and mask_iou >= 0.95, (recall, mask_iou)
+
+
+def test_bf16_on_a_cpu_without_bf16_kernels_is_one_line(monkeypatch):
+    import openvino as ov
+
+    capabilities = ov.Core.get_property
+    monkeypatch.setattr(ov.Core, "get_property", lambda self, device, name: ["FP32", "INT8"]
+                        if name == "OPTIMIZATION_CAPABILITIES" else capabilities(self, device, name))
+    with pytest.raises(WeightsError, match=r"--bf16: this CPU \(.*\) has no bfloat16 kernels.*drop --bf16") as err:
+        OpenVinoSegmenter(bf16=True, warmup=False)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--bf16", "--backend", "onnx"], "--bf16 needs the openvino backend; onnx cannot run in bfloat16: use "
+                                      "--backend openvino (or auto), or drop --bf16"),
+    (["--bf16", "--int8"], "--int8 and --bf16 are two precisions of one model: pick one"),
+])
+def test_bf16_where_it_cannot_run_is_refused_with_one_line(flags, message):
+    done = subprocess.run([sys.executable, "-m", "fastsam_video", "run", str(SAMPLES / "clips" / "crossing" /
+                           "video.mp4"), *flags, "--no-window"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"fastsam-video: error: {message}"]

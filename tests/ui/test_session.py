@@ -31,7 +31,7 @@ class SlowFactory:
         self.release = threading.Event()
         self.source = Source()
 
-    def open(self, spec, *, realtime, source_id=0):
+    def open(self, spec, *, realtime, source_id=0, playback=False):
         return self.source
 
     def build(self, source, prompts, on_result, **kw):

@@ -77,9 +77,11 @@ class Server:
 
 
 def make_server(segmenter, tmp_path: Path, *, token: str | None = None, max_upload: int | None = None,
-                sources=(), bus=None, review=None, segment_seconds: float | None = None) -> Server:
+                sources=(), bus=None, review=None, segment_seconds: float | None = None,
+                open_source=None) -> Server:
     """`review`: an event store (`fastsam_video.history.Review`); `segment_seconds`: every camera
-    recorded from its start in segments of that length (the review's clips)."""
+    recorded from its start in segments of that length (the review's clips); `open_source`: the
+    cameras' opener (default: .mp4 files in a loop, like the demo camera)."""
     from fastsam_video.web.app import MAX_UPLOAD, create_app
     from fastsam_video.web.imaging import ImageSegmenter
     from fastsam_video.pipeline import Pipeline
@@ -87,7 +89,7 @@ def make_server(segmenter, tmp_path: Path, *, token: str | None = None, max_uplo
 
     pipeline = Pipeline([], segmenter, queue_size=2, stay_open=True, text_encoder=tiny_text_encoder,
                         segment_seconds=segment_seconds)
-    live = LiveService(pipeline, opener, output_dir=tmp_path / "recordings", bus=bus, review=review,
+    live = LiveService(pipeline, open_source or opener, output_dir=tmp_path / "recordings", bus=bus, review=review,
                        record_cameras=segment_seconds is not None)
     for spec in sources:
         live.add_camera(str(spec))

@@ -18,6 +18,10 @@ def running(client, cid: int = 0) -> dict:
                     what=f"camera {cid} running")
 
 
+def frames_of(client, cid: int = 0) -> int:
+    return next(c["frames"] for c in client.get("/api/cameras").json() if c["id"] == cid)
+
+
 def one_line_error(response: httpx.Response, status: int) -> str:
     assert response.status_code == status, response.text
     message = response.json()["error"]
@@ -171,9 +175,11 @@ def test_everything_toggle(client):
 
 def test_recording_start_stop_inside_the_output_folder(server, client):
     running(client)
+    start = frames_of(client)
     assert client.post("/api/cameras/0/recording", json={"name": "first.mp4"}).json() == {"recording": "first.mp4"}
     one_line_error(client.post("/api/cameras/0/recording"), 409)
-    time.sleep(1.5)
+    # some frames into the recording, however loaded the machine: counted, not slept for
+    wait_for(lambda: frames_of(client) >= start + 10, 60, "10 frames recorded")
     assert client.delete("/api/cameras/0/recording").json() == {"recorded": "first.mp4"}
     path = server.live.output_dir / "first.mp4"
     wait_for(lambda: path.exists() and path.stat().st_size > 1000, what="the recording written")

@@ -84,7 +84,7 @@ def test_image_page_segments_an_upload_in_each_mode(server, page):
     page.set_input_files("#file", str(STILL))
     result = page.locator("#result")
     masks = lambda: int(result.get_attribute("data-masks") or -1)  # noqa: E731
-    wait_for(lambda: masks() >= 3, 30, "everything mode answered")
+    wait_for(lambda: masks() >= 3, 90, "everything mode answered")
     assert page.locator("#dl-overlay").get_attribute("href").startswith("data:image/png")
     assert page.locator("#dl-coco").get_attribute("href").startswith("blob:")
     box = result.bounding_box()
@@ -92,18 +92,18 @@ def test_image_page_segments_an_upload_in_each_mode(server, page):
     sx, sy = box["width"] / natural[0], box["height"] / natural[1]
     x, y = box["x"] + OBJECT_POINT[0] * sx, box["y"] + OBJECT_POINT[1] * sy
     page.mouse.click(x, y)  # points mode
-    wait_for(lambda: masks() == 1 and "cached" in page.inner_text("#status"), 20, "points mode answered")
+    wait_for(lambda: masks() == 1 and "cached" in page.inner_text("#status"), 60, "points mode answered")
     result.evaluate("i => i.dataset.masks = -1")
     page.mouse.move(x - 45 * sx, y - 45 * sy)  # box mode: a drag around the disc
     page.mouse.down()
     page.mouse.move(x + 45 * sx, y + 45 * sy, steps=5)
     page.mouse.up()
-    wait_for(lambda: masks() == 1, 20, "box mode answered")
+    wait_for(lambda: masks() == 1, 60, "box mode answered")
     assert page.is_checked("input[value=box]")
     result.evaluate("i => i.dataset.masks = -1")
     page.fill("#text", "a purple disc")
     page.click("#text-form button")
-    wait_for(lambda: masks() == 1, 20, "text mode answered")
+    wait_for(lambda: masks() == 1, 60, "text mode answered")
     assert page.inner_text("#error") == ""
 
 

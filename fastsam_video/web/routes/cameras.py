@@ -66,9 +66,11 @@ def stream(cid: int, request: Request) -> StreamingResponse:
 
 @router.get("/{cid}/snapshot.jpg", response_class=Response)
 def snapshot(cid: int, request: Request) -> Response:
-    """The newest annotated frame as a JPEG; X-Frame-Pts: its time, for a prompt drawn on it."""
+    """The newest annotated frame as a JPEG; X-Frame-Pts: its time, for a prompt drawn on it;
+    X-Frame-Index: its number (a file's frame number)."""
     latest = request.app.state.live.camera(cid).latest
     if latest is None:
         raise Conflict(f"camera {cid} has no frame yet: retry when its state is running")
     return Response(encode_jpeg(latest.annotated), media_type="image/jpeg",
-                    headers={**NO_CACHE, "X-Frame-Pts": f"{frame_time(latest.frame):.6f}"})
+                    headers={**NO_CACHE, "X-Frame-Pts": f"{frame_time(latest.frame):.6f}",
+                             "X-Frame-Index": str(latest.frame.index)})

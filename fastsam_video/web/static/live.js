@@ -11,7 +11,13 @@ function tile(camera) {
   el.dataset.camera = camera.id;
   el.innerHTML = `<div class="title"><b class="name"></b><span class="stats"></span></div>
     <div class="view"><img alt="camera ${camera.id}" src="/api/cameras/${camera.id}/stream.mjpg"><div class="rubber"></div>
-    <div class="ended" hidden><span>ended</span><button class="replay">Replay</button></div></div>`;
+    <div class="ended" hidden><span>ended</span><button class="replay">Replay</button></div></div>
+    <div class="playback" hidden>
+      <button class="step-back" title="one frame back (Left)">&#10073;&#9664;</button>
+      <button class="play" title="play / pause (Space)">&#10074;&#10074;</button>
+      <button class="step-forward" title="one frame forward (Right)">&#9654;&#10073;</button>
+      <input class="seek" type="range" min="0" max="0" value="0" step="1" aria-label="seek">
+      <span class="position"></span></div>`;
   const img = el.querySelector("img");
   el.querySelector(".replay").addEventListener("click", async (e) => {
     e.stopPropagation();
@@ -24,7 +30,8 @@ function tile(camera) {
     (point, how) => pointPrompt(camera.id, point, how),
     async (box) => send(async () => api("POST", `/api/cameras/${camera.id}/objects`, { box, pts: await shownPts.get(camera.id) })));
   document.getElementById("grid").appendChild(el);
-  t = { el, img, ended: false };
+  t = { el, img, ended: false, playback: null, seeking: false };
+  playbackControls(camera.id, t);
   state.tiles.set(camera.id, t);
   return t;
 }
@@ -86,10 +93,74 @@ async function refreshCameras() {
       + `${camera.fps} fps · ${camera.latency_ms} ms · dropped ${camera.dropped}`
       + (camera.connection ? ` · ${camera.connection}` : "") + (camera.recording ? " · ● REC" : "");
     showEnded(t, camera);
+    if (!t.seeking) { t.playback = camera.playback; showPosition(t, camera.playback); }
   }
   if (state.selected === null || !ids.has(state.selected)) select(state.cameras.length ? state.cameras[0].id : null);
   renderPanel();
 }
+
+// A file camera's player: pause / play, a frame back / forward, the seek bar with the frame number
+// and time (the keyboard: Space, Left, Right on the selected camera).
+function playbackControls(cid, t) {
+  const bar = t.el.querySelector(".playback"), seek = bar.querySelector(".seek");
+  const click = (selector, command) => bar.querySelector(selector).addEventListener("click", (e) => {
+    e.currentTarget.blur();  // Space stays the page's play / pause, not a click on the focused button
+    playback(cid, command());
+  });
+  click(".play", () => ({ action: t.playback && t.playback.paused ? "play" : "pause" }));
+  click(".step-back", () => ({ action: "step", delta: -1 }));
+  click(".step-forward", () => ({ action: "step", delta: 1 }));
+  let wanted = null, busy = false;  // dragging: one seek in flight, then the newest position
+  seek.addEventListener("input", async () => {
+    t.seeking = true;
+    wanted = Number(seek.value);
+    showPosition(t, { ...t.playback, frame: wanted, time: null });
+    if (busy) return;
+    busy = true;
+    while (wanted !== null) { const frame = wanted; wanted = null; await playback(cid, { action: "seek", frame }); }
+    busy = false;
+    t.seeking = false;
+  });
+  seek.addEventListener("keydown", (e) => e.preventDefault());  // the page's keys, not the slider's
+}
+
+async function playback(cid, command) {
+  const t = state.tiles.get(cid);
+  const position = await send(() => api("POST", `/api/cameras/${cid}/playback`, command));
+  if (position && t) { t.playback = position; showPosition(t, position); }
+  return position;
+}
+
+function clock(seconds) {
+  const m = Math.floor(seconds / 60), s = seconds - 60 * m;
+  return `${m}:${s.toFixed(2).padStart(5, "0")}`;
+}
+
+function showPosition(t, p) {
+  const bar = t.el.querySelector(".playback");
+  bar.hidden = !p;
+  if (!p) return;
+  bar.querySelector(".play").innerHTML = p.paused ? "&#9654;" : "&#10074;&#10074;";
+  bar.querySelector(".play").title = p.paused ? "play (Space)" : "pause (Space)";
+  const seek = bar.querySelector(".seek");
+  seek.max = p.frames - 1;
+  if (!t.seeking || p.time === null) seek.value = p.frame;
+  bar.querySelector(".position").textContent = `frame ${p.frame} / ${p.frames - 1}`
+    + (p.time === null ? "" : ` · ${clock(p.time)} / ${clock(p.duration)}`) + (p.paused ? " · paused" : "");
+}
+
+document.addEventListener("keydown", (e) => {
+  const target = e.target;
+  if ((target.tagName === "INPUT" && target.type !== "range") || target.tagName === "TEXTAREA"
+      || target.tagName === "SELECT" || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = state.tiles.get(state.selected);
+  if (!t || !t.playback) return;
+  const command = { " ": { action: t.playback.paused ? "play" : "pause" },
+                    ArrowLeft: { action: "step", delta: -1 }, ArrowRight: { action: "step", delta: 1 } }[e.key];
+  if (!command) return;
+  e.preventDefault();
+  playback(state.selected, command);
+});
 
 function showEnded(t, camera) {
   // a file that ended: its last frame stays (the snapshot, not a stream that sends nothing more)
