@@ -424,7 +424,8 @@ def add_bench_parser(sub) -> None:
                        description="Print FPS and per-stage milliseconds measured side by side in one run.")
     p.add_argument("what", choices=("pipeline", "soak", "prompts", "tracker", "cameras", "schedule"))
     p.add_argument("--detect-every", type=positive_int, default=3, metavar="K",
-                   help="`schedule`: J and frames per CPU-second with the model on 1 frame in K vs every frame")
+                   help="`schedule`: J, frames per CPU-second and the model's share of frames with "
+                        "--detect-every K vs every frame (sample clips and tracker scenarios)")
     p.add_argument("source", nargs="?", help="video for `pipeline` and `soak` (default: the bundled clip)")
     add_model_options(p)
     p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "

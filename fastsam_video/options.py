@@ -358,8 +358,9 @@ def add_schedule_options(p: argparse.ArgumentParser) -> None:
     """When the model runs (`schedule`): --detect-every K and --skip-still / --no-skip-still."""
     group = p.add_argument_group("model schedule (more cameras per machine)")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
-                       help="run the model on every K-th frame; the tracker carries the frames between (a new "
-                            "prompt or a lost object runs it at once; default 1: every frame)")
+                       help="run the model at least every K-th frame; the tracker carries the frames between (a new "
+                            "prompt or a lost object runs it at once; fast or partly hidden objects more often; "
+                            "default 1: every frame)")
     group.add_argument("--skip-still", action=argparse.BooleanOptionalAction, default=None,
                        help="reuse the last result on frames where nothing moved (default: on for live cameras "
                             "and --realtime files, off for files)")
