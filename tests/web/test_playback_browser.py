@@ -48,7 +48,7 @@ def test_pause_seek_prompt_on_the_paused_frame_and_step_back(player, page):  # n
              "the player bar and the picture")
     page.click("#everything")  # plain video: the object's own colour
     wait_for(lambda: player.live.status(0).playback.paused, 30, "the file played to its end, where it pauses")
-    wait_for(lambda: "frame 29 / 29" in label.inner_text() and "paused" in label.inner_text(), 10, "paused at the end")
+    wait_for(lambda: "frame 29 / 29" in label.inner_text() and "ended, paused" in label.inner_text(), 10, "paused at the end")
     page.click(".tile .playback .play")  # play: from the start again
     wait_for(lambda: "paused" not in label.inner_text(), 10, "playing")
     page.click(".tile .playback .play")  # pause

@@ -146,7 +146,7 @@ function showPosition(t, p) {
   seek.max = p.frames - 1;
   if (!t.seeking || p.time === null) seek.value = p.frame;
   bar.querySelector(".position").textContent = `frame ${p.frame} / ${p.frames - 1}`
-    + (p.time === null ? "" : ` · ${clock(p.time)} / ${clock(p.duration)}`) + (p.paused ? " · paused" : "");
+    + (p.time === null ? "" : ` · ${clock(p.time)} / ${clock(p.duration)}`) + (p.paused ? (p.frame >= p.frames - 1 ? " · ended, paused" : " · paused") : "");
 }
 
 document.addEventListener("keydown", (e) => {
