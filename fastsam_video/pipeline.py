@@ -25,16 +25,17 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from .analytics.frame_zones import zones_of_frame
 from .analytics.geometry import ZoneSet
 from .outputs import per_camera_path
 from .events import CameraState, Event, EventKind, Subscribers
 from .queues import STOPPED, get_until_stopped, put_until_stopped
-from .render import Annotator, draw_hud, draw_zones
+from .render import Annotator, draw_hud
 from .sinks import CocoExporter, DavisExporter, YoloExporter
 from .schedule import ScheduleOptions
 from .sources import CaptureThread, FrameSource, close_all
 from .sources.playback import NotPlayable, PlaybackSource
-from .tracker import ObjectPrompt, PromptSet, PromptTracker, TrackerConfig, TrackResult
+from .tracker import PromptSet, PromptTracker, TrackerConfig, TrackResult
 from .types import FastSAMVideoError, Frame, Segmentation
 from .workers import Worker, reason
 
@@ -541,22 +542,12 @@ class Pipeline:
         events = tuple(e.on_camera(ch.camera) for e in (*track.events, *zone_events))
         return Result(frame, shown, annotated, track.lost, track.objects, events, done, ch.camera)
 
-    def _zones_of_frame(self, ch: Channel, frame: Frame, t: float, track: TrackResult, everything: Segmentation,
+    @staticmethod
+    def _zones_of_frame(ch: Channel, frame: Frame, t: float, track: TrackResult, everything: Segmentation,
                         annotated: np.ndarray) -> tuple[Event, ...]:
-        """The camera's zones and lines on this frame: events, counts, drawn on `annotated`; new
-        objects found by a detect_new zone become box-prompted objects from the next frame."""
-        alive = {o.object_id for o in track.objects}
-        update = ch.analyser.update(track.segmentation, alive, frame.index, t, everything)
-        if update.new_objects:
-            prompts = ch.prompts
-            for found in update.new_objects:
-                object_id = prompts.next_id()
-                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
-                ch.analyser.note_new(object_id, found)
-            ch.prompts = prompts
-        if len(ch.analyser.zones):
-            seg = track.segmentation
-            boxes = dict(zip(seg.object_ids.tolist(), seg.boxes.tolist()))
-            draw_zones(annotated, ch.analyser.zones, update.counts,
-                       [boxes[o] for o in update.flashing if o in boxes])
-        return update.events
+        """The camera's zones and lines on this frame (`analytics.frame_zones`); objects a detect_new
+        zone found become box-prompted objects from the next frame."""
+        events, added = zones_of_frame(ch.analyser, ch.prompts, track, frame.index, t, everything, annotated)
+        if added is not None:
+            ch.prompts = added
+        return events

@@ -41,13 +41,14 @@ from ..decoding import Letterbox, letterbox_geometry, resize  # noqa: E402
 from ..events import Event, EventKind  # noqa: E402
 from ..factory import open_camera  # noqa: E402
 from ..analytics.analyser import ZoneAnalyser  # noqa: E402
+from ..analytics.frame_zones import zones_of_frame  # noqa: E402
 from ..analytics.geometry import ZoneSet  # noqa: E402
 from ..pipeline import FrameRenderer, StatsSnapshot  # noqa: E402
-from ..render import draw_hud, draw_zones  # noqa: E402
+from ..render import draw_hud  # noqa: E402
 from ..schedule import CameraSchedule, ScheduleOptions  # noqa: E402
 from ..sinks import CocoExporter, DavisExporter  # noqa: E402
 from ..sources import CaptureThread  # noqa: E402
-from ..tracker import ObjectPrompt, ObjectStatus, PromptSet, PromptTracker  # noqa: E402
+from ..tracker import ObjectStatus, PromptSet, PromptTracker  # noqa: E402
 from ..types import Frame, Segmentation  # noqa: E402
 from ..workers import reason  # noqa: E402
 from .model import RawOutput  # noqa: E402
@@ -420,24 +421,14 @@ class Camera:
 
     def _zones_of_frame(self, frame: Frame, t: float, track, everything: Segmentation | None,
                         annotated: np.ndarray) -> tuple[Event, ...]:
-        """The zones and lines on this frame (as the local pipeline's): events, counts, drawn on
-        `annotated`; new objects found by a detect_new zone are tracked from the next frame (and
-        kept by the registry, so a restart and the driver's `prompts_of` know them)."""
-        alive = {o.object_id for o in track.objects}
-        update = self.analyser.update(track.segmentation, alive, frame.index, t, everything)
-        if update.new_objects:
-            prompts = self.prompts
-            for found in update.new_objects:
-                object_id = prompts.next_id()
-                prompts = prompts.add(ObjectPrompt(object_id, box=found.box))
-                self.analyser.note_new(object_id, found)
-            self.prompts = prompts
-            self.registry.update.remote(self.index, prompts=prompts)
-        if len(self.analyser.zones):
-            seg = track.segmentation
-            boxes = dict(zip(seg.object_ids.tolist(), seg.boxes.tolist()))
-            draw_zones(annotated, self.analyser.zones, update.counts, [boxes[o] for o in update.flashing if o in boxes])
-        return update.events
+        """The zones and lines on this frame, as the local pipeline's (`analytics.frame_zones`); new
+        objects found by a detect_new zone are tracked from the next frame (and kept by the
+        registry, so a restart and the driver's `prompts_of` know them)."""
+        events, added = zones_of_frame(self.analyser, self.prompts, track, frame.index, t, everything, annotated)
+        if added is not None:
+            self.prompts = added
+            self.registry.update.remote(self.index, prompts=added)
+        return events
 
     def _publish(self, events: list[Event]) -> None:
         self.registry.publish.remote(events)
