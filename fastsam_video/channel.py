@@ -150,6 +150,15 @@ class Channel:
         """Any thread: the prompt snapshot, applied from the next frame on; paused, the paused frame
         comes again, so that what changed shows at once."""
         self.prompts = prompts  # one reference assignment: atomic
+        self._refresh_paused()
+
+    def set_zones(self, zones) -> None:
+        """Any thread: the zones and lines (unchanged ones keep their state), as `set_prompts`."""
+        self.zones = zones
+        self.analyser.set_zones(zones)
+        self._refresh_paused()
+
+    def _refresh_paused(self) -> None:
         if self.playback is not None:
             self.playback.refresh()
 

@@ -95,11 +95,9 @@ class TwoPassTracker:
         self.backward_ranges: dict[int, list[tuple[int, int]]] = {
             o: [(0, frames[0] - 1)] if frames[0] > 0 else [] for o, frames in self.prompt_frames.items()}
         self.splits: dict[tuple[int, int], int] = {}  # (object, correction frame) -> last forward frame
+        # the backward passes read the frames up to each object's last prompt (its first, or a correction)
+        self.keep_until = max((frames[-1] for frames in self.prompt_frames.values()), default=-1)
         self.shape: tuple[int, int] | None = None
-
-    def _needed(self, k: int) -> bool:
-        """Whether a backward pass reads frame k: before a first prompt or up to a correction."""
-        return any(k <= frames[-1] for frames in self.prompt_frames.values())
 
     def forward(self, frames: Iterable[Frame], segment: Callable[[np.ndarray], Segmentation]) -> None:
         tracker = PromptTracker(self.config, self.text_encoder)
@@ -117,7 +115,7 @@ class TwoPassTracker:
             t = frame.pts if frame.pts is not None else frame.t_capture
             track = tracker.update(everything, image, k, t)
             self.store.put_segmentation("forward", k, track.segmentation)
-            if self._needed(k):
+            if k <= self.keep_until:
                 self.store.put_segmentation("model", k, everything)
                 self.store.put_image(k, image)
                 self.times[k] = t

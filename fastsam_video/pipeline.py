@@ -249,11 +249,7 @@ class Pipeline:
     def set_zones(self, zones: ZoneSet, camera: int = 0) -> None:
         """Replace a camera's zones and lines; applied from its next frame on (unchanged ones keep
         their state and totals)."""
-        ch = self._channel(camera)
-        ch.zones = zones
-        ch.analyser.set_zones(zones)
-        if ch.playback is not None:
-            ch.playback.refresh()  # paused: the zones drawn on the paused frame at once
+        self._channel(camera).set_zones(zones)
 
     def zones_of(self, camera: int) -> ZoneSet:
         return self._channel(camera).zones

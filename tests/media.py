@@ -175,3 +175,18 @@ def marked_frame(image: np.ndarray) -> int:
     """The frame number a frame of `write_marked_clip` carries (also read off a JPEG of it)."""
     strip = np.asarray(image)[2:10, :, :3].mean(axis=(0, 2))
     return int(np.argmax(np.convolve(strip, np.ones(8), "valid")) // MARK_STEP)
+
+
+def write_repeated(source: Path, path: Path, repeats: int = 2, fps: int = 30) -> int:
+    """`source`'s frames `repeats` times in a row, re-encoded (H.264) at `fps`; the frame count."""
+    with av.open(str(source)) as src:
+        frames = [f.to_ndarray(format="bgr24") for f in src.decode(src.streams.video[0])]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for image in frames * repeats:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return len(frames) * repeats

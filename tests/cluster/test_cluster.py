@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from fractions import Fraction
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every socket stays on 127.0.0.1
 # workers run this interpreter, not `uv run` in a copy of the project (Ray's default under `uv run`:
@@ -33,6 +32,7 @@ from fastsam_video.tracker import ObjectPrompt, PromptSet  # noqa: E402
 
 from ..analytics.truth import assert_zone_events, first_frame_points  # noqa: E402
 from ..conftest import SAMPLES  # noqa: E402
+from ..media import write_repeated  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
@@ -86,17 +86,7 @@ def moved(report) -> bool:
 
 def long_clip(path, repeats: int = 2):
     """The sample clip played `repeats` times in a row: a file camera that runs long enough to lose a node."""
-    with av.open(str(CLIPS[0])) as src:
-        frames = [f.to_ndarray(format="bgr24") for f in src.decode(src.streams.video[0])]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(30))
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for image in frames * repeats:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return len(frames) * repeats
+    return write_repeated(CLIPS[0], path, repeats)
 
 
 def test_four_file_cameras_lose_no_frame_and_prompts_reach_their_camera(cluster, tmp_path):

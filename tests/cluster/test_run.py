@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from PIL import Image
 
 from ..conftest import SAMPLES
+from ..media import write_repeated
 
 CLIP = SAMPLES / "clips" / "crossing" / "video.mp4"
 FLAGS = ["--imgsz", "320", "--device", "cpu", "--backend", "torch", "--point", "40,70"]
@@ -88,17 +88,7 @@ def test_a_cluster_address_with_nothing_behind_it_fails_in_seconds(address, expe
 
 def slow_clip(path, fps: int = 10, repeats: int = 2) -> int:
     """The crossing clip played `repeats` times at `fps`: seconds of moving objects for segments to roll."""
-    with av.open(str(CLIP)) as src:
-        frames = [f.to_ndarray(format="bgr24") for f in src.decode(src.streams.video[0])]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for image in frames * repeats:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return len(frames) * repeats
+    return write_repeated(CLIP, path, repeats, fps)
 
 
 @pytest.mark.cluster

@@ -32,6 +32,13 @@ def page(browser):
     page.close()
 
 
+def click_on_frame(page, img, x: float, y: float) -> None:
+    """A click on frame pixel (x, y) of the displayed image."""
+    box = img.bounding_box()
+    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    page.mouse.click(box["x"] + x * box["width"] / natural[0], box["y"] + y * box["height"] / natural[1])
+
+
 def patch_rgb(page, img, x: float, y: float, size: int = 6) -> np.ndarray:
     """Mean RGB of a small patch of the displayed image around frame pixel (x, y)."""
     import cv2
@@ -57,10 +64,7 @@ def test_live_page_click_makes_an_object_with_its_overlay(server, page):
     wait_for(lambda: page.locator("#everything").get_attribute("class") in ("", None), 10, "everything off")
     page.wait_for_timeout(1000)
     before = patch_rgb(page, img, *OBJECT_POINT)
-    box = img.bounding_box()
-    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    page.mouse.click(box["x"] + OBJECT_POINT[0] * box["width"] / natural[0],
-                     box["y"] + OBJECT_POINT[1] * box["height"] / natural[1])
+    click_on_frame(page, img, *OBJECT_POINT)
     item = page.locator("#objects li").first
     wait_for(lambda: "tracked" in item.inner_text(), 30, "the object tracked in the list")
     assert item.get_attribute("data-object") == "1"

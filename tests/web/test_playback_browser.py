@@ -13,7 +13,7 @@ import pytest
 from fastsam_video.sources.seeking import SeekableVideo
 from tests.media import marked_frame, write_marked_clip
 from tests.web.conftest import OBJECT_POINT, STILL, make_server, wait_for
-from tests.web.test_browser import browser, page, patch_rgb  # noqa: F401  (fixtures)
+from tests.web.test_browser import browser, click_on_frame, page, patch_rgb  # noqa: F401  (fixtures)
 from tests.web.test_playback_api import playback_opener
 
 pytestmark = pytest.mark.browser
@@ -58,10 +58,7 @@ def test_pause_seek_prompt_on_the_paused_frame_and_step_back(player, page):  # n
     wait_for(lambda: frame_on_screen(img) == 12, 20, "frame 12 on the screen")
 
     before = patch_rgb(page, img, *OBJECT_POINT)
-    box = img.bounding_box()
-    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    page.mouse.click(box["x"] + OBJECT_POINT[0] * box["width"] / natural[0],
-                     box["y"] + OBJECT_POINT[1] * box["height"] / natural[1])
+    click_on_frame(page, img, *OBJECT_POINT)
     item = page.locator("#objects li").first
     wait_for(lambda: item.count() and "tracked" in item.inner_text(), 30, "the object tracked in the list")
     expected = 0.5 * before + 0.5 * np.array(color_of(1)[::-1], float)  # the mask blended at alpha 0.5, RGB
