@@ -220,17 +220,18 @@ def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
         truth = [read_davis_png(p) for p in sorted((folder / "Annotations").glob("*.png"))]
         prompts = PromptSet(tuple(clip_prompts(folder, truth[0], prompt)))
         for k in every:
-            predicted: dict[int, np.ndarray] = {}
+            shown = {}  # frame index -> the tracked objects' Segmentation, scored once the clock stops
             start, wall = time.process_time(), time.perf_counter()
             pipeline = Pipeline([open_source(str(clip_video(folder)))], segmenter, prompts,
                                 max_frames=len(truth), schedule=ScheduleOptions(detect_every=k, skip_still=False),
-                                on_result=lambda r: predicted.__setitem__(r.frame.index, r.segmentation.label_map()))
+                                on_result=lambda r: shown.__setitem__(r.frame.index, r.segmentation))
             with pipeline:
                 pipeline.wait()
-            cpu[k] += time.process_time() - start
+            cpu[k] += time.process_time() - start  # the pipeline's CPU, not the scorer's
+            wall = time.perf_counter() - wall
             model[k] += pipeline.channels[0].schedule.model_frames
-            frames = [predicted[i] for i in range(len(truth))]
-            scores[k].append(score_sequence(folder.name, frames, truth, time.perf_counter() - wall))
+            frames = [shown[i].label_map() for i in range(len(truth))]
+            scores[k].append(score_sequence(folder.name, frames, truth, wall))
     out = []
     for k in every:
         frames = sum(clip.frames for clip in scores[k])

@@ -153,12 +153,16 @@ class ObjectUpdates:
         last_box = obj.box
         obj.box = obj.full_mask.box() if obj.full_mask.area else obj.box
         obj.area = float(carried.mask.area)
-        if obj.area >= cfg.reshape * obj.typical_area:
+        # a carried mask shorter than the remembered shape is cut by something in front, even near
+        # the usual area (a slow occluder takes a few percent a frame): its box would teach the
+        # motion model that the object shrinks and stops
+        short = cut_short(obj.box, guess, frame.stride)
+        if obj.area >= cfg.reshape * obj.typical_area and not short:
             obj.kalman.update(obj.box)
         else:  # partly hidden: trust the sides it reaches, not the ones an occluder cuts short
             obj.kalman.update(visible_sides(obj.box, obj.kalman.box, guess, frame.stride, last_box,
                                             obj.kalman.x[4:6]))
-        if cfg.reshape <= obj.area / obj.typical_area <= 1 / cfg.reshape:  # seen whole: its shape now
+        if not short and cfg.reshape <= obj.area / obj.typical_area <= 1 / cfg.reshape:  # seen whole: its shape now
             obj.mask, obj.mask_center = carried.mask, cxcywh(obj.box)[:2]
         y1, x1, y2, x2 = carried.mask.clipped(*others.pixels.shape).window
         others.pixels[y1:y2, x1:x2] |= carried.mask.clipped(*others.pixels.shape).pixels
