@@ -1,6 +1,7 @@
 """`--detect-every K` on real clips without ground truth (issue 25): the masks of the schedule
 against those of the model on every frame (agreement J, per object), the share of frames the
-model ran on and the output frames per CPU-second of each, the two taking turns clip by clip.
+model ran on and the output frames per CPU-second of each (the pipeline's CPU: the masks are
+compared after its clock stops), the two taking turns clip by clip.
 Two objects are point-prompted on the first frame (the centres of the two best-scoring masks of
 0.5-30 % of the frame). The every-frame masks' own frame-to-frame J says how steady they are.
 
@@ -57,14 +58,15 @@ def main() -> None:
         prompts = first_frame_prompts(segmenter, str(path))
         masks, cpu, model = {}, {}, {}
         for k in (1, args.every):
-            got: dict[int, np.ndarray] = {}
+            shown = {}  # frame index -> the tracked objects' Segmentation, scored once the clock stops
             start = time.process_time()
             pipeline = Pipeline([open_source(str(path))], segmenter, PromptSet(prompts), max_frames=args.frames,
                                 schedule=ScheduleOptions(detect_every=k, skip_still=False),
-                                on_result=lambda r: got.__setitem__(r.frame.index, r.segmentation.label_map()))
+                                on_result=lambda r: shown.__setitem__(r.frame.index, r.segmentation))
             with pipeline:
                 pipeline.wait()
-            cpu[k], model[k], masks[k] = time.process_time() - start, pipeline.channels[0].schedule.model_frames, got
+            cpu[k], model[k] = time.process_time() - start, pipeline.channels[0].schedule.model_frames
+            masks[k] = {i: seg.label_map() for i, seg in shown.items()}
         n, ids = len(masks[1]), [p.object_id for p in prompts]
         agreement = [np.mean([iou(masks[1][i] == o, masks[args.every][i] == o) for i in range(n)]) for o in ids]
         steady = np.mean([np.mean([iou(masks[1][i] == o, masks[1][i + 1] == o) for i in range(n - 1)]) for o in ids])

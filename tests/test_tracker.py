@@ -390,3 +390,14 @@ def test_a_point_added_to_a_moving_object_corrects_its_mask_and_keeps_its_motion
             assert mask[13, 13 + 2 * i] and not mask[13, 25 + 2 * i], i  # the leak is gone, for good
             assert not any(e.kind is EventKind.OBJECT_LOST for e in result.events)
     assert abs(tracker.objects[1].kalman.x[4] - 2) < 0.6  # its velocity survived the refinement
+
+
+def test_the_work_grid_takes_every_nth_pixel_of_any_frame_size():
+    from fastsam_video.tracking.frames import every_nth_pixel
+
+    rng = np.random.default_rng(3)
+    for h, w in ((240, 320), (241, 321), (480, 854), (1080, 1920), (7, 5)):
+        image = rng.integers(0, 255, (h, w, 3), np.uint8)
+        for stride in (1, 2, 3, 4):
+            small = every_nth_pixel(image, stride)
+            assert small.flags.c_contiguous and np.array_equal(small, image[::stride, ::stride]), (h, w, stride)

@@ -15,6 +15,15 @@ from ..types import Segmentation
 from .appearance import color_bins
 
 
+def every_nth_pixel(image: np.ndarray, stride: int) -> np.ndarray:
+    """`image[::stride, ::stride]`, contiguous. Where the stride divides the size, OpenCV's nearest
+    resize picks the same pixels 2-3x faster than numpy's strided copy (1080p at 2: 2.2 vs 5.0 ms)."""
+    h, w = image.shape[:2]
+    if stride > 1 and h % stride == 0 and w % stride == 0:
+        return cv2.resize(image, (w // stride, h // stride), interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(image[::stride, ::stride])
+
+
 @dataclass(frozen=True)
 class FrameWork:
     """One frame on the work grid: what every stage of the tracker reads."""
@@ -29,7 +38,7 @@ class FrameWork:
 
     @classmethod
     def of(cls, image: np.ndarray, stride: int) -> FrameWork:
-        return cls.of_small(np.ascontiguousarray(image[::stride, ::stride]), stride, image.shape[:2])
+        return cls.of_small(every_nth_pixel(image, stride), stride, image.shape[:2])
 
     @classmethod
     def of_small(cls, small: np.ndarray, stride: int, shape: tuple[int, int]) -> FrameWork:

@@ -3,7 +3,7 @@ model has no mask for it (DEVA-style: proposals where the model has them, propag
 
 On the work grid, in a window around the object:
 1. dense optical flow (OpenCV DIS, ultrafast preset) from this frame back to the last one warps
-   the object's last mask forward (`cv2.remap`), and its median gives the object's motion;
+   the object's last mask forward (`cv2.remap`);
 2. the remembered shape (the object as last seen whole), placed where the motion model puts
    it, is expected too: parts coming out from behind an occluder, and motion that the flow
    of a textureless object cannot see;
@@ -29,10 +29,9 @@ _KERNEL3 = np.ones((3, 3), np.uint8)
 
 @dataclass(frozen=True)
 class Propagated:
-    """The object's visible part (work grid) and the flow's median motion since the last frame."""
+    """The object's visible part (work grid)."""
 
     mask: Patch
-    shift: tuple[float, float]  # (dy, dx) work pixels
 
 
 class FlowField:
@@ -120,9 +119,6 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
     came_from = back + pixel_grid(*last.shape)
     warped = cv2.remap(last.view(np.uint8), came_from, None, cv2.INTER_NEAREST,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
-    moving = back[warped] if warped.any() else back[last]
-    flow_x, flow_y = np.median(moving, axis=0)
-    shift = (-float(flow_y), -float(flow_x))
     shape = window_of(expected, window)
     region = cv2.dilate((warped | shape).view(np.uint8), _KERNEL3).view(bool)
     keep = region & colours[bins[y1:y2, x1:x2]]
@@ -133,7 +129,7 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
     if others is not None:
         keep &= ~others[y1:y2, x1:x2]
     keep = cv2.morphologyEx(keep.view(np.uint8), cv2.MORPH_OPEN, _KERNEL3).view(bool)
-    return Propagated(Patch.of_mask(keep).moved(y1, x1).copy(), shift)
+    return Propagated(Patch.of_mask(keep).moved(y1, x1).copy())
 
 
 def evidence(expected: Patch, bins: np.ndarray, colours: np.ndarray, others: np.ndarray | None) -> Patch:

@@ -142,7 +142,7 @@ class ObjectUpdates:
         obj.lost_since, obj.distractors, obj.unseen = None, None, 0
         obj.state = ObjectState.PREDICTED
         obj.box = obj.kalman.box
-        self._carry(obj, Propagated(seen, (0.0, 0.0)), guess, others)
+        self._carry(obj, Propagated(seen), guess, others)
 
     def _carry(self, obj: TrackedObject, carried: Propagated, guess: Patch, others: Patch) -> None:
         """Take a propagated mask as the object's for this frame; the motion model is updated
