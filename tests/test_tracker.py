@@ -401,3 +401,27 @@ def test_the_work_grid_takes_every_nth_pixel_of_any_frame_size():
         for stride in (1, 2, 3, 4):
             small = every_nth_pixel(image, stride)
             assert small.flags.c_contiguous and np.array_equal(small, image[::stride, ::stride]), (h, w, stride)
+
+
+def test_the_flow_keeps_its_scale_and_follows_a_moving_texture_in_any_window():
+    """OpenCV's DIS lowers its finest scale for good after one small window (5x slower from then
+    on): a large window after a small one is still computed at the tracker's scale, and the flow is
+    right in small and large ones."""
+    import cv2
+
+    from fastsam_video.tracking.propagation import FLOW_SCALE, FlowField
+
+    rng = np.random.default_rng(4)
+    before = cv2.GaussianBlur(rng.integers(0, 255, (120, 160), np.uint8), (5, 5), 0)
+    now = np.roll(before, 3, axis=1)  # everything moved 3 work pixels right
+    flow = FlowField()
+    flow.next_frame(before)
+    flow.next_frame(now)
+    for window in ((10, 10, 40, 44), (10, 10, 100, 150), (20, 30, 36, 62), (5, 5, 95, 125)):
+        back = flow.backward(window)
+        y1, x1, y2, x2 = window
+        assert back.shape == (y2 - y1, x2 - x1, 2)
+        inner = back[4:-4, 8:-8]  # this frame's pixel came from 3 pixels to its left
+        assert abs(float(np.median(inner[..., 0])) + 3) < 0.5 and abs(float(np.median(inner[..., 1]))) < 0.5, window
+        if max(y2 - y1, x2 - x1) >= 46:  # (a smaller one is at full resolution: DIS has no coarser scale there)
+            assert flow._dis.getFinestScale() == FLOW_SCALE, window

@@ -2,8 +2,8 @@
 model has no mask for it (DEVA-style: proposals where the model has them, propagation between).
 
 On the work grid, in a window around the object:
-1. dense optical flow (OpenCV DIS, ultrafast preset) from this frame back to the last one warps
-   the object's last mask forward (`cv2.remap`);
+1. dense optical flow (OpenCV DIS, ultrafast preset, at half the work grid's resolution) from
+   this frame back to the last one warps the object's last mask forward (`cv2.remap`);
 2. the remembered shape (the object as last seen whole), placed where the motion model puts
    it, is expected too: parts coming out from behind an occluder, and motion that the flow
    of a textureless object cannot see;
@@ -24,6 +24,11 @@ from .appearance import COLOR_LEVELS
 from .patches import Patch
 
 MIN_WINDOW = 16  # DIS needs a few of its 8-pixel patches per side
+# The flow at half the work grid's resolution. OpenCV's DIS drops its finest scale to 0 (full
+# resolution) for good after one window too small for its preset's scale 2, and an object's window
+# usually is (60x60 work pixels): set on each call, scale 1 runs 5x faster than 0 (0.07 vs 0.41 ms
+# at 60x62) with the same J on the tracker scenarios (0.937 vs 0.936 with --detect-every 3)
+FLOW_SCALE = 1
 _KERNEL3 = np.ones((3, 3), np.uint8)
 
 
@@ -51,6 +56,7 @@ class FlowField:
         if self.previous is None or self.previous.shape != self.current.shape:
             return None
         y1, x1, y2, x2 = window
+        self._dis.setFinestScale(FLOW_SCALE)
         return self._dis.calc(np.ascontiguousarray(self.current[y1:y2, x1:x2]),
                               np.ascontiguousarray(self.previous[y1:y2, x1:x2]), None)
 
