@@ -197,16 +197,17 @@ def tracker_scenarios(root) -> list:
 
 
 def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
-                       prompt: str = "point") -> list[ScheduleScore]:
+                       prompt: str = "point", rounds: int = 1) -> list[ScheduleScore]:
     """J on the tracker scenarios (`clips` folders; default: the sample clips and the occlusion /
     tracking scenarios) through the real pipeline with `--detect-every K` (the tracker carries
     the frames between model runs), output frames per CPU-second of this process and the share of
-    frames the model ran on; K alternates clip by clip, so a neighbour's load falls on both."""
+    frames the model ran on; K alternates clip by clip, so a neighbour's load falls on both, for
+    `rounds` times through the clips (J is the same each time: only the CPU seconds add up)."""
     import tempfile
 
     if clips is None:
         with tempfile.TemporaryDirectory(prefix="fastsam-scenarios-") as root:
-            return score_detect_every(segmenter, every, tracker_scenarios(root), prompt)
+            return score_detect_every(segmenter, every, tracker_scenarios(root), prompt, rounds)
     from .evaluate import clip_prompts, clip_video, score_sequence
     from .pipeline import Pipeline
     from .sinks import read_davis_png
@@ -216,7 +217,7 @@ def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
     scores: dict[int, list] = {k: [] for k in every}
     cpu: dict[int, float] = {k: 0.0 for k in every}
     model: dict[int, int] = {k: 0 for k in every}
-    for folder in clips:
+    for folder in [folder for _ in range(rounds) for folder in clips]:
         truth = [read_davis_png(p) for p in sorted((folder / "Annotations").glob("*.png"))]
         prompts = PromptSet(tuple(clip_prompts(folder, truth[0], prompt)))
         for k in every:
@@ -236,7 +237,7 @@ def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
     for k in every:
         frames = sum(clip.frames for clip in scores[k])
         out.append(ScheduleScore(k, float(np.mean([o.j for clip in scores[k] for o in clip.objects])),
-                                 frames / max(cpu[k], 1e-9), tuple((clip.name, clip.j) for clip in scores[k]),
+                                 frames / max(cpu[k], 1e-9), tuple((clip.name, clip.j) for clip in scores[k][:len(clips)]),
                                  model[k] / max(frames, 1)))
     return out
 

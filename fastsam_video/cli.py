@@ -412,7 +412,7 @@ def cmd_bench(args) -> int:
         elif args.what == "schedule":
             from .camera_bench import format_schedule_scores, score_detect_every
 
-            report = format_schedule_scores(score_detect_every(segmenter, (1, args.detect_every)))
+            report = format_schedule_scores(score_detect_every(segmenter, (1, args.detect_every), rounds=args.rounds))
         else:
             report = bench.bench_tracker(segmenter)
     print(report)
@@ -426,6 +426,9 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--detect-every", type=positive_int, default=3, metavar="K",
                    help="`schedule`: J, frames per CPU-second and the model's share of frames with "
                         "--detect-every K vs every frame (sample clips and tracker scenarios)")
+    p.add_argument("--rounds", type=positive_int, default=1,
+                   help="`schedule`: times through the clips, the CPU seconds added up (a shared machine's noise "
+                        "averages out; default 1)")
     p.add_argument("source", nargs="?", help="video for `pipeline` and `soak` (default: the bundled clip)")
     add_model_options(p)
     p.add_argument("--arch", choices=("fastsam-s", "fastsam-x"), help="FastSAM-s/-x architecture with random "
