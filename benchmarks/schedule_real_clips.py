@@ -12,15 +12,13 @@ Two objects are point-prompted on the first frame (the centres of the two best-s
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
+from fastsam_video.camera_bench import timed_run
 from fastsam_video.engines import open_engine
 from fastsam_video.options import ModelOptions
-from fastsam_video.pipeline import Pipeline
-from fastsam_video.schedule import ScheduleOptions
 from fastsam_video.sources import open_source
 from fastsam_video.tracker import ObjectPrompt, PromptSet
 
@@ -58,15 +56,9 @@ def main() -> None:
         prompts = first_frame_prompts(segmenter, str(path))
         masks, cpu, model = {}, {}, {}
         for k in (1, args.every):
-            shown = {}  # frame index -> the tracked objects' Segmentation, scored once the clock stops
-            start = time.process_time()
-            pipeline = Pipeline([open_source(str(path))], segmenter, PromptSet(prompts), max_frames=args.frames,
-                                schedule=ScheduleOptions(detect_every=k, skip_still=False),
-                                on_result=lambda r: shown.__setitem__(r.frame.index, r.segmentation))
-            with pipeline:
-                pipeline.wait()
-            cpu[k], model[k] = time.process_time() - start, pipeline.channels[0].schedule.model_frames
-            masks[k] = {i: seg.label_map() for i, seg in shown.items()}
+            run = timed_run(segmenter, str(path), PromptSet(prompts), args.frames, k)
+            cpu[k], model[k] = run.cpu_s, run.model_frames
+            masks[k] = {i: seg.label_map() for i, seg in run.shown.items()}
         n, ids = len(masks[1]), [p.object_id for p in prompts]
         agreement = [np.mean([iou(masks[1][i] == o, masks[args.every][i] == o) for i in range(n)]) for o in ids]
         steady = np.mean([np.mean([iou(masks[1][i] == o, masks[1][i + 1] == o) for i in range(n - 1)]) for o in ids])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .schedule import ScheduleOptions
-from .sources import FrameSource
+from .sources import FrameSource, open_source
 
 KEEP_UP = 0.9  # of the camera's frame rate
 P99_LIMIT_S = 0.5
@@ -196,50 +196,69 @@ def tracker_scenarios(root) -> list:
     return samples + [write_clip(clip, Path(root)) for clip in occlusion_scenarios() + tracking_scenarios()]
 
 
+@dataclass(frozen=True)
+class TimedRun:
+    shown: dict  # frame index -> the tracked objects' Segmentation (scored once the clock has stopped)
+    cpu_s: float  # this process's CPU seconds for the run: the pipeline's, not a scorer's
+    wall_s: float
+    model_frames: int
+
+
+def timed_run(segmenter, path: str, prompts, frames: int, detect_every: int) -> TimedRun:
+    """The video at `path` through the real pipeline for `frames` frames with `--detect-every`,
+    the results kept, not scored, while the clock runs."""
+    from .pipeline import Pipeline
+
+    shown = {}
+    cpu, wall = time.process_time(), time.perf_counter()
+    pipeline = Pipeline([open_source(path)], segmenter, prompts, max_frames=frames,
+                        schedule=ScheduleOptions(detect_every=detect_every, skip_still=False),
+                        on_result=lambda r: shown.__setitem__(r.frame.index, r.segmentation))
+    with pipeline:
+        pipeline.wait()
+    return TimedRun(shown, time.process_time() - cpu, time.perf_counter() - wall,
+                    pipeline.channels[0].schedule.model_frames)
+
+
 def score_detect_every(segmenter, every: tuple[int, ...] = (1, 3), clips=None,
                        prompt: str = "point", rounds: int = 1) -> list[ScheduleScore]:
     """J on the tracker scenarios (`clips` folders; default: the sample clips and the occlusion /
     tracking scenarios) through the real pipeline with `--detect-every K` (the tracker carries
     the frames between model runs), output frames per CPU-second of this process and the share of
     frames the model ran on; K alternates clip by clip, so a neighbour's load falls on both, for
-    `rounds` times through the clips (J is the same each time: only the CPU seconds add up)."""
+    `rounds` times through the clips (the runs repeat exactly: J is scored on the first, the CPU
+    seconds of all add up)."""
     import tempfile
 
     if clips is None:
         with tempfile.TemporaryDirectory(prefix="fastsam-scenarios-") as root:
             return score_detect_every(segmenter, every, tracker_scenarios(root), prompt, rounds)
     from .evaluate import clip_prompts, clip_video, score_sequence
-    from .pipeline import Pipeline
     from .sinks import read_davis_png
-    from .sources import open_source
     from .tracker import PromptSet
 
+    loaded = []
+    for folder in clips:
+        truth = [read_davis_png(p) for p in sorted((folder / "Annotations").glob("*.png"))]
+        loaded.append((folder, truth, PromptSet(tuple(clip_prompts(folder, truth[0], prompt)))))
     scores: dict[int, list] = {k: [] for k in every}
     cpu: dict[int, float] = {k: 0.0 for k in every}
+    frames: dict[int, int] = {k: 0 for k in every}
     model: dict[int, int] = {k: 0 for k in every}
-    for folder in [folder for _ in range(rounds) for folder in clips]:
-        truth = [read_davis_png(p) for p in sorted((folder / "Annotations").glob("*.png"))]
-        prompts = PromptSet(tuple(clip_prompts(folder, truth[0], prompt)))
-        for k in every:
-            shown = {}  # frame index -> the tracked objects' Segmentation, scored once the clock stops
-            start, wall = time.process_time(), time.perf_counter()
-            pipeline = Pipeline([open_source(str(clip_video(folder)))], segmenter, prompts,
-                                max_frames=len(truth), schedule=ScheduleOptions(detect_every=k, skip_still=False),
-                                on_result=lambda r: shown.__setitem__(r.frame.index, r.segmentation))
-            with pipeline:
-                pipeline.wait()
-            cpu[k] += time.process_time() - start  # the pipeline's CPU, not the scorer's
-            wall = time.perf_counter() - wall
-            model[k] += pipeline.channels[0].schedule.model_frames
-            frames = [shown[i].label_map() for i in range(len(truth))]
-            scores[k].append(score_sequence(folder.name, frames, truth, wall))
-    out = []
-    for k in every:
-        frames = sum(clip.frames for clip in scores[k])
-        out.append(ScheduleScore(k, float(np.mean([o.j for clip in scores[k] for o in clip.objects])),
-                                 frames / max(cpu[k], 1e-9), tuple((clip.name, clip.j) for clip in scores[k][:len(clips)]),
-                                 model[k] / max(frames, 1)))
-    return out
+    for round_ in range(rounds):
+        for folder, truth, prompts in loaded:
+            for k in every:
+                run = timed_run(segmenter, str(clip_video(folder)), prompts, len(truth), k)
+                cpu[k] += run.cpu_s
+                frames[k] += len(truth)
+                model[k] += run.model_frames
+                if round_ == 0:
+                    predicted = [run.shown[i].label_map() for i in range(len(truth))]
+                    scores[k].append(score_sequence(folder.name, predicted, truth, run.wall_s))
+    return [ScheduleScore(k, float(np.mean([o.j for clip in scores[k] for o in clip.objects])),
+                          frames[k] / max(cpu[k], 1e-9), tuple((clip.name, clip.j) for clip in scores[k]),
+                          model[k] / max(frames[k], 1))
+            for k in every]
 
 
 def format_schedule_scores(scores: list[ScheduleScore]) -> str:

@@ -15,8 +15,6 @@ What is left is the visible part: its size tells whether the object is still in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
@@ -30,13 +28,6 @@ MIN_WINDOW = 16  # DIS needs a few of its 8-pixel patches per side
 # at 60x62) with the same J on the tracker scenarios (0.937 vs 0.936 with --detect-every 3)
 FLOW_SCALE = 1
 _KERNEL3 = np.ones((3, 3), np.uint8)
-
-
-@dataclass(frozen=True)
-class Propagated:
-    """The object's visible part (work grid)."""
-
-    mask: Patch
 
 
 class FlowField:
@@ -106,7 +97,7 @@ def window_of(patch: Patch, window: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarray, colours: np.ndarray,
-              others: np.ndarray | None) -> Propagated | None:
+              others: np.ndarray | None) -> Patch | None:
     """Carry `last_mask` (work grid) to this frame. `expected`: the remembered shape where the
     motion model puts the object now; `colours`: `likely_colours`; `others`: (grid) bool, pixels
     other objects hold this frame. None when there is no flow (first frame, window off the grid)."""
@@ -135,7 +126,7 @@ def propagate(last_mask: Patch, expected: Patch, flow: FlowField, bins: np.ndarr
     if others is not None:
         keep &= ~others[y1:y2, x1:x2]
     keep = cv2.morphologyEx(keep.view(np.uint8), cv2.MORPH_OPEN, _KERNEL3).view(bool)
-    return Propagated(Patch.of_mask(keep).moved(y1, x1).copy())
+    return Patch.of_mask(keep).moved(y1, x1).copy()
 
 
 def evidence(expected: Patch, bins: np.ndarray, colours: np.ndarray, others: np.ndarray | None) -> Patch:

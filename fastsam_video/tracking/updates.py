@@ -13,7 +13,7 @@ from .frames import FrameWork
 from .motion import BoxKalman, cut_short, cxcywh, visible_sides
 from .objects import TrackedObject, TrackerConfig
 from .patches import Candidates, Patch, intersection, overlap, patch_union
-from .propagation import FlowField, Propagated, evidence, likely_colours, propagate, upsample
+from .propagation import FlowField, evidence, likely_colours, propagate, upsample
 
 
 class ObjectUpdates:
@@ -95,8 +95,8 @@ class ObjectUpdates:
         if obj.work_mask is not None:
             colours = likely_colours(obj.descriptor, obj.background, cfg.likelihood_ratio)
             carried = propagate(obj.work_mask, guess, self._flow, frame.bins, colours, others.pixels)
-        if carried is not None and carried.mask.area >= cfg.min_propagated * obj.typical_area:
-            looks = histogram_similarity(obj.descriptor[None], color_histograms([carried.mask], frame.bins))
+        if carried is not None and carried.area >= cfg.min_propagated * obj.typical_area:
+            looks = histogram_similarity(obj.descriptor[None], color_histograms([carried], frame.bins))
             if float(looks[0, 0]) > cfg.min_appearance:
                 self._carry(obj, carried, guess, others)
                 if counted:
@@ -142,27 +142,27 @@ class ObjectUpdates:
         obj.lost_since, obj.distractors, obj.unseen = None, None, 0
         obj.state = ObjectState.PREDICTED
         obj.box = obj.kalman.box
-        self._carry(obj, Propagated(seen), guess, others)
+        self._carry(obj, seen, guess, others)
 
-    def _carry(self, obj: TrackedObject, carried: Propagated, guess: Patch, others: Patch) -> None:
+    def _carry(self, obj: TrackedObject, carried: Patch, guess: Patch, others: Patch) -> None:
         """Take a propagated mask as the object's for this frame; the motion model is updated
         from the sides of it that are seen, so the velocity survives a long miss."""
         cfg, frame = self.config, self._frame
-        obj.work_mask = carried.mask
-        obj.full_mask = upsample(carried.mask, frame.stride, *frame.shape)
+        obj.work_mask = carried
+        obj.full_mask = upsample(carried, frame.stride, *frame.shape)
         last_box = obj.box
         obj.box = obj.full_mask.box() if obj.full_mask.area else obj.box
-        obj.area = float(carried.mask.area)
-        # a carried mask shorter than the remembered shape is cut by something in front, even near
-        # the usual area (a slow occluder takes a few percent a frame): its box would teach the
-        # motion model that the object shrinks and stops
-        short = cut_short(obj.box, guess, frame.stride)
-        if obj.area >= cfg.reshape * obj.typical_area and not short:
+        obj.area = float(carried.area)
+        # seen whole: near the usual area and as long as the remembered shape (a slow occluder takes a
+        # few percent a frame: that box would teach the motion model that the object shrinks and stops)
+        whole = obj.area >= cfg.reshape * obj.typical_area and not cut_short(obj.box, guess, frame.stride)
+        if whole:
             obj.kalman.update(obj.box)
         else:  # partly hidden: trust the sides it reaches, not the ones an occluder cuts short
             obj.kalman.update(visible_sides(obj.box, obj.kalman.box, guess, frame.stride, last_box,
                                             obj.kalman.x[4:6]))
-        if not short and cfg.reshape <= obj.area / obj.typical_area <= 1 / cfg.reshape:  # seen whole: its shape now
-            obj.mask, obj.mask_center = carried.mask, cxcywh(obj.box)[:2]
-        y1, x1, y2, x2 = carried.mask.clipped(*others.pixels.shape).window
-        others.pixels[y1:y2, x1:x2] |= carried.mask.clipped(*others.pixels.shape).pixels
+        if whole and obj.area <= obj.typical_area / cfg.reshape:  # its shape now
+            obj.mask, obj.mask_center = carried, cxcywh(obj.box)[:2]
+        held = carried.clipped(*others.pixels.shape)
+        y1, x1, y2, x2 = held.window
+        others.pixels[y1:y2, x1:x2] |= held.pixels
